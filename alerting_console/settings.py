@@ -1,0 +1,195 @@
+"""Settings: one flat module, everything read from the environment (and an optional .env).
+
+Every variable is documented in the README. A malformed value stops start-up with a message
+naming it (see ``env.py``); misconfigurations that parse but are unsafe are reported by the
+system checks in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import environ
+
+from alerting_console.env import (
+    read_bool,
+    read_choice,
+    read_database,
+    read_float,
+    read_int,
+    read_list,
+    read_str,
+    read_url,
+    read_url_list,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("CONSOLE_VAR_DIR") or BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# A .env file fills in what the real environment does not set; it never overrides it.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+ENV = os.environ
+
+DEBUG = read_bool(ENV, "DEBUG", default=False)
+
+# True when no DATABASE_URL / REDIS_URL is configured: a newcomer's try-out on SQLite and a
+# file-based Celery queue under var/. Production and the tests use Postgres and Redis.
+EMBEDDED_DATABASE = not read_str(ENV, "DATABASE_URL")
+EMBEDDED_BROKER = not read_str(ENV, "REDIS_URL")
+
+
+def _secret_key() -> tuple[str, bool]:
+    """SECRET_KEY from the environment, else one generated once and kept under var/.
+
+    The generated key keeps sessions valid across restarts of a try-out; the system check
+    console.E001 refuses it in production.
+    """
+    configured = read_str(ENV, "SECRET_KEY")
+    if configured:
+        return configured, False
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip(), True
+
+
+SECRET_KEY, SECRET_KEY_GENERATED = _secret_key()
+
+ALLOWED_HOSTS = read_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = read_url_list(ENV, "CSRF_TRUSTED_ORIGINS", ("http", "https"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "alerting_console.apps.ConsoleConfig",
+    "policies.apps.PoliciesConfig",
+    "ingest.apps.IngestConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "alerting_console.urls"
+WSGI_APPLICATION = "alerting_console.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": read_database(ENV, "DATABASE_URL", str(VAR_DIR / "console.sqlite3"))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server, worker and beat read while one of them writes; IMMEDIATE takes
+    # the write lock at BEGIN so concurrent writers wait instead of failing mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+else:
+    # Opening a Postgres connection per request costs about five times the ingest throughput.
+    DATABASES["default"]["CONN_MAX_AGE"] = read_int(ENV, "DATABASE_CONN_MAX_AGE", 600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve the admin's assets straight from the installed apps: no collectstatic step to forget.
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "admin:login"
+
+# --- the console's own settings ---------------------------------------------------------------
+
+PAGERDUTY_EVENTS_URL = read_url(
+    ENV, "PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue", ("http", "https")
+)
+# Where the console is reached by people; pages link back to incidents under this URL.
+CONSOLE_BASE_URL = read_url(ENV, "CONSOLE_BASE_URL", "", ("http", "https")).rstrip("/")
+# Outbound HTTP (PagerDuty) timeout in seconds.
+HTTP_TIMEOUT_SECONDS = read_float(ENV, "HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+
+# --- Celery ----------------------------------------------------------------------------------
+
+REDIS_URL = read_url(ENV, "REDIS_URL", "", ("redis", "rediss", "unix"))
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+else:
+    # kombu's filesystem transport: worker and beat still run as real processes, with no Redis.
+    _queue_dir = VAR_DIR / "celery-queue"
+    (_queue_dir / "processed").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(_queue_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
+# A task is acknowledged after it ran, so a worker that dies mid-task leaves it for another.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# --- logging ---------------------------------------------------------------------------------
+
+LOG_LEVEL = read_choice(ENV, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django": {"level": "INFO"}},
+}

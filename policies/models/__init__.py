@@ -1,0 +1,21 @@
+from policies.models.policy import (
+    KIND_DEFAULTS,
+    AlertPolicy,
+    GroupBy,
+    PolicyKind,
+    Severity,
+)
+from policies.models.routing import Route, RoutingKey, validate_integration_key
+from policies.models.team import Team
+
+__all__ = [
+    "KIND_DEFAULTS",
+    "AlertPolicy",
+    "GroupBy",
+    "PolicyKind",
+    "Route",
+    "RoutingKey",
+    "Severity",
+    "Team",
+    "validate_integration_key",
+]

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from policies.models import AlertPolicy, Route, RoutingKey, Team
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        raise pytest.UsageError(
+            "The tests run against Postgres: set DATABASE_URL (make test defaults it to "
+            "postgres://postgres@127.0.0.1:5432/test)."
+        )
+
+
+@pytest.fixture
+def make_team(db: None) -> Callable[..., Team]:
+    def make(**overrides: Any) -> Team:
+        slug = overrides.pop("slug", None) or f"team-{Team.objects.count() + 1}"
+        fields: dict[str, Any] = {"name": slug.replace("-", " ").title(), "slug": slug}
+        fields.update(overrides)
+        return Team.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def make_routing_key(db: None) -> Callable[..., RoutingKey]:
+    def make(**overrides: Any) -> RoutingKey:
+        n = RoutingKey.objects.count() + 1
+        fields: dict[str, Any] = {"name": f"service {n}", "integration_key": f"R0AB{n:024d}XY12"}
+        fields.update(overrides)
+        key = RoutingKey(**fields)
+        key.full_clean()
+        key.save()
+        return key
+
+    return make
+
+
+@pytest.fixture
+def make_route(db: None) -> Callable[..., Route]:
+    def make(routing_key: RoutingKey, **overrides: Any) -> Route:
+        route = Route(routing_key=routing_key, **overrides)
+        route.full_clean()
+        route.save()
+        return route
+
+    return make
+
+
+@pytest.fixture
+def make_policy(db: None) -> Callable[..., AlertPolicy]:
+    def make(**overrides: Any) -> AlertPolicy:
+        fields: dict[str, Any] = {"name": f"policy {AlertPolicy.objects.count() + 1}"}
+        fields.update(overrides)
+        policy = AlertPolicy(**fields)
+        policy.full_clean()
+        policy.save()
+        return policy
+
+    return make
+
+
+@pytest.fixture
+def staff_user(db: None) -> User:
+    return User.objects.create_superuser("ops", "", "a-long-test-password")
