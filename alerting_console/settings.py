@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 
 from alerting_console.env import (
@@ -24,6 +25,9 @@ from alerting_console.env import (
     read_url,
     read_url_list,
 )
+
+# Lets admin and queryset classes be subscripted (ModelAdmin[Team]) at run time, for mypy.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CONSOLE_VAR_DIR") or BASE_DIR / "var")
@@ -133,6 +137,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -149,6 +154,10 @@ PAGERDUTY_EVENTS_URL = read_url(
 )
 # Where the console is reached by people; pages link back to incidents under this URL.
 CONSOLE_BASE_URL = read_url(ENV, "CONSOLE_BASE_URL", "", ("http", "https")).rstrip("/")
+# Largest ingest body accepted. LiteLLM's generic_api posts up to 512 events of about 16 KB.
+INGEST_MAX_BODY_BYTES = read_int(ENV, "INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024)
+# (The ingest view reads the body as a stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which
+# guards forms, does not apply to it.)
 # Outbound HTTP (PagerDuty) timeout in seconds.
 HTTP_TIMEOUT_SECONDS = read_float(ENV, "HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 
@@ -167,6 +176,7 @@ else:
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True

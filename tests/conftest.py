@@ -71,3 +71,22 @@ def make_policy(db: None) -> Callable[..., AlertPolicy]:
 @pytest.fixture
 def staff_user(db: None) -> User:
     return User.objects.create_superuser("ops", "", "a-long-test-password")
+
+
+@pytest.fixture
+def make_token(db: None) -> Callable[..., tuple[str, Any]]:
+    """An ingest token row and the token itself, as a gateway would hold it."""
+    from ingest.models import IngestToken
+
+    def make(**overrides: Any) -> tuple[str, IngestToken]:
+        fields: dict[str, Any] = {
+            "name": f"gateway {IngestToken.objects.count() + 1}",
+            "source": "litellm-prod",
+        }
+        fields.update(overrides)
+        row = IngestToken(**fields)
+        token = row.set_new_token()
+        row.save()
+        return token, row
+
+    return make

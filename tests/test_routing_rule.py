@@ -34,9 +34,7 @@ def test_it_uses_the_team_route_when_the_alias_has_none(keys, search, make_route
     assert routing_key_for(search, "search-service") == keys["team"]
 
 
-def test_it_uses_the_default_when_neither_alias_nor_team_match(
-    keys, search, make_team, make_route
-):
+def test_it_uses_the_default_when_neither_alias_nor_team_match(keys, search, make_team, make_route):
     make_route(keys["team"], scope=Route.Scope.TEAM, team=make_team(slug="checkout"))
     make_route(keys["default"], scope=Route.Scope.DEFAULT)
 
@@ -58,9 +56,7 @@ def test_an_alias_route_applies_without_a_team(keys, make_route):
     assert routing_key_for(None, "search-service") == keys["alias"]
 
 
-def test_it_returns_none_when_nothing_matches_and_there_is_no_default(
-    keys, search, make_route
-):
+def test_it_returns_none_when_nothing_matches_and_there_is_no_default(keys, search, make_route):
     make_route(keys["alias"], scope=Route.Scope.KEY_ALIAS, key_alias="other-service")
 
     assert routing_key_for(search, "search-service") is None

@@ -150,7 +150,12 @@ class AlertPolicy(models.Model):
                 name="policy_window_bounds",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=sorted(KINDS_WITH_DURATION), duration_seconds__gt=0)
+                condition=Q(
+                    kind__in=sorted(KINDS_WITH_DURATION),
+                    # gt alone lets NULL through: a CHECK passes when it evaluates to NULL.
+                    duration_seconds__isnull=False,
+                    duration_seconds__gt=0,
+                )
                 | Q(kind="failures", duration_seconds__isnull=True),
                 name="policy_duration_matches_kind",
             ),

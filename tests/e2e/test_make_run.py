@@ -1,0 +1,60 @@
+"""`make run` on the embedded default: a newcomer gets a working console with no services."""
+
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.processes import ROOT, Process, answers, child_environment, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_make_run_serves_the_admin_and_one_ctrl_c_stops_all_three_processes(tmp_path):
+    port = free_port()
+    env = child_environment(
+        CONSOLE_VAR_DIR=str(tmp_path / "var"),
+        CONSOLE_ADMIN_USER="newcomer",
+        CONSOLE_ADMIN_PASSWORD="a-long-try-out-password",
+    )
+    run = Process(
+        ["make", "--no-print-directory", "run", f"PORT={port}"], env, tmp_path / "run.log"
+    )
+    try:
+        login = f"http://127.0.0.1:{port}/admin/login/"
+        run.wait_for(lambda: answers(login), timeout=90, what="the admin login page")
+        run.wait_for(lambda: "ready." in run.output(), timeout=60, what="the Celery worker")
+        run.wait_for(lambda: "beat: Starting" in run.output(), timeout=60, what="Celery beat")
+
+        output = run.output()
+        assert "Created admin user 'newcomer'." in output
+        assert f"Console: http://127.0.0.1:{port}/admin/" in output
+        assert "a-long-try-out-password" not in output
+        assert (tmp_path / "var" / "console.sqlite3").exists()
+        # Everything the embedded default writes stays under the var directory.
+        assert not (ROOT / "control").exists()
+
+        # The newcomer can log in and reach the policy form.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            page = browser.get("/admin/login/")
+            token = browser.cookies["csrftoken"]
+            assert page.status_code == 200
+            logged_in = browser.post(
+                "/admin/login/?next=/admin/policies/alertpolicy/add/",
+                data={
+                    "username": "newcomer",
+                    "password": "a-long-try-out-password",
+                    "csrfmiddlewaretoken": token,
+                    "next": "/admin/policies/alertpolicy/add/",
+                },
+                headers={"Referer": login},
+                follow_redirects=True,
+            )
+            assert logged_in.status_code == 200
+            assert "Add alert policy" in logged_in.text
+
+        assert run.interrupt() is not None
+        time.sleep(1)
+        assert not run.group_alive(), run.output()[-3000:]
+    finally:
+        run.kill()

@@ -1,0 +1,126 @@
+"""What ops staff may save: routing keys, routes and policy bounds, with messages per field."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+
+from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind, Route, RoutingKey
+
+pytestmark = pytest.mark.django_db
+
+GOOD_KEY = "a" * 16 + "B" * 8 + "01234567"
+
+
+def errors_of(instance):
+    with pytest.raises(ValidationError) as caught:
+        instance.full_clean()
+    return caught.value.message_dict
+
+
+def test_a_32_character_alphanumeric_routing_key_is_accepted():
+    RoutingKey(name="ok", integration_key=GOOD_KEY).full_clean()
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (GOOD_KEY[:31], "exactly 32 characters; this one has 31"),
+        (GOOD_KEY[:31] + "-", "only letters and digits"),
+        (GOOD_KEY[:31] + "é", "only letters and digits"),
+        ("", "This field cannot be blank."),
+    ],
+)
+def test_a_malformed_routing_key_is_refused_on_its_field(key, message):
+    errors = errors_of(RoutingKey(name="bad", integration_key=key))
+    assert list(errors) == ["integration_key"]
+    assert message in errors["integration_key"][0]
+
+
+def test_a_key_alias_route_needs_an_alias_and_no_team(make_routing_key, make_team):
+    key = make_routing_key()
+    errors = errors_of(Route(scope=Route.Scope.KEY_ALIAS, routing_key=key, team=make_team()))
+    assert "needs the API-key alias" in errors["key_alias"][0]
+    assert "leave the team empty" in errors["team"][0]
+
+
+def test_a_team_route_needs_a_team(make_routing_key):
+    errors = errors_of(Route(scope=Route.Scope.TEAM, routing_key=make_routing_key()))
+    assert "needs the team" in errors["team"][0]
+
+
+def test_the_default_route_matches_nothing_in_particular(make_routing_key):
+    route = Route(scope=Route.Scope.DEFAULT, routing_key=make_routing_key(), key_alias="x")
+    assert "matches everything" in errors_of(route)["key_alias"][0]
+
+
+def test_there_is_only_one_default_route(make_routing_key, make_route):
+    make_route(make_routing_key(), scope=Route.Scope.DEFAULT)
+    errors = errors_of(Route(scope=Route.Scope.DEFAULT, routing_key=make_routing_key()))
+    assert errors["__all__"] == ["There is already a default route."]
+
+
+def test_a_team_and_an_alias_each_have_one_route(make_routing_key, make_route, make_team):
+    team = make_team()
+    make_route(make_routing_key(), scope=Route.Scope.TEAM, team=team)
+    make_route(make_routing_key(), scope=Route.Scope.KEY_ALIAS, key_alias="svc")
+
+    team_errors = errors_of(
+        Route(scope=Route.Scope.TEAM, team=team, routing_key=make_routing_key())
+    )
+    alias_errors = errors_of(
+        Route(scope=Route.Scope.KEY_ALIAS, key_alias="svc", routing_key=make_routing_key())
+    )
+    assert team_errors["__all__"] == ["This team already has a route."]
+    assert alias_errors["__all__"] == ["This API-key alias already has a route."]
+
+
+def test_the_database_refuses_a_route_whose_fields_contradict_its_scope(make_routing_key):
+    with pytest.raises(IntegrityError):
+        Route.objects.create(
+            scope=Route.Scope.DEFAULT, key_alias="x", routing_key=make_routing_key()
+        )
+
+
+def test_policy_defaults_match_litellm():
+    assert KIND_DEFAULTS[PolicyKind.FAILURES].threshold == 60
+    assert KIND_DEFAULTS[PolicyKind.FAILURES].window_seconds == 60
+    assert KIND_DEFAULTS[PolicyKind.HUNG].duration_seconds == 60
+    assert KIND_DEFAULTS[PolicyKind.HUNG].threshold == 60
+    assert KIND_DEFAULTS[PolicyKind.HUNG].window_seconds == 600
+    policy = AlertPolicy(name="default")
+    assert (policy.kind, policy.threshold, policy.window_seconds) == ("failures", 60, 60)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"threshold": 0}, "threshold", "at least 1 request"),
+        ({"window_seconds": 0}, "window_seconds", "at least 1 second"),
+        ({"window_seconds": 7 * 24 * 3600 + 1}, "window_seconds", "at most 7 days"),
+        ({"kind": "hung"}, "duration_seconds", "A hung policy needs T"),
+        ({"kind": "slow"}, "duration_seconds", "A slow policy needs T"),
+        ({"kind": "failures", "duration_seconds": 30}, "duration_seconds", "Only hung and slow"),
+        ({"kind": "hung", "duration_seconds": 0}, "duration_seconds", "more than 0 seconds"),
+    ],
+)
+def test_a_policy_out_of_bounds_is_refused_on_its_field(fields, field, message):
+    errors = errors_of(AlertPolicy(name="p", **fields))
+    assert message in errors[field][0]
+
+
+def test_the_bounds_themselves_are_accepted(make_policy):
+    make_policy(threshold=1, window_seconds=1)
+    make_policy(kind="hung", duration_seconds=0.5, window_seconds=7 * 24 * 3600)
+    make_policy(kind="slow", duration_seconds=300)
+    assert AlertPolicy.objects.count() == 3
+
+
+def test_the_database_refuses_a_policy_that_skipped_validation():
+    with pytest.raises(IntegrityError):
+        AlertPolicy.objects.create(name="p", kind="hung", duration_seconds=None)
+
+
+def test_a_policy_describes_itself_for_people(make_policy):
+    assert make_policy(kind="failures").describe() == "60 failures within 60 s"
+    hung = make_policy(kind="hung", duration_seconds=60, window_seconds=600)
+    assert hung.describe() == "60 hung (> 60 s) within 600 s"
