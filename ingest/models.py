@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+TOKEN_PREFIX = "acs_"  # noqa: S105 - a marker, not a secret
+
+
+def hash_token(token: str) -> str:
+    # Tokens are 256 random bits, so a plain SHA-256 is enough: no salt or slow hash needed
+    # to resist guessing, and it lets a request find its token with one indexed lookup.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class IngestToken(models.Model):
+    """A bearer token a gateway uses to post events. Only its hash is stored."""
+
+    name = models.CharField(
+        max_length=100, unique=True, help_text="Who uses this token, e.g. “litellm-prod replicas”."
+    )
+    source = models.SlugField(
+        max_length=100,
+        help_text="The gateway this token feeds, e.g. “litellm-prod”. A request's start and "
+        "finish are merged when they arrive under the same source, so give every token of one "
+        "gateway (its generic_api feed and the console callback) the same source.",
+    )
+    team = models.ForeignKey(
+        "policies.Team",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ingest_tokens",
+        help_text="Optional: events sent with this token belong to this team unless they name one.",
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="A disabled token is refused with 403; its events are not stored."
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(
+        max_length=12, editable=False, help_text="The start of the token, to recognise it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Updated at most once a minute."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "ingest token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    def set_new_token(self) -> str:
+        """Give this row a fresh token and return it: the only time it is ever seen whole."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self.token_hash = hash_token(token)
+        self.token_prefix = token[: len(TOKEN_PREFIX) + 4]
+        return token
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class FailureClassChoices(models.TextChoices):
+    UPSTREAM = "upstream", "Upstream provider"
+    GATEWAY = "gateway", "Gateway rejection"
+    CLIENT = "client", "Client error"
+
+
+class GatewayRequest(models.Model):
+    """One request through a gateway: its start and its finish, merged from events."""
+
+    source = models.CharField(max_length=100, help_text="The gateway that reported it.")
+    request_id = models.CharField(
+        max_length=255, help_text="The gateway's id for the request (LiteLLM: litellm_call_id)."
+    )
+    trace_id = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=10, choices=Outcome.choices, blank=True, help_text="Empty until it finishes."
+    )
+    failure_class = models.CharField(max_length=10, choices=FailureClassChoices.choices, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_seconds = models.FloatField(null=True, blank=True)
+    error_class = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_provider = models.CharField(max_length=100, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    model = models.CharField(max_length=255, blank=True)
+    model_group = models.CharField(max_length=255, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    api_base = models.CharField(max_length=500, blank=True)
+    gateway_team_id = models.CharField(max_length=255, blank=True)
+    gateway_team_alias = models.CharField(max_length=255, blank=True)
+    key_alias = models.CharField(max_length=255, blank=True)
+    key_hash = models.CharField(max_length=128, blank=True)
+    user_id = models.CharField(max_length=255, blank=True)
+    org_id = models.CharField(max_length=255, blank=True)
+    cost = models.FloatField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    received_at = models.DateTimeField(help_text="When the console first stored it.")
+
+    class Meta:
+        verbose_name = "gateway request"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "request_id"], name="request_unique_per_source"
+            )
+        ]
+        indexes = [
+            # Failure, slow and volume windows: finished_at >= now - window.
+            models.Index(fields=["finished_at"], name="request_finished_at"),
+            # Hung requests: started_at + T within the window, finished late or not at all.
+            models.Index(fields=["started_at"], name="request_started_at"),
+            # Requests still running: started_at <= now - T AND finished_at IS NULL.
+            models.Index(
+                fields=["started_at"],
+                condition=Q(finished_at__isnull=True),
+                name="request_unfinished",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.request_id}"

@@ -1,0 +1,117 @@
+"""The ingest endpoints: authenticate, read the body, parse each item, store, answer.
+
+Nothing else happens in the request: no evaluation, no Redis. Every error is a JSON body
+``{"error": ...}`` with the right status; stored events are committed before the 2xx.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from ingest.auth import AuthError, authenticate
+from ingest.bodies import BodyError, Rejection, decode_items
+from ingest.events import Event, parse_console_event
+from ingest.fields import EventError
+from ingest.litellm import parse_litellm_payload
+from ingest.models import IngestToken
+from ingest.openapi import openapi_document
+from ingest.store import store_events
+
+logger = logging.getLogger(__name__)
+
+Parser = Callable[[object, datetime], Event]
+JSON_TYPES = frozenset({"application/json", "application/x-ndjson", "application/jsonl"})
+
+
+def error(status: int, message: str, **extra: object) -> JsonResponse:
+    response = JsonResponse({"error": message, **extra}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="ingest"'
+    return response
+
+
+@csrf_exempt
+def console_events(request: HttpRequest) -> JsonResponse:
+    return ingest(request, parse_console_event)
+
+
+@csrf_exempt
+def litellm_events(request: HttpRequest) -> JsonResponse:
+    return ingest(request, parse_litellm_payload)
+
+
+def ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
+    if request.method != "POST":
+        response = error(405, f"method {request.method} not allowed: POST events here")
+        response["Allow"] = "POST"
+        return response
+    try:
+        token = authenticate(request)
+    except AuthError as exc:
+        return error(exc.status, str(exc))
+    except DatabaseError:
+        logger.exception("ingest: database unavailable while checking a token")
+        return error(503, "the database is unavailable; retry later")
+
+    if request.content_type not in JSON_TYPES:
+        return error(
+            415,
+            f"unsupported content type {request.content_type or '(none)'!r}: send application/json",
+        )
+    limit = settings.INGEST_MAX_BODY_BYTES
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return error(400, "the Content-Length header is not a number")
+    if declared > limit:
+        return error(413, f"the body is {declared} bytes; the limit is {limit}")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return error(413, f"the body is over the limit of {limit} bytes")
+
+    try:
+        items, rejected = decode_items(body)
+    except BodyError as exc:
+        return error(400, str(exc))
+
+    now = timezone.now()
+    events: list[Event] = []
+    for index, item in items:
+        try:
+            event = parse(item, now)
+        except EventError as exc:
+            rejected.append(Rejection(index, exc.field, exc.reason))
+            continue
+        events.append(_with_token_team(event, token))
+    rejected.sort(key=lambda r: r.index)
+    rejections = [r.as_dict() for r in rejected]
+    if not events:
+        return error(400, "no valid events in the body", accepted=0, rejected=rejections)
+
+    try:
+        store_events(token.source, events, now)
+    except DatabaseError:
+        logger.exception("ingest: could not store %d events", len(events))
+        return error(503, "the database is unavailable; nothing was stored, retry later")
+    return JsonResponse({"accepted": len(events), "rejected": rejections})
+
+
+def _with_token_team(event: Event, token: IngestToken) -> Event:
+    """A token bound to a team claims the events that name no team."""
+    team = token.team
+    if team is not None and not event.gateway_team_id and not event.gateway_team_alias:
+        event.gateway_team_id = team.gateway_team_id or team.slug
+        event.gateway_team_alias = team.gateway_team_alias
+    return event
+
+
+def openapi(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(openapi_document())
