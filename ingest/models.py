@@ -42,7 +42,7 @@ class IngestToken(models.Model):
     token_prefix = models.CharField(
         max_length=12, editable=False, help_text="The start of the token, to recognise it."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
     last_used_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Updated at most once a minute."
     )
@@ -80,33 +80,78 @@ class GatewayRequest(models.Model):
     request_id = models.CharField(
         max_length=255, help_text="The gateway's id for the request (LiteLLM: litellm_call_id)."
     )
-    trace_id = models.CharField(max_length=255, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    trace_id = models.CharField(
+        max_length=255, blank=True, help_text="Shared by the retries and fallbacks of one call."
+    )
+    started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the gateway started it; empty if no start was reported.",
+    )
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it finished; empty while it runs (or hangs)."
+    )
     outcome = models.CharField(
         max_length=10, choices=Outcome.choices, blank=True, help_text="Empty until it finishes."
     )
-    failure_class = models.CharField(max_length=10, choices=FailureClassChoices.choices, blank=True)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    latency_seconds = models.FloatField(null=True, blank=True)
-    error_class = models.CharField(max_length=100, blank=True)
-    error_code = models.CharField(max_length=100, blank=True)
-    error_provider = models.CharField(max_length=100, blank=True)
-    error_message = models.CharField(max_length=500, blank=True)
-    model = models.CharField(max_length=255, blank=True)
-    model_group = models.CharField(max_length=255, blank=True)
-    provider = models.CharField(max_length=100, blank=True)
-    api_base = models.CharField(max_length=500, blank=True)
-    gateway_team_id = models.CharField(max_length=255, blank=True)
-    gateway_team_alias = models.CharField(max_length=255, blank=True)
-    key_alias = models.CharField(max_length=255, blank=True)
-    key_hash = models.CharField(max_length=128, blank=True)
-    user_id = models.CharField(max_length=255, blank=True)
-    org_id = models.CharField(max_length=255, blank=True)
-    cost = models.FloatField(null=True, blank=True)
-    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
-    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
-    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    failure_class = models.CharField(
+        max_length=10,
+        choices=FailureClassChoices.choices,
+        blank=True,
+        help_text="Which side failed: the provider (upstream), the gateway itself, or the client.",
+    )
+    status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="HTTP status of a failure."
+    )
+    latency_seconds = models.FloatField(
+        null=True, blank=True, help_text="From start to finish, in seconds."
+    )
+    error_class = models.CharField(
+        max_length=100, blank=True, help_text="e.g. RateLimitError, Timeout, ProxyException."
+    )
+    error_code = models.CharField(max_length=100, blank=True, help_text="The error code as sent.")
+    error_provider = models.CharField(
+        max_length=100, blank=True, help_text="The provider that raised the error."
+    )
+    error_message = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The start of the error message (500 characters at most).",
+    )
+    model = models.CharField(
+        max_length=255, blank=True, help_text="The deployment's model, e.g. openai/gpt-4o-mini."
+    )
+    model_group = models.CharField(
+        max_length=255, blank=True, help_text="The public model name clients asked for."
+    )
+    provider = models.CharField(max_length=100, blank=True, help_text="e.g. openai, anthropic.")
+    api_base = models.CharField(
+        max_length=500, blank=True, help_text="The upstream URL, when the gateway reports it."
+    )
+    gateway_team_id = models.CharField(
+        max_length=255, blank=True, help_text="The team id the gateway sent (or the token's team)."
+    )
+    gateway_team_alias = models.CharField(
+        max_length=255, blank=True, help_text="The team alias the gateway sent."
+    )
+    key_alias = models.CharField(
+        max_length=255, blank=True, help_text="The alias of the API key used."
+    )
+    key_hash = models.CharField(
+        max_length=128, blank=True, help_text="The hash of the API key (never the key)."
+    )
+    user_id = models.CharField(max_length=255, blank=True, help_text="The gateway's user id.")
+    org_id = models.CharField(
+        max_length=255, blank=True, help_text="The gateway's organisation id."
+    )
+    cost = models.FloatField(
+        null=True, blank=True, help_text="Cost in USD, as the gateway reported it."
+    )
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Input tokens.")
+    completion_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Output tokens."
+    )
+    total_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="All tokens.")
     received_at = models.DateTimeField(help_text="When the console first stored it.")
 
     class Meta:

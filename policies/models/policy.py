@@ -135,8 +135,8 @@ class AlertPolicy(models.Model):
     description = models.TextField(
         blank=True, help_text="Optional: what this policy means and what to do; sent with the page."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
+    updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 
     class Meta:
         ordering = ["name"]

@@ -39,8 +39,8 @@ class RoutingKey(models.Model):
         "integration in PagerDuty. It is a secret: it is never shown whole after saving.",
     )
     description = models.TextField(blank=True, help_text="Optional notes about this service.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
+    updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 
     class Meta:
         ordering = ["name"]
@@ -97,8 +97,8 @@ class Route(models.Model):
         related_name="routes",
         help_text="The PagerDuty service that is paged.",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
+    updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 
     class Meta:
         ordering = ["scope", "key_alias"]

@@ -42,8 +42,8 @@ class Team(models.Model):
     description = models.TextField(
         blank=True, help_text="Optional notes: who they are, how to reach them."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
+    updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 
     objects = TeamQuerySet.as_manager()
 

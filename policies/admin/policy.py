@@ -1,0 +1,117 @@
+"""Alert policies in the admin: the form groups and explains the rule; actions count changes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib import admin, messages
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from policies.admin.common import RECORD_DESCRIPTION
+from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
+
+
+def _plural(n: int) -> str:
+    return f"{n} policy" if n == 1 else f"{n} policies"
+
+
+@admin.register(AlertPolicy)
+class AlertPolicyAdmin(admin.ModelAdmin[AlertPolicy]):
+    list_display = ["name", "kind", "rule", "group_by", "filter_team", "severity", "enabled"]
+    list_filter = ["enabled", "kind", "severity", "group_by", "filter_team"]
+    list_select_related = ["filter_team"]
+    search_fields = [
+        "name",
+        "description",
+        "filter_key_alias",
+        "filter_model",
+        "filter_team__name",
+    ]
+    radio_fields = {"kind": admin.VERTICAL}
+    readonly_fields = ["created_at", "updated_at"]
+    # A runbook link typed without a scheme is https (Django 6's default; silences its warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = ["enable_policies", "disable_policies"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: AlertPolicy | None = None) -> _FieldsetSpec:
+        counted: _FieldOpts = {
+            "fields": ["name", "kind", "threshold", "window_seconds", "duration_seconds"]
+        }
+        if obj is None:
+            counted["description"] = self._defaults_links()
+        return [
+            ("What is counted", counted),
+            (
+                "Scope",
+                {
+                    "fields": ["group_by", "filter_team", "filter_key_alias", "filter_model"],
+                    "description": "Which requests are counted, and whether they are counted "
+                    "together or per group. Empty filters count everything.",
+                },
+            ),
+            ("The page", {"fields": ["severity", "runbook_url", "description"]}),
+            (
+                "State",
+                {
+                    "fields": ["enabled", "created_at", "updated_at"],
+                    "description": RECORD_DESCRIPTION,
+                },
+            ),
+        ]
+
+    def _defaults_links(self) -> str:
+        links = format_html_join(
+            ", ", '<a href="?kind={}">{}</a>', ((kind.value, kind.value) for kind in PolicyKind)
+        )
+        return format_html("Start from LiteLLM's defaults for {} (this reloads the form).", links)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, str | list[str]]:
+        """``?kind=hung`` pre-fills X, Y and T with that kind's defaults."""
+        initial = super().get_changeform_initial_data(request)
+        requested = request.GET.get("kind", "")
+        kind = PolicyKind(requested) if requested in PolicyKind.values else PolicyKind.FAILURES
+        defaults = KIND_DEFAULTS[kind]
+        initial["kind"] = kind.value
+        initial.setdefault("threshold", str(defaults.threshold))
+        initial.setdefault("window_seconds", str(defaults.window_seconds))
+        if defaults.duration_seconds is not None:
+            initial.setdefault("duration_seconds", f"{defaults.duration_seconds:g}")
+        return initial
+
+    @admin.display(description="rule")
+    def rule(self, policy: AlertPolicy) -> str:
+        return policy.describe()
+
+    @admin.action(description="Enable selected policies", permissions=["change"])
+    def enable_policies(self, request: HttpRequest, queryset: QuerySet[AlertPolicy]) -> None:
+        self._set_enabled(request, queryset, enabled=True)
+
+    @admin.action(description="Disable selected policies", permissions=["change"])
+    def disable_policies(self, request: HttpRequest, queryset: QuerySet[AlertPolicy]) -> None:
+        self._set_enabled(request, queryset, enabled=False)
+
+    def _set_enabled(
+        self, request: HttpRequest, queryset: QuerySet[AlertPolicy], *, enabled: bool
+    ) -> None:
+        # Only rows whose value changes are counted and logged; locked so that two people
+        # clicking at once do not both report (and log) the same change.
+        with transaction.atomic():
+            changing = list(queryset.filter(enabled=not enabled).select_for_update(of=("self",)))
+            AlertPolicy.objects.filter(pk__in=[p.pk for p in changing]).update(
+                enabled=enabled, updated_at=timezone.now()
+            )
+            for policy in changing:
+                self.log_change(request, policy, [{"changed": {"fields": ["Enabled"]}}])
+        verb = "enabled" if enabled else "disabled"
+        unchanged = queryset.count() - len(changing)
+        message = f"{_plural(len(changing))} {verb}."
+        if unchanged:
+            message += f" {_plural(unchanged)} already {'was' if unchanged == 1 else 'were'}."
+        self.message_user(request, message, messages.SUCCESS if changing else messages.INFO)

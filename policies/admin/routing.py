@@ -1,0 +1,168 @@
+"""Routing keys (secrets: never shown whole) and the routes that pick one for an incident."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from policies.admin.common import RECORD_DESCRIPTION
+from policies.models import Route, RoutingKey, validate_integration_key
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+    from django_stubs_ext import WithAnnotations
+
+    class _Counts(TypedDict):
+        route_count: int
+
+    AnnotatedRoutingKey = WithAnnotations[RoutingKey, _Counts]
+
+
+class RoutingKeyForm(forms.ModelForm[RoutingKey]):
+    """The integration key is write-only: typed in, validated, never sent back to the browser.
+
+    On a change, an empty input keeps the current key; the page shows it masked instead.
+    """
+
+    integration_key = forms.CharField(
+        label="Integration key",
+        validators=[validate_integration_key],
+        # render_value=False: not even a re-displayed form with errors echoes the key back.
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false", "size": 40}
+        ),
+        help_text=RoutingKey._meta.get_field("integration_key").help_text,
+    )
+
+    class Meta:
+        model = RoutingKey
+        fields = ["name", "integration_key", "description"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The form must not even hold the key as initial data: nothing could render it then.
+        self.initial.pop("integration_key", None)
+        if self.instance.pk is not None:
+            field = self.fields["integration_key"]
+            field.required = False
+            field.label = "New integration key"
+            field.help_text = (
+                "Leave empty to keep the current one. To replace it, paste the new 32-character "
+                "Integration Key from the service's Events API v2 integration in PagerDuty."
+            )
+
+    def clean_integration_key(self) -> str:
+        new_key: str = self.cleaned_data["integration_key"]
+        if not new_key and self.instance.pk is not None:
+            return self.instance.integration_key
+        return new_key
+
+
+class InUseFilter(admin.SimpleListFilter):
+    title = "in use"
+    parameter_name = "in_use"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Iterable[tuple[str, str]]:
+        return [("yes", "Used by a route"), ("no", "Not used by any route")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(route_count__gt=0)
+        if self.value() == "no":
+            return queryset.filter(route_count=0)
+        return queryset
+
+
+@admin.register(RoutingKey)
+class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
+    form = RoutingKeyForm
+    list_display = ["name", "masked_integration_key", "route_count", "updated_at"]
+    list_filter = [InUseFilter]
+    # Not the key itself: a search would tell whoever tries a guessed key that it is right.
+    search_fields = ["name", "description"]
+    readonly_fields = ["current_integration_key", "created_at", "updated_at"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: RoutingKey | None = None) -> _FieldsetSpec:
+        if obj is None:
+            return [(None, {"fields": ["name", "integration_key", "description"]})]
+        # Without the change permission Django shows every form field as read-only text,
+        # which for this one would be the whole key.
+        key_fields = (
+            ("current_integration_key", "integration_key")
+            if self.has_change_permission(request, obj)
+            else ("current_integration_key",)
+        )
+        return [
+            (None, {"fields": ["name", "description"]}),
+            ("Integration key", {"fields": key_fields}),
+            ("Record", {"fields": ["created_at", "updated_at"], "description": RECORD_DESCRIPTION}),
+        ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RoutingKey]:
+        return super().get_queryset(request).annotate(route_count=Count("routes"))
+
+    # Should a save ever fail, the error report must not carry the key either.
+    @method_decorator(sensitive_post_parameters("integration_key"))
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="integration key")
+    def masked_integration_key(self, key: RoutingKey) -> str:
+        return key.masked_key
+
+    @admin.display(description="current integration key")
+    def current_integration_key(self, key: RoutingKey) -> str:
+        return key.masked_key
+
+    @admin.display(description="routes", ordering="route_count")
+    def route_count(self, key: AnnotatedRoutingKey) -> int:
+        return key.route_count
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin[Route]):
+    list_display = ["scope", "matches", "routing_key_display", "updated_at"]
+    list_display_links = ["scope", "matches"]
+    list_filter = ["scope", "routing_key"]
+    list_select_related = ["team", "routing_key"]
+    search_fields = ["key_alias", "team__name", "team__slug", "routing_key__name"]
+    radio_fields = {"scope": admin.VERTICAL}
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (
+            "What it matches",
+            {
+                "fields": ["scope", "team", "key_alias"],
+                "description": "An incident goes to the route of its API-key alias, else to "
+                "its team's route, else to the default route.",
+            },
+        ),
+        ("Who is paged", {"fields": ["routing_key"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "description": RECORD_DESCRIPTION}),
+    ]
+
+    @admin.display(description="matches")
+    def matches(self, route: Route) -> str:
+        if route.scope == Route.Scope.KEY_ALIAS:
+            return f"API-key alias “{route.key_alias}”"
+        if route.scope == Route.Scope.TEAM:
+            return f"team {route.team}"
+        return "everything else"
+
+    @admin.display(description="PagerDuty routing key", ordering="routing_key__name")
+    def routing_key_display(self, route: Route) -> str:
+        # str() of a routing key is its name and masked key, never the key itself.
+        return str(route.routing_key)

@@ -1,0 +1,25 @@
+"""Policies as code: teams, routing keys, routes and policies from one YAML file.
+
+``parse``/``load_file`` read and check a file without touching the database; ``apply_config``
+writes it, all or nothing. The format: docs/apply-config.md.
+"""
+
+from policies.config.apply import Outcome, Report, apply_config
+from policies.config.parse import load_file, parse
+from policies.config.places import ConfigError, Place
+from policies.config.spec import Config, PolicySpec, RouteSpec, RoutingKeySpec, TeamSpec
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Outcome",
+    "Place",
+    "PolicySpec",
+    "Report",
+    "RouteSpec",
+    "RoutingKeySpec",
+    "TeamSpec",
+    "apply_config",
+    "load_file",
+    "parse",
+]

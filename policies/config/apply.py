@@ -1,0 +1,173 @@
+"""Applying a checked configuration to the database: all of it, or nothing.
+
+Rows are matched by their natural key (team slug, routing key name, route scope and target,
+policy name). A row whose values already match is not saved, so a second run changes nothing.
+Rows the file does not mention are left alone: nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, models, transaction
+
+from policies.config.places import ConfigError, Problem
+from policies.config.spec import Config, Located, RouteSpec, file_key, validation_problems
+from policies.models import AlertPolicy, Route, RoutingKey, Team
+
+Status = Literal["created", "changed", "unchanged"]
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    label: str  # never the routing key itself: its masked form at most
+    status: Status
+    fields: tuple[str, ...] = ()
+
+    def describe(self, dry_run: bool = False) -> str:
+        if self.status == "unchanged":
+            return f"{self.label}: unchanged"
+        if self.status == "created":
+            return f"{self.label}: {'would be created' if dry_run else 'created'}"
+        verb = "would change" if dry_run else "changed"
+        return f"{self.label}: {verb} (fields: {', '.join(self.fields)})"
+
+
+@dataclass
+class Report:
+    dry_run: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    def lines(self) -> list[str]:
+        lines = [outcome.describe(self.dry_run) for outcome in self.outcomes]
+        lines += [f"note: {note}" for note in self.notes]
+        created, changed = self.count("created"), self.count("changed")
+        unchanged = self.count("unchanged")
+        if self.dry_run:
+            lines.append(
+                f"Dry run, nothing was written: {created} to create, {changed} to change, "
+                f"{unchanged} unchanged."
+            )
+        else:
+            lines.append(f"{created} created, {changed} changed, {unchanged} unchanged.")
+        return lines
+
+
+def apply_config(config: Config, *, dry_run: bool = False) -> Report:
+    """Create or update everything the file describes, in one transaction.
+
+    Raises ConfigError, with every row of this run rolled back, when a row fails the model's
+    validation (e.g. a gateway team id another team has) or the database refuses it.
+    """
+    with transaction.atomic():
+        report = _Applier(config, Report(dry_run=dry_run, notes=list(config.notes))).run()
+        if dry_run:
+            transaction.set_rollback(True)
+    return report
+
+
+class _Applier:
+    def __init__(self, config: Config, report: Report) -> None:
+        self.config = config
+        self.report = report
+        self.problems: list[Problem] = []
+        # Rows whose own problem is reported: what refers to them is skipped without a word.
+        self.failed: set[tuple[type[models.Model], str]] = set()
+
+    def run(self) -> Report:
+        for team in self.config.teams:
+            label = f"team {team.slug!r}"
+            if not self._upsert(Team, {"slug": team.slug}, team.model_values(), team, label):
+                self.failed.add((Team, team.slug))
+        for key in self.config.routing_keys:
+            label = f"routing key {key.name!r} ({key.masked_key})"
+            if not self._upsert(RoutingKey, {"name": key.name}, key.model_values(), key, label):
+                self.failed.add((RoutingKey, key.name))
+        for route in self.config.routes:
+            self._route(route)
+        for policy in self.config.policies:
+            values = policy.model_values()
+            values["filter_team"] = None
+            if policy.team:
+                values["filter_team"] = self._find(Team, "slug", policy.team, policy, "team")
+                if values["filter_team"] is None:
+                    continue
+            label = f"policy {policy.name!r}"
+            self._upsert(AlertPolicy, {"name": policy.name}, values, policy, label)
+        if self.problems:
+            raise ConfigError.at(self.problems)
+        return self.report
+
+    def _route(self, route: RouteSpec) -> None:
+        routing_key = self._find(RoutingKey, "name", route.routing_key, route, "routing_key")
+        lookup: dict[str, object] = {"scope": route.scope}
+        if route.scope == Route.Scope.TEAM:
+            team = self._find(Team, "slug", route.target, route, "team")
+            if team is None:
+                return
+            lookup["team"] = team
+            label = f"route for team {route.target!r}"
+        elif route.scope == Route.Scope.KEY_ALIAS:
+            lookup["key_alias"] = route.target
+            label = f"route for key alias {route.target!r}"
+        else:
+            label = "default route"
+        if routing_key is not None:
+            label = f"{label} → {routing_key.name!r}"
+            self._upsert(Route, lookup, {"routing_key": routing_key}, route, label)
+
+    def _find(self, model: type[M], field: str, value: str, spec: Located, key: str) -> M | None:
+        if (model, value) in self.failed:
+            return None
+        found = model._default_manager.filter(**{field: value}).first()
+        if found is None:
+            noun = model._meta.verbose_name
+            message = f"there is no {noun} {value!r}, in this file or in the console"
+            self.problems.append((spec.at(key), message))
+        return found
+
+    def _upsert(
+        self,
+        model: type[M],
+        lookup: dict[str, object],
+        values: dict[str, object],
+        spec: Located,
+        label: str,
+    ) -> bool:
+        """Creates or updates one row; False when it fails validation (the problem is noted)."""
+        row = model._default_manager.filter(**lookup).first()
+        changed: tuple[str, ...] = ()
+        if row is None:
+            row = model(**{**lookup, **values})
+            status: Status = "created"
+        else:
+            changed = tuple(name for name, value in values.items() if getattr(row, name) != value)
+            if not changed:
+                # Not saved: updated_at keeps telling when the row last really changed.
+                self.report.outcomes.append(Outcome(label, "unchanged"))
+                return True
+            for name in changed:
+                setattr(row, name, values[name])
+            status = "changed"
+        try:
+            row.full_clean()
+        except ValidationError as exc:
+            self.problems.extend(validation_problems(exc, spec))
+            return False
+        try:
+            row.save()
+        except DatabaseError as exc:
+            # The transaction is broken: stop here. Only the first line of the database's
+            # message: its DETAIL can quote the whole row.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = f"the database refused {label}: {reason}"
+            raise ConfigError.at([*self.problems, (spec.place, message)]) from None
+        self.report.outcomes.append(Outcome(label, status, tuple(map(file_key, changed))))
+        return True

@@ -1,0 +1,143 @@
+"""LiteLLM's PagerDuty alerting settings (``general_settings.alerting_args``) as two policies.
+
+LiteLLM (litellm/integrations/pagerduty/pagerduty.py) pages when X requests failed within Y
+seconds, and when X requests were still unanswered after T seconds, within Y seconds. It reads
+no setting for the hanging X: it always uses 60 (its hanging default, read under a key that
+is never set), so the console's hanging policy uses 60 too.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from django.core.validators import MinValueValidator
+
+from policies.config.spec import PolicySpec
+from policies.config.yaml_reader import Entry, Expected, Fields, Reader, is_null
+from policies.models import KIND_DEFAULTS, AlertPolicy, GroupBy, PolicyKind, Severity
+
+FAILURES_POLICY = "LiteLLM: failures"
+HANGING_POLICY = "LiteLLM: hanging requests"
+
+ALERTING_ARGS: dict[str, Expected] = {
+    "failure_threshold": "whole number",
+    "failure_threshold_window_seconds": "whole number",
+    "hanging_threshold_seconds": "number",
+    "hanging_threshold_window_seconds": "whole number",
+}
+
+# KIND_DEFAULTS are LiteLLM's own defaults: 60 failures in 60 s; 60 hung after 60 s in 600 s.
+FAILURE_DEFAULTS = KIND_DEFAULTS[PolicyKind.FAILURES]
+HANGING_DEFAULTS = KIND_DEFAULTS[PolicyKind.HUNG]
+
+
+def _smallest_duration() -> float:
+    field = AlertPolicy._meta.get_field("duration_seconds")
+    limits = [v.limit_value for v in field.validators if isinstance(v, MinValueValidator)]
+    return float(min(limits))
+
+
+MIN_DURATION = _smallest_duration()
+
+
+def policies_from_general_settings(
+    reader: Reader, entry: Entry, notes: list[str]
+) -> list[PolicySpec]:
+    """The policies a LiteLLM general_settings block asks for; its other keys are ignored."""
+    settings = reader.mapping(entry.node, entry.place.path)
+    if not settings:
+        return []
+    alerting = settings.get("alerting")
+    args = settings.get("alerting_args")
+    for key, key_entry in settings.items():
+        # Its other keys are LiteLLM's business, but a misspelt alerting_args would be lost.
+        close = difflib.get_close_matches(key, ["alerting", "alerting_args"], n=1, cutoff=0.8)
+        if close and key != close[0]:
+            notes.append(f"{key_entry.place}: ignored; did you mean `{close[0]}`?")
+    if alerting is not None:
+        services = reader.typed(alerting.node, alerting.place, "list of text")
+        if not isinstance(services, list):
+            return []
+        if "pagerduty" not in services:
+            notes.append(
+                f"{alerting.place}: pagerduty is not listed, so LiteLLM's PagerDuty alerting is "
+                "off in this file: no LiteLLM policies were made from it"
+            )
+            return []
+    elif args is None:
+        return []
+    place = (args or alerting or entry).place
+    if args is None or is_null(args.node):
+        fields: Fields | None = Fields(place)
+    else:
+        fields = reader.fields(args.node, place, ALERTING_ARGS, allow_unknown=True)
+    if fields is None:
+        return []
+    for key, key_place in fields.places.items():
+        if key not in ALERTING_ARGS:
+            notes.append(f"{key_place}: {_ignored(key)}")
+    return [_failures(fields), _hanging(fields, notes)]
+
+
+def _ignored(key: str) -> str:
+    if key == "hanging_threshold_fails":
+        return (
+            "ignored: LiteLLM does not read it either; its hanging alert always counts 60 "
+            "requests, and so does the console's (add a policy of your own for another number)"
+        )
+    return "not one of LiteLLM's PagerDuty settings (Slack alerting, perhaps); ignored"
+
+
+def _failures(fields: Fields) -> PolicySpec:
+    return PolicySpec(
+        place=fields.place,
+        places={
+            "name": fields.place,
+            "threshold": fields.at("failure_threshold"),
+            "window_seconds": fields.at("failure_threshold_window_seconds"),
+        },
+        name=FAILURES_POLICY,
+        kind=PolicyKind.FAILURES.value,
+        threshold=fields.whole("failure_threshold", FAILURE_DEFAULTS.threshold),
+        window_seconds=fields.whole(
+            "failure_threshold_window_seconds", FAILURE_DEFAULTS.window_seconds
+        ),
+        group_by=GroupBy.EVERYTHING.value,
+        severity=Severity.CRITICAL.value,
+        description="LiteLLM's PagerDuty failure alert, from its general_settings.alerting_args "
+        "(failure_threshold in failure_threshold_window_seconds).",
+    )
+
+
+def _hanging(fields: Fields, notes: list[str]) -> PolicySpec:
+    duration = fields.number("hanging_threshold_seconds", HANGING_DEFAULTS.duration_seconds)
+    duration_place = fields.at("hanging_threshold_seconds")
+    if duration is not None and 0 < duration < MIN_DURATION:
+        # LiteLLM's own docs use 0.0000001 s to see an alert at once; the console's T starts
+        # at 1 ms, which counts the same requests for any real gateway.
+        notes.append(
+            f"{duration_place}: {duration:g} s is below the console's smallest T; "
+            f"using {MIN_DURATION:g} s"
+        )
+        duration = MIN_DURATION
+    return PolicySpec(
+        place=fields.place,
+        places={
+            "name": fields.place,
+            "threshold": fields.place.key("hanging_threshold_fails"),
+            "window_seconds": fields.at("hanging_threshold_window_seconds"),
+            "duration_seconds": duration_place,
+        },
+        name=HANGING_POLICY,
+        kind=PolicyKind.HUNG.value,
+        threshold=HANGING_DEFAULTS.threshold,
+        window_seconds=fields.whole(
+            "hanging_threshold_window_seconds", HANGING_DEFAULTS.window_seconds
+        ),
+        duration_seconds=duration,
+        group_by=GroupBy.EVERYTHING.value,
+        severity=Severity.CRITICAL.value,
+        description="LiteLLM's PagerDuty hanging-request alert, from its "
+        "general_settings.alerting_args (hanging_threshold_seconds, "
+        "hanging_threshold_window_seconds). X is 60: LiteLLM has no setting for it.",
+    )

@@ -1,0 +1,138 @@
+"""A configuration file (docs/apply-config.md), read and checked into specs.
+
+Every problem is collected, with its line and key, before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from policies.config.litellm import policies_from_general_settings
+from policies.config.places import ConfigError
+from policies.config.sections import (
+    check,
+    offline,
+    read_policies,
+    read_routes,
+    read_routing_keys,
+    read_teams,
+)
+from policies.config.spec import Config, Located
+from policies.config.yaml_reader import Reader, compose, is_null, unknown_key_message
+from policies.models import AlertPolicy
+
+SECTIONS = ("teams", "routing_keys", "routes", "policies", "general_settings")
+
+# The other top-level sections of a LiteLLM config.yaml, so that a whole one can be applied.
+# They are ignored; any other key is an error, so that a typo cannot pass silently.
+LITELLM_SECTIONS = frozenset(
+    {
+        "model_list",
+        "litellm_settings",
+        "router_settings",
+        "environment_variables",
+        "callback_settings",
+        "credential_list",
+        "include",
+        "guardrails",
+        "mcp_servers",
+        "mcp_aliases",
+        "search_tools",
+        "vector_store_registry",
+        "finetune_settings",
+        "files_settings",
+        "assistant_settings",
+        "prompts",
+    }
+)
+
+
+# Top-level keys starting with "x-" are ignored: a place for YAML anchors (&defaults) that
+# items then merge (<<: *defaults), as in docker-compose files.
+EXTENSION_PREFIX = "x-"
+
+
+def load_file(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{name}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{name}: cannot be read ({exc.__class__.__name__})"]) from None
+    return parse(text, name, environ)
+
+
+def parse(text: str, filename: str, environ: Mapping[str, str] | None = None) -> Config:
+    """The checked configuration, or ConfigError listing every problem found."""
+    environ = os.environ if environ is None else environ
+    root = compose(text, filename)
+    if root is None:
+        raise ConfigError([f"{filename}: the file is empty"])
+    reader = Reader(filename)
+    config = Config(filename)
+    entries = reader.mapping(root, "")
+    for key, entry in (entries or {}).items():
+        if key.startswith(EXTENSION_PREFIX) or key in LITELLM_SECTIONS:
+            continue
+        if key not in SECTIONS:
+            reader.problem(entry.place, _unknown_section(key))
+        elif is_null(entry.node):
+            continue  # an empty section
+        elif key == "teams":
+            config.teams.extend(read_teams(reader, entry))
+        elif key == "routing_keys":
+            config.routing_keys.extend(read_routing_keys(reader, entry, environ, config.notes))
+        elif key == "routes":
+            config.routes.extend(read_routes(reader, entry))
+        elif key == "policies":
+            config.policies.extend(read_policies(reader, entry))
+    # LiteLLM's policies come last, whatever the order of the file's sections.
+    general_settings = (entries or {}).get("general_settings")
+    if general_settings is not None and not is_null(general_settings.node):
+        for spec in policies_from_general_settings(reader, general_settings, config.notes):
+            policy = AlertPolicy(**spec.model_values())
+            if check(reader, spec, offline(policy)):
+                config.policies.append(spec)
+    _unique(reader, config.teams, "slug", "team slug")
+    _unique(reader, config.teams, "name", "team name")
+    _unique(reader, config.teams, "gateway_team_id", "gateway team id")
+    _unique(reader, config.teams, "gateway_team_alias", "gateway team alias")
+    _unique(reader, config.routing_keys, "name", "routing key name")
+    _unique(reader, config.policies, "name", "policy name")
+    if reader.problems:
+        raise ConfigError.at(reader.problems)
+    if config.is_empty():
+        raise ConfigError(
+            [
+                f"{filename}: nothing to apply: no teams, routing_keys, routes, policies "
+                "or LiteLLM general_settings.alerting_args",
+                *config.notes,
+            ]
+        )
+    return config
+
+
+def _unknown_section(key: str) -> str:
+    message = unknown_key_message(key, SECTIONS)
+    if "did you mean" in message:
+        return message
+    return (
+        f"unknown key; the file's sections are {', '.join(SECTIONS)} (LiteLLM's other "
+        f"config.yaml sections, and keys starting with {EXTENSION_PREFIX}, are ignored)"
+    )
+
+
+def _unique(reader: Reader, specs: Sequence[Located], attr: str, label: str) -> None:
+    seen: dict[object, Located] = {}
+    for spec in specs:
+        value = getattr(spec, attr)
+        if not value:
+            continue
+        if value in seen:
+            first = seen[value].at(attr)
+            reader.problem(spec.at(attr), f"{label} {value!r} is also used at line {first.line}")
+        else:
+            seen[value] = spec

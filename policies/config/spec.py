@@ -1,0 +1,130 @@
+"""A configuration file, parsed and checked: plain values, each with its place in the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from policies.config.places import Place, Problem
+from policies.masking import mask_secret
+
+# The file's keys where they differ from the model's field names.
+FILE_KEYS = {"filter_team": "team", "filter_key_alias": "key_alias", "filter_model": "model"}
+
+
+def file_key(field_name: str) -> str:
+    return FILE_KEYS.get(field_name, field_name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Located:
+    place: Place = field(compare=False)
+    places: dict[str, Place] = field(default_factory=dict, compare=False, repr=False)
+
+    def at(self, key: str) -> Place:
+        """The place of one key, or of the item when the key is not written."""
+        return self.places.get(key) or self.place.key(key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamSpec(Located):
+    slug: str
+    name: str
+    gateway_team_id: str = ""
+    gateway_team_alias: str = ""
+    description: str = ""
+
+    def model_values(self) -> dict[str, object]:
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "gateway_team_id": self.gateway_team_id,
+            "gateway_team_alias": self.gateway_team_alias,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoutingKeySpec(Located):
+    name: str
+    # repr=False: a traceback or debug print must never show the key.
+    integration_key: str = field(repr=False)
+    description: str = ""
+
+    @property
+    def masked_key(self) -> str:
+        return mask_secret(self.integration_key)
+
+    def model_values(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "integration_key": self.integration_key,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteSpec(Located):
+    scope: str  # Route.Scope value
+    target: str  # team slug, API-key alias, or "" for the default route
+    routing_key: str  # routing key name
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicySpec(Located):
+    name: str
+    kind: str
+    threshold: int
+    window_seconds: int
+    duration_seconds: float | None = None
+    group_by: str = "everything"
+    severity: str = "critical"
+    team: str = ""  # only this team's requests (slug)
+    key_alias: str = ""
+    model: str = ""
+    enabled: bool = True
+    runbook_url: str = ""
+    description: str = ""
+
+    def model_values(self) -> dict[str, object]:
+        """The model's fields, but for filter_team: the team is found by slug when applying."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "threshold": self.threshold,
+            "window_seconds": self.window_seconds,
+            "duration_seconds": self.duration_seconds,
+            "group_by": self.group_by,
+            "severity": self.severity,
+            "filter_key_alias": self.key_alias,
+            "filter_model": self.model,
+            "enabled": self.enabled,
+            "runbook_url": self.runbook_url,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class Config:
+    filename: str
+    teams: list[TeamSpec] = field(default_factory=list)
+    routing_keys: list[RoutingKeySpec] = field(default_factory=list)
+    routes: list[RouteSpec] = field(default_factory=list)
+    policies: list[PolicySpec] = field(default_factory=list)
+    # Things worth telling whoever applies the file, which are not errors.
+    notes: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.teams or self.routing_keys or self.routes or self.policies)
+
+
+def validation_problems(exc: ValidationError, spec: Located) -> list[Problem]:
+    """A model's ValidationError as problems placed at the line and key of each field."""
+    if not hasattr(exc, "error_dict"):
+        return [(spec.place, message) for message in exc.messages]
+    problems: list[Problem] = []
+    for field_name, messages in exc.message_dict.items():
+        place = spec.place if field_name == NON_FIELD_ERRORS else spec.at(file_key(field_name))
+        problems.extend((place, message) for message in messages)
+    return problems

@@ -1,0 +1,193 @@
+"""LiteLLM's general_settings.alerting_args, read as the two policies LiteLLM would page by."""
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from policies.config import ConfigError, PolicySpec, parse
+from policies.config.litellm import FAILURES_POLICY, HANGING_POLICY
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "litellm-config.yaml"
+
+
+def policies(text: str) -> tuple[dict[str, PolicySpec], list[str]]:
+    config = parse(dedent(text), "config.yaml", {})
+    return {p.name: p for p in config.policies}, config.notes
+
+
+def numbers(policy: PolicySpec) -> tuple[str, int, int, float | None]:
+    return (policy.kind, policy.threshold, policy.window_seconds, policy.duration_seconds)
+
+
+def test_alerting_args_become_a_failures_and_a_hanging_policy():
+    found, notes = policies(
+        """
+        general_settings:
+          alerting: ["pagerduty"]
+          alerting_args:
+            failure_threshold: 5
+            failure_threshold_window_seconds: 30
+            hanging_threshold_seconds: 90
+            hanging_threshold_window_seconds: 900
+        """
+    )
+
+    assert numbers(found[FAILURES_POLICY]) == ("failures", 5, 30, None)
+    assert numbers(found[HANGING_POLICY]) == ("hung", 60, 900, 90.0)
+    for policy in found.values():
+        assert (policy.group_by, policy.severity, policy.enabled) == (
+            "everything",
+            "critical",
+            True,
+        )
+    assert notes == []
+
+
+def test_missing_args_take_litellms_defaults():
+    found, _ = policies(
+        """
+        general_settings:
+          alerting: ["pagerduty"]
+        """
+    )
+
+    assert numbers(found[FAILURES_POLICY]) == ("failures", 60, 60, None)
+    assert numbers(found[HANGING_POLICY]) == ("hung", 60, 600, 60.0)
+
+
+def test_the_block_alone_is_enough_without_an_alerting_list():
+    found, _ = policies(
+        """
+        general_settings:
+          alerting_args:
+            failure_threshold: 3
+        """
+    )
+
+    assert numbers(found[FAILURES_POLICY]) == ("failures", 3, 60, None)
+    assert numbers(found[HANGING_POLICY]) == ("hung", 60, 600, 60.0)
+
+
+def test_a_whole_litellm_config_yaml_is_accepted():
+    config = parse(EXAMPLE.read_text(), "litellm-config.yaml", {})
+
+    found = {p.name: p for p in config.policies}
+    assert numbers(found[FAILURES_POLICY]) == ("failures", 10, 60, None)
+    assert numbers(found[HANGING_POLICY]) == ("hung", 60, 600, 120.0)
+    assert (config.teams, config.routing_keys, config.routes) == ([], [], [])
+
+
+def test_a_fractional_hanging_threshold_is_kept():
+    found, _ = policies("general_settings: {alerting_args: {hanging_threshold_seconds: 2.5}}")
+
+    assert found[HANGING_POLICY].duration_seconds == 2.5
+
+
+def test_a_hanging_threshold_below_a_millisecond_becomes_one_with_a_note():
+    # LiteLLM's own docs use 0.0000001 s to see a hanging alert at once.
+    found, notes = policies(
+        """
+        general_settings:
+          alerting_args:
+            hanging_threshold_seconds: 0.0000001
+        """
+    )
+
+    assert found[HANGING_POLICY].duration_seconds == 0.001
+    assert notes == [
+        "config.yaml line 4, general_settings.alerting_args.hanging_threshold_seconds: "
+        "1e-07 s is below the console's smallest T; using 0.001 s"
+    ]
+
+
+def test_unknown_alerting_args_are_ignored_with_a_note():
+    found, notes = policies(
+        """
+        general_settings:
+          alerting_args:
+            alerting_threshold: 300
+            hanging_threshold_fails: 5
+        """
+    )
+
+    assert found[HANGING_POLICY].threshold == 60
+    assert notes[0].startswith(
+        "config.yaml line 4, general_settings.alerting_args.alerting_threshold: "
+        "not one of LiteLLM's PagerDuty settings"
+    )
+    assert notes[1].startswith(
+        "config.yaml line 5, general_settings.alerting_args.hanging_threshold_fails: "
+        "ignored: LiteLLM does not read it either"
+    )
+
+
+def test_no_policies_when_pagerduty_is_not_in_the_alerting_list():
+    text = """
+        general_settings:
+          alerting: ["slack"]
+          alerting_args: {alerting_threshold: 300}
+        teams: [{slug: search, name: Search}]
+        """
+    found, notes = policies(text)
+
+    assert found == {}
+    assert notes[0].startswith(
+        "config.yaml line 3, general_settings.alerting: pagerduty is not listed"
+    )
+
+
+def test_a_misspelt_alerting_args_is_pointed_out():
+    with pytest.raises(ConfigError) as excinfo:
+        parse("general_settings:\n  alerting_arg: {failure_threshold: 1}\n", "config.yaml", {})
+
+    assert excinfo.value.problems[1] == (
+        "config.yaml line 2, general_settings.alerting_arg: ignored; did you mean `alerting_args`?"
+    )
+
+
+def test_a_bad_value_names_litellms_key_and_line():
+    with pytest.raises(ConfigError) as excinfo:
+        parse(
+            dedent(
+                """
+                general_settings:
+                  alerting_args:
+                    failure_threshold: 0
+                    failure_threshold_window_seconds: 10.5
+                    hanging_threshold_seconds: -1
+                """
+            ),
+            "config.yaml",
+            {},
+        )
+
+    assert excinfo.value.problems == [
+        "config.yaml line 4, general_settings.alerting_args.failure_threshold: "
+        "The threshold must be at least 1 request.",
+        "config.yaml line 5, general_settings.alerting_args.failure_threshold_window_seconds: "
+        "must be a whole number",
+        "config.yaml line 6, general_settings.alerting_args.hanging_threshold_seconds: "
+        "The duration must be more than 0 seconds.",
+    ]
+
+
+def test_a_policy_of_the_file_cannot_take_a_litellm_policys_name():
+    with pytest.raises(ConfigError) as excinfo:
+        parse(
+            dedent(
+                """
+                policies:
+                  - name: "LiteLLM: failures"
+                general_settings:
+                  alerting_args: {}
+                """
+            ),
+            "config.yaml",
+            {},
+        )
+
+    assert excinfo.value.problems == [
+        "config.yaml line 5, general_settings.alerting_args: "
+        "policy name 'LiteLLM: failures' is also used at line 3"
+    ]
