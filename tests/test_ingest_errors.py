@@ -46,7 +46,7 @@ def test_an_unknown_token_is_401(client, make_token):
 
 
 def test_a_disabled_token_is_403(client, make_token):
-    token, row = make_token(enabled=False)
+    token, _ = make_token(enabled=False)
 
     response = post(client, EVENTS_URL, started("r1"), token=token)
 

@@ -1,4 +1,4 @@
-"""Generated junk at both endpoints: never a 5xx, and the database holds exactly what was accepted."""
+"""Generated junk at both endpoints: never a 5xx; the database holds exactly what was accepted."""
 
 import json
 
@@ -17,7 +17,8 @@ NOW = JUST_AFTER_RECORDING.timestamp()
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False), st.text(max_size=300),
-    st.sampled_from(["", "\x00", "started", "finished", "success", "failure", "429", "2026-11-22T13:05:00Z"]),
+    st.sampled_from(["", "\x00", "started", "finished", "success", "failure", "429"]),
+    st.just("2026-11-22T13:05:00Z"),
     st.sampled_from([NOW, NOW - 5, NOW + 10**6, -1, 1e300]),
 )  # fmt: skip
 json_values = st.recursive(

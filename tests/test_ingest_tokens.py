@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ingest.models import IngestToken, hash_token
+from policies.models import Team
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ def test_the_command_prints_the_token_once_and_stores_its_hash(make_team):
     assert token.startswith("acs_")
     assert len(token) > 40
     assert row.token_hash == hash_token(token)
-    assert (row.source, row.team.slug, row.enabled) == ("litellm-prod", "search", True)
+    assert (row.source, row.team, row.enabled) == ("litellm-prod", Team.objects.get(), True)
 
 
 def test_the_command_names_an_unknown_team():

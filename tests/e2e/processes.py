@@ -47,7 +47,7 @@ class Process:
     def __init__(self, args: list[str], env: Mapping[str, str], log: Path) -> None:
         self.log = log
         self._log_file = log.open("wb")
-        self.popen = subprocess.Popen(  # noqa: S603 - our own commands
+        self.popen = subprocess.Popen(  # our own commands
             args,
             cwd=ROOT,
             env=dict(env),

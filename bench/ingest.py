@@ -1,0 +1,264 @@
+"""Ingest benchmark: `make bench-ingest`.
+
+Serves the console as the README says to in production (gunicorn -c gunicorn.conf.py) on a
+database of its own, posts events over real HTTP, and prints each figure next to a baseline
+measured in the same run, because absolute numbers on a shared 2-core machine mean little:
+
+- batches of 1, 100 and 512 console events: events/s, p50 and p99 latency, against the same
+  rows written straight into Postgres with psycopg COPY (`ratio_512_vs_copy`);
+- real LiteLLM bodies (about 16 KB each) in batches of 512, against only parsing the same
+  bodies with the same JSON parser in one process (`ratio_litellm_512_vs_parse`);
+- single-event posts sent at 500 requests/s: p99 latency (`single_p99_ms_at_500rps`).
+
+The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.httpload import Result, closed_loop, open_loop  # noqa: E402
+
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_ingest"
+)
+FIXTURES = ROOT / "tests" / "fixtures" / "litellm"
+HOST = "127.0.0.1"
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))  # < 1 for a quick run
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_database() -> None:
+    admin_url, _, name = DATABASE_URL.rpartition("/")
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def console_env(var_dir: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG")}
+    env.update(
+        DATABASE_URL=DATABASE_URL, SECRET_KEY="bench-only", CONSOLE_VAR_DIR=var_dir,
+        BIND=f"{HOST}:{port}", LOG_LEVEL="WARNING",
+    )  # fmt: skip
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "alerting_console.wsgi"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://{HOST}:{port}/admin/login/", timeout=1)
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("the console did not start")
+
+
+def truncate() -> None:
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        conn.execute("TRUNCATE ingest_gatewayrequest")
+
+
+def console_events(count: int) -> list[dict[str, Any]]:
+    now = time.time()
+    teams = ["team-search", "team-checkout", "team-ads", "team-support"]
+    events = []
+    for i in range(count):
+        failed = i % 10 == 0  # one in ten fails upstream
+        events.append({
+            "event": "finished", "request_id": str(uuid.uuid4()),
+            "status": "failure" if failed else "success",
+            "started_at": now - 2.5, "finished_at": now - 0.5,
+            "status_code": 503 if failed else None,
+            "error_class": "ServiceUnavailableError" if failed else None,
+            "model": "openai/gpt-4o-mini", "model_group": "gpt-4o-mini", "provider": "openai",
+            "team_id": teams[i % 4], "key_alias": f"service-{i % 20}", "key_hash": "ab" * 32,
+            "cost": 0.00042, "prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200,
+        })  # fmt: skip
+    return events
+
+
+def batches(events: list[dict[str, Any]], size: int) -> list[bytes]:
+    return [orjson.dumps(events[i : i + size]) for i in range(0, len(events), size)]
+
+
+def litellm_bodies(requests: int, size: int) -> list[bytes]:
+    samples: list[dict[str, Any]] = []
+    for path in sorted(FIXTURES.glob("*.json")):
+        loaded = json.loads(path.read_text())
+        samples.extend(loaded if isinstance(loaded, list) else [loaded])
+    now = time.time()
+    bodies = []
+    for r in range(requests):
+        batch = []
+        for i in range(size):
+            event = dict(samples[(r * size + i) % len(samples)])
+            duration = event["endTime"] - event["startTime"]
+            event["litellm_call_id"] = event["id"] = str(uuid.uuid4())
+            event["startTime"], event["endTime"] = now - duration - 1, now - 1
+            batch.append(event)
+        bodies.append(orjson.dumps(batch))
+    return bodies
+
+
+def copy_baseline(rows: int) -> float:
+    """Rows/s for the same rows written straight into the table with COPY."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alerting_console.settings")
+    import django
+
+    django.setup()
+    from django.utils import timezone
+
+    from ingest.events import parse_console_event
+    from ingest.store import COLUMNS
+
+    now = timezone.now()
+    from dataclasses import astuple
+
+    tuples = [("bench", *astuple(parse_console_event(e, now)), now) for e in console_events(rows)]
+    truncate()
+    with psycopg.connect(DATABASE_URL) as conn, conn.cursor() as cur:
+        started = time.perf_counter()
+        with cur.copy(f"COPY ingest_gatewayrequest ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in tuples:
+                copy.write_row(row)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+    return rows / elapsed
+
+
+def parse_baseline(bodies: list[bytes], per_body: int) -> float:
+    started = time.perf_counter()
+    for body in bodies:
+        orjson.loads(body)
+    return len(bodies) * per_body / (time.perf_counter() - started)
+
+
+def summary(result: Result, events_per_request: int) -> dict[str, float]:
+    total = sum(result.statuses.values())
+    bad = {s: n for s, n in result.statuses.items() if s != 200}
+    if bad:
+        log(f"  non-200 answers: {bad}")
+    return {
+        "events_per_s": round(total * events_per_request / result.elapsed),
+        "p50_ms": round(result.percentile(50) * 1000, 2),
+        "p99_ms": round(result.percentile(99) * 1000, 2),
+        "requests": total,
+    }
+
+
+def main() -> None:
+    ensure_database()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as var_dir:
+        env = console_env(var_dir, port)
+        manage(env, "migrate", "--noinput", "-v0")
+        token = (
+            manage(env, "create_ingest_token", f"bench-{uuid.uuid4().hex[:8]}", "--source", "bench")
+            .strip()
+            .splitlines()[-1]
+        )
+        os.environ.update(
+            DATABASE_URL=DATABASE_URL, SECRET_KEY="bench-only", CONSOLE_VAR_DIR=var_dir
+        )
+        server = start_server(env, port)
+        try:
+            figures = run(port, token)
+        finally:
+            server.terminate()
+            server.wait(10)
+    print(json.dumps(figures))
+
+
+def run(port: int, token: str) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    n512 = int(51_200 * SCALE)
+
+    copy_rates = [copy_baseline(n512) for _ in range(3)]
+    figures["copy_rows_per_s"] = round(sorted(copy_rates)[1])
+    log(f"baseline COPY: {figures['copy_rows_per_s']} rows/s")
+
+    for size, requests, concurrency in (
+        (512, n512 // 512, 4),
+        (100, n512 // 100, 4),
+        (1, int(5000 * SCALE), 8),
+    ):
+        bodies = batches(console_events(size * requests), size)
+        truncate()
+        asyncio.run(closed_loop(HOST, port, token, "/ingest/v1/events", bodies[:2], 2))  # warm up
+        truncate()
+        result = asyncio.run(
+            closed_loop(HOST, port, token, "/ingest/v1/events", bodies, concurrency)
+        )
+        figures[f"batch_{size}"] = summary(result, size)
+        log(f"batch {size}: {figures[f'batch_{size}']}")
+
+    bodies = litellm_bodies(max(4, int(20 * SCALE)), 512)
+    figures["litellm_parse_events_per_s"] = round(parse_baseline(bodies, 512))
+    truncate()
+    result = asyncio.run(closed_loop(HOST, port, token, "/ingest/v1/litellm", bodies, 3))
+    figures["litellm_512"] = summary(result, 512)
+    figures["litellm_body_kb"] = round(len(bodies[0]) / 512 / 1024, 1)
+    parse_rate = figures["litellm_parse_events_per_s"]
+    log(f"litellm 512: {figures['litellm_512']}; parse only: {parse_rate} events/s")
+
+    singles = batches(console_events(int(5000 * SCALE)), 1)
+    truncate()
+    result = asyncio.run(
+        open_loop(HOST, port, token, "/ingest/v1/events", singles, rate=500, connections=32)
+    )
+    figures["single_at_500rps"] = summary(result, 1)
+    log(f"single events at 500 requests/s: {figures['single_at_500rps']}")
+
+    figures["ratio_512_vs_copy"] = round(
+        figures["batch_512"]["events_per_s"] / figures["copy_rows_per_s"], 3
+    )
+    figures["ratio_litellm_512_vs_parse"] = round(
+        figures["litellm_512"]["events_per_s"] / figures["litellm_parse_events_per_s"], 3
+    )
+    figures["single_p99_ms_at_500rps"] = figures["single_at_500rps"]["p99_ms"]
+    return figures
+
+
+if __name__ == "__main__":
+    main()
