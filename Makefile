@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint install install-dev clean
+.PHONY: run test lint install install-dev clean bench-ingest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: $(VENV)/.installed-dev lint
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-only-secret-key}" \
 	$(BIN)/pytest
+
+# Benchmarks: each prints its figures next to a baseline measured in the same run (README).
+bench-ingest: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -150,12 +150,12 @@ def copy_baseline(rows: int) -> float:
     from django.utils import timezone
 
     from ingest.events import parse_console_event
-    from ingest.store import COLUMNS
+    from ingest.store import COLUMNS, event_values
 
     now = timezone.now()
-    from dataclasses import astuple
-
-    tuples = [("bench", *astuple(parse_console_event(e, now)), now) for e in console_events(rows)]
+    tuples = [
+        ("bench", *event_values(parse_console_event(e, now)), now) for e in console_events(rows)
+    ]
     truncate()
     with psycopg.connect(DATABASE_URL) as conn, conn.cursor() as cur:
         started = time.perf_counter()

@@ -90,3 +90,11 @@ def make_token(db: None) -> Callable[..., tuple[str, Any]]:
         return token, row
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> None:
+    """Each test starts with no ingest token cached (tokens of one test live in its transaction)."""
+    from ingest.auth import clear_cache
+
+    clear_cache()

@@ -165,3 +165,17 @@ def test_a_litellm_body_with_absurd_values_is_rejected_naming_the_field(client, 
     assert response.status_code == 200
     assert response.json()["rejected"][0]["field"] == "startTime"
     assert GatewayRequest.objects.count() == 1
+
+
+def test_a_token_disabled_after_use_is_refused_once_the_cache_expires(
+    client, make_token, time_machine
+):
+    token, row = make_token()
+    assert post(client, EVENTS_URL, started("r1"), token).status_code == 200
+    row.enabled = False
+    row.save()
+
+    assert post(client, EVENTS_URL, started("r2"), token).status_code == 200  # still cached
+    time_machine.shift(11)  # INGEST_TOKEN_CACHE_SECONDS is 10
+
+    assert post(client, EVENTS_URL, started("r3"), token).status_code == 403

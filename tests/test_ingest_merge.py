@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
+from ingest import store
 from ingest.events import parse_console_event
 from ingest.models import GatewayRequest
 from ingest.store import _orm_upsert, store_events
@@ -37,6 +38,13 @@ FINISHED = {
 @pytest.fixture(autouse=True)
 def _recorded_time(time_machine):
     time_machine.move_to(JUST_AFTER_RECORDING)
+
+
+@pytest.fixture(autouse=True, params=["values", "copy"])
+def storage_path(request, monkeypatch):
+    """Small batches are one INSERT ... VALUES, large ones go through COPY: both merge alike."""
+    monkeypatch.setattr(store, "VALUES_BATCH_LIMIT", 1000 if request.param == "values" else 0)
+    return request.param
 
 
 @pytest.fixture

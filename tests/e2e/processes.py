@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,6 +83,13 @@ class Process:
         return True
 
     def kill(self) -> None:
+        """Stop it whatever state it is in. SIGTERM first: a supervisor such as honcho starts
+        its children in sessions of their own, which only it can stop; SIGKILL to our group
+        would leave them running."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=15)
         if self.group_alive():
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(timeout=10)
