@@ -1,5 +1,7 @@
 """`make run` on the embedded default: a newcomer gets a working console with no services."""
 
+import subprocess
+import sys
 import time
 
 import httpx
@@ -52,6 +54,21 @@ def test_make_run_serves_the_admin_and_one_ctrl_c_stops_all_three_processes(tmp_
             )
             assert logged_in.status_code == 200
             assert "Add alert policy" in logged_in.text
+
+        # Ingest works on the embedded SQLite default too (through its ORM path).
+        created = subprocess.run(
+            [sys.executable, "manage.py", "create_ingest_token", "try-out"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        token = created.stdout.strip().splitlines()[-1]
+        event = {"event": "started", "request_id": "first", "started_at": time.time()}
+        posted = httpx.post(
+            f"http://127.0.0.1:{port}/ingest/v1/events",
+            json=[event, {**event, "event": "finished", "status": "success"}],
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert posted.status_code == 200, posted.text
+        assert posted.json() == {"accepted": 2, "rejected": []}
 
         assert run.interrupt() is not None
         time.sleep(1)
