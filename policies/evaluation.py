@@ -1,0 +1,130 @@
+"""Deciding, from the counts of one evaluation, what happens to each group's incident.
+
+A pure function of (rule, counts, state, now): no database, no clock of its own, so every
+transition is tested directly (tests/test_evaluation.py). The transitions, per group:
+
+- no incident: a breach adds one to the group's streak; the incident opens once the streak
+  reaches the policy's `consecutive_breaches` (Prometheus' "for"); a clear evaluation resets it;
+- open incident: a new peak is recorded; the incident resolves once the count has stayed
+  below the resolve threshold for `resolve_hold_seconds` (a breach in between restarts the
+  wait); while it stays open, it is paged again every `renotify_seconds`, if set.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What evaluation needs to know of a policy."""
+
+    threshold: int
+    consecutive_breaches: int = 1
+    # Open incidents resolve once the count is below this (default: the threshold).
+    resolve_below: int | None = None
+    resolve_hold_seconds: float = 0
+    renotify_seconds: float | None = None
+    # failure_rate policies: breach when matched/total >= rate and total >= min_requests.
+    rate: float | None = None
+    min_requests: int = 0
+
+    def breached(self, count: Count) -> bool:
+        if self.rate is not None:
+            return count.total >= max(1, self.min_requests) and count.share >= self.rate
+        return count.matched >= self.threshold
+
+    def clear(self, count: Count) -> bool:
+        if self.rate is not None:
+            return not self.breached(count)
+        below = self.threshold if self.resolve_below is None else self.resolve_below
+        return count.matched < below
+
+
+@dataclass(frozen=True)
+class Count:
+    matched: int  # failures, hung or slow requests in the window
+    total: int = 0  # all finished requests in the window (failure_rate only)
+
+    @property
+    def share(self) -> float:
+        return self.matched / self.total if self.total else 0.0
+
+
+ZERO = Count(0, 0)
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """What is remembered of a group between evaluations."""
+
+    streak: int = 0  # consecutive breaching evaluations while no incident is open
+    open: bool = False
+    peak: int = 0
+    clear_since: datetime | None = None
+    last_paged_at: datetime | None = None
+
+
+class Action(enum.StrEnum):
+    PENDING = "pending"  # breaching, but not yet for long enough
+    OPEN = "open"
+    PEAK = "peak"  # open, with a new highest count
+    RENOTIFY = "renotify"
+    RESOLVE = "resolve"
+
+
+@dataclass(frozen=True)
+class Decision:
+    group: str
+    action: Action
+    count: Count
+    state: GroupState  # the group's state after this evaluation
+
+
+def evaluate(
+    rule: Rule, counts: Mapping[str, Count], states: Mapping[str, GroupState], now: datetime
+) -> tuple[dict[str, GroupState], list[Decision]]:
+    """The new state of every group that needs one, and what to do about each."""
+    new_states: dict[str, GroupState] = {}
+    decisions: list[Decision] = []
+    for group in sorted(set(counts) | set(states)):
+        count = counts.get(group, ZERO)
+        state = states.get(group, GroupState())
+        action, state = _step(rule, count, state, now)
+        if state != GroupState():
+            new_states[group] = state
+        if action is not None:
+            decisions.append(Decision(group, action, count, state))
+    return new_states, decisions
+
+
+def _step(
+    rule: Rule, count: Count, state: GroupState, now: datetime
+) -> tuple[Action | None, GroupState]:
+    if not state.open:
+        if not rule.breached(count):
+            return None, GroupState()
+        streak = state.streak + 1
+        if streak < rule.consecutive_breaches:
+            return Action.PENDING, replace(state, streak=streak)
+        return Action.OPEN, GroupState(open=True, peak=count.matched, last_paged_at=now)
+
+    if rule.clear(count):
+        clear_since = state.clear_since or now
+        if now - clear_since >= timedelta(seconds=rule.resolve_hold_seconds):
+            return Action.RESOLVE, GroupState()
+        return None, replace(state, clear_since=clear_since)
+
+    state = replace(state, clear_since=None)
+    if count.matched > state.peak:
+        return Action.PEAK, replace(state, peak=count.matched)
+    if (
+        rule.renotify_seconds is not None
+        and state.last_paged_at is not None
+        and now - state.last_paged_at >= timedelta(seconds=rule.renotify_seconds)
+    ):
+        return Action.RENOTIFY, replace(state, last_paged_at=now)
+    return None, state
