@@ -163,6 +163,13 @@ INGEST_TOKEN_CACHE_SECONDS = read_float(ENV, "INGEST_TOKEN_CACHE_SECONDS", 10.0)
 # Outbound HTTP (PagerDuty) timeout in seconds.
 HTTP_TIMEOUT_SECONDS = read_float(ENV, "HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 
+# How often Celery beat evaluates every policy, in seconds.
+EVALUATION_INTERVAL_SECONDS = read_float(ENV, "EVALUATION_INTERVAL_SECONDS", 5.0, minimum=0.5)
+# After a gap in evaluation (beat or Redis down), how far back missed evaluations are replayed.
+EVALUATION_CATCH_UP_SECONDS = read_int(ENV, "EVALUATION_CATCH_UP_SECONDS", 3600)
+# How long a page is retried (429, 5xx, timeouts) before it is given up.
+DELIVERY_RETRY_SECONDS = read_int(ENV, "DELIVERY_RETRY_SECONDS", 6 * 3600, minimum=60)
+
 # --- Celery ----------------------------------------------------------------------------------
 
 REDIS_URL = read_url(ENV, "REDIS_URL", "", ("redis", "rediss", "unix"))
@@ -192,7 +199,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "evaluate": {
+        "task": "policies.evaluate",
+        "schedule": EVALUATION_INTERVAL_SECONDS,
+        # A tick that waited longer than an interval is stale: the next one covers it.
+        "options": {"expires": EVALUATION_INTERVAL_SECONDS},
+    },
+    "deliver-due": {"task": "policies.deliver_due", "schedule": 15.0},
+}
 
 # --- logging ---------------------------------------------------------------------------------
 

@@ -98,3 +98,14 @@ def _fresh_token_cache() -> None:
     from ingest.auth import clear_cache
 
     clear_cache()
+
+
+@pytest.fixture
+def pagerduty(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fake PagerDuty behind the console's one outbound HTTP seam."""
+    from policies import http
+    from tests.fake_pagerduty import FakePagerDuty
+
+    fake = FakePagerDuty()
+    monkeypatch.setattr(http, "transport", fake.transport())
+    return fake

@@ -13,7 +13,8 @@ def at(seconds):
 
 def run(rule, series, group="team-search"):
     """Feed one group's counts, one evaluation every 10 s; return the actions taken."""
-    states, actions = {}, []
+    states: dict = {}
+    actions = []
     for i, count in enumerate(series):
         counts = {group: count if isinstance(count, Count) else Count(count)}
         states, decisions = evaluate(rule, counts, states, at(10 * i))

@@ -1,3 +1,5 @@
+from policies.models.delivery import Delivery, DeliveryAttempt
+from policies.models.incident import Incident, IncidentEvent, IncidentStatus, PolicyState
 from policies.models.policy import (
     KIND_DEFAULTS,
     AlertPolicy,
@@ -11,8 +13,14 @@ from policies.models.team import Team
 __all__ = [
     "KIND_DEFAULTS",
     "AlertPolicy",
+    "Delivery",
+    "DeliveryAttempt",
     "GroupBy",
+    "Incident",
+    "IncidentEvent",
+    "IncidentStatus",
     "PolicyKind",
+    "PolicyState",
     "Route",
     "RoutingKey",
     "Severity",

@@ -14,10 +14,13 @@ class PolicyKind(models.TextChoices):
     FAILURES = "failures", "Failures: X failed requests within Y seconds"
     HUNG = "hung", "Hung: X requests unfinished after T seconds, within Y seconds"
     SLOW = "slow", "Slow: X requests slower than T seconds, within Y seconds"
+    FAILURE_RATE = "failure_rate", "Failure rate: at least R% of requests failed within Y seconds"
 
 
 # Kinds that need T, the duration after which a request counts (hung) or is too slow (slow).
 KINDS_WITH_DURATION = frozenset({PolicyKind.HUNG, PolicyKind.SLOW})
+# Kinds that count failed requests, and so choose which failure classes count.
+KINDS_COUNTING_FAILURES = frozenset({PolicyKind.FAILURES, PolicyKind.FAILURE_RATE})
 
 
 class GroupBy(models.TextChoices):
@@ -48,6 +51,7 @@ KIND_DEFAULTS = {
     PolicyKind.FAILURES: KindDefaults(threshold=60, window_seconds=60, duration_seconds=None),
     PolicyKind.HUNG: KindDefaults(threshold=60, window_seconds=600, duration_seconds=60.0),
     PolicyKind.SLOW: KindDefaults(threshold=10, window_seconds=600, duration_seconds=300.0),
+    PolicyKind.FAILURE_RATE: KindDefaults(threshold=1, window_seconds=300, duration_seconds=None),
 }
 
 
@@ -88,6 +92,33 @@ class AlertPolicy(models.Model):
         help_text="T, for hung and slow policies only: a request unfinished after T seconds "
         "is hung; one that took longer than T seconds is slow. Leave empty for failures.",
     )
+    failure_rate_percent = models.FloatField(
+        "failure rate (R, %)",
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(0.01, "The failure rate must be more than 0%."),
+            MaxValueValidator(100, "The failure rate can be at most 100%."),
+        ],
+        help_text="R, for failure-rate policies only: page when at least this share of the "
+        "window's finished requests failed.",
+    )
+    min_requests = models.PositiveIntegerField(
+        "minimum requests",
+        default=20,
+        help_text="For failure-rate policies: a group with fewer finished requests in the window "
+        "never pages, so one failure out of one is not an outage.",
+    )
+    count_gateway_rejections = models.BooleanField(
+        default=False,
+        help_text="Also count requests the gateway refused itself (bad key, budget, its own rate "
+        "limits). Off by default: those are not provider outages.",
+    )
+    count_client_errors = models.BooleanField(
+        default=False,
+        help_text="Also count client errors (other 4xx: bad requests, unknown models). Off by "
+        "default: clients cause them.",
+    )
     group_by = models.CharField(
         "evaluated per",
         max_length=20,
@@ -117,6 +148,29 @@ class AlertPolicy(models.Model):
         blank=True,
         help_text="Optional: count only requests for this model (the gateway's public model "
         "name, LiteLLM's model_group).",
+    )
+    consecutive_breaches = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1, "At least 1 evaluation.")],
+        help_text="Open an incident only after this many evaluations in a row are over the "
+        "threshold (evaluations run every few seconds). 1: at once.",
+    )
+    resolve_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Resolve once the count is below this. Empty: below the threshold X. A lower "
+        "value keeps a flapping problem from opening and resolving again and again.",
+    )
+    resolve_hold_seconds = models.PositiveIntegerField(
+        default=60,
+        validators=[MaxValueValidator(MAX_WINDOW_SECONDS, "At most 7 days.")],
+        help_text="Resolve only after the count has stayed below the resolve threshold this long.",
+    )
+    renotify_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(60, "At least 60 seconds.")],
+        help_text="Optional: page again (same incident) every this many seconds while it is open.",
     )
     severity = models.CharField(
         max_length=20,
@@ -156,7 +210,7 @@ class AlertPolicy(models.Model):
                     duration_seconds__isnull=False,
                     duration_seconds__gt=0,
                 )
-                | Q(kind="failures", duration_seconds__isnull=True),
+                | Q(kind__in=["failures", "failure_rate"], duration_seconds__isnull=True),
                 name="policy_duration_matches_kind",
             ),
         ]
@@ -177,9 +231,26 @@ class AlertPolicy(models.Model):
             raise ValidationError(
                 {"duration_seconds": "Only hung and slow policies use T; leave it empty."}
             )
+        if self.kind == PolicyKind.FAILURE_RATE and self.failure_rate_percent is None:
+            raise ValidationError(
+                {"failure_rate_percent": "A failure-rate policy needs R: the share that pages."}
+            )
+        if self.kind != PolicyKind.FAILURE_RATE and self.failure_rate_percent is not None:
+            raise ValidationError(
+                {"failure_rate_percent": "Only failure-rate policies use R; leave it empty."}
+            )
+        if self.resolve_threshold is not None and self.resolve_threshold > self.threshold:
+            raise ValidationError(
+                {"resolve_threshold": "The resolve threshold cannot be above the threshold X."}
+            )
 
     def describe(self) -> str:
         """One line for people: "60 failures within 60 s", "60 hung (> 60 s) within 600 s"."""
+        if self.kind == PolicyKind.FAILURE_RATE:
+            return (
+                f">= {self.failure_rate_percent:g}% failed within {self.window_seconds} s "
+                f"(of at least {self.min_requests} requests)"
+            )
         if self.kind == PolicyKind.FAILURES:
             what = "failures"
         elif self.kind == PolicyKind.HUNG:

@@ -39,6 +39,21 @@ class RoutingKey(models.Model):
         "integration in PagerDuty. It is a secret: it is never shown whole after saving.",
     )
     description = models.TextField(blank=True, help_text="Optional notes about this service.")
+    last_success_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The last event PagerDuty accepted."
+    )
+    refused_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When PagerDuty last refused an event for this key as invalid (HTTP 400).",
+    )
+    refusal = models.CharField(
+        max_length=500,
+        blank=True,
+        editable=False,
+        help_text="What PagerDuty said when it refused: often a wrong or deleted integration key.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
     updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 

@@ -1,0 +1,164 @@
+"""The database side of evaluation: one query per policy counts every group at once.
+
+Plain SQL that Postgres and the embedded SQLite both run. Each kind reads one window:
+- failures and failure_rate: requests that finished within (now - Y, now];
+- slow: requests that finished within the window and took longer than T;
+- hung: requests whose T-th second fell within the window while they were still running,
+  that is started within (now - Y - T, now - T] and finished late or not at all. A request
+  that hung and finished later still counts in the windows that saw it hang, as LiteLLM counts
+  a hang when it happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+
+from ingest.models import GatewayRequest
+from policies.evaluation import Count
+from policies.models import AlertPolicy, GroupBy, PolicyKind
+
+TABLE = GatewayRequest._meta.db_table
+
+GROUP_EXPRESSIONS = {
+    GroupBy.EVERYTHING: "''",
+    GroupBy.TEAM: "COALESCE(NULLIF(gateway_team_id, ''), gateway_team_alias)",
+    GroupBy.KEY_ALIAS: "key_alias",
+    GroupBy.MODEL: "COALESCE(NULLIF(model_group, ''), model)",
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The WHERE clause selecting what a policy counts (and its parameters)."""
+
+    where: str
+    params: list[Any]
+    # failure_rate only: which of the window's rows count as failed.
+    matched: str = ""
+    matched_params: tuple[Any, ...] = ()
+
+
+def failure_classes(policy: AlertPolicy) -> list[str]:
+    classes = ["upstream"]
+    if policy.count_gateway_rejections:
+        classes.append("gateway")
+    if policy.count_client_errors:
+        classes.append("client")
+    return classes
+
+
+def window_for(policy: AlertPolicy, now: datetime) -> Window:
+    start = now - timedelta(seconds=policy.window_seconds)
+    conditions: list[str] = []
+    params: list[Any] = []
+    matched: str = ""
+    matched_params: tuple[Any, ...] = ()
+    if policy.kind == PolicyKind.HUNG:
+        hang_after = timedelta(seconds=policy.duration_seconds or 0)
+        conditions.append("started_at > %s AND started_at <= %s")
+        params += [start - hang_after, now - hang_after]
+        conditions.append("(finished_at IS NULL OR latency_seconds > %s)")
+        params.append(policy.duration_seconds)
+    else:
+        conditions.append("finished_at > %s AND finished_at <= %s")
+        params += [start, now]
+        classes = failure_classes(policy)
+        placeholders = ", ".join(["%s"] * len(classes))
+        failed = f"outcome = 'failure' AND failure_class IN ({placeholders})"
+        if policy.kind == PolicyKind.FAILURES:
+            conditions.append(failed)
+            params += classes
+        elif policy.kind == PolicyKind.SLOW:
+            conditions.append("latency_seconds > %s")
+            params.append(policy.duration_seconds)
+        else:  # failure_rate counts every finished request, and the failed among them
+            matched, matched_params = failed, tuple(classes)
+    filters, filter_params = _filters(policy)
+    return Window(
+        " AND ".join(conditions + filters), params + filter_params, matched, matched_params
+    )
+
+
+def _filters(policy: AlertPolicy) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    team = policy.filter_team
+    if team is not None:
+        ids = [value for value in (team.gateway_team_id, team.slug) if value]
+        alias = team.gateway_team_alias or team.name
+        conditions.append("(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)")
+        params += [ids[0], ids[-1], alias]
+    if policy.filter_key_alias:
+        conditions.append("key_alias = %s")
+        params.append(policy.filter_key_alias)
+    if policy.filter_model:
+        conditions.append("(model_group = %s OR model = %s)")
+        params += [policy.filter_model, policy.filter_model]
+    return conditions, params
+
+
+def count_groups(policy: AlertPolicy, now: datetime) -> dict[str, Count]:
+    """Every group's count for this policy at `now`, in one query."""
+    window = window_for(policy, now)
+    group = GROUP_EXPRESSIONS[GroupBy(policy.group_by)]
+    if window.matched:
+        selected = f"SUM(CASE WHEN {window.matched} THEN 1 ELSE 0 END), COUNT(*)"
+    else:
+        selected = "COUNT(*), COUNT(*)"
+    sql = f"SELECT {group} AS grp, {selected} FROM {TABLE} WHERE {window.where} GROUP BY grp"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*window.matched_params, *window.params])
+        return {str(g or ""): Count(int(m or 0), int(t or 0)) for g, m, t in cursor.fetchall()}
+
+
+def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any]:
+    """What a responder wants on the page: the top error classes and codes, a few sample
+    request ids, and the team, key alias and model most of the counted requests share."""
+    window = window_for(policy, now)
+    where = window.where
+    params = list(window.params)
+    if window.matched:
+        where += f" AND {window.matched}"
+        params += window.matched_params
+    where += f" AND {GROUP_EXPRESSIONS[GroupBy(policy.group_by)]} = %s"
+    params.append(group)
+    details: dict[str, Any] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT error_class, status_code, COUNT(*) AS n FROM {TABLE} WHERE {where} "
+            "GROUP BY error_class, status_code ORDER BY n DESC, error_class LIMIT 5",
+            params,
+        )
+        details["top_errors"] = [
+            {"error_class": cls or "", "status_code": code, "count": n}
+            for cls, code, n in cursor.fetchall()
+        ]
+        cursor.execute(
+            f"SELECT request_id, gateway_team_id, gateway_team_alias, key_alias, "
+            f"COALESCE(NULLIF(model_group, ''), model) FROM {TABLE} WHERE {where} "
+            "ORDER BY COALESCE(finished_at, started_at) DESC LIMIT 50",
+            params,
+        )
+        rows = cursor.fetchall()
+    details["sample_request_ids"] = [row[0] for row in rows[:5]]
+    for name, values in (
+        ("team", [row[1] or row[2] for row in rows]),
+        ("key_alias", [row[3] for row in rows]),
+        ("model", [row[4] for row in rows]),
+    ):
+        common = _most_common(values)
+        if common:
+            details[name] = common
+    return details
+
+
+def _most_common(values: list[str]) -> str:
+    tally: dict[str, int] = {}
+    for value in values:
+        if value:
+            tally[value] = tally.get(value, 0) + 1
+    return max(tally, key=lambda v: (tally[v], v)) if tally else ""

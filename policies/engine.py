@@ -1,0 +1,265 @@
+"""Evaluating a policy: count, decide (``evaluation.py``), and record what changed.
+
+Each policy is evaluated in a transaction of its own, under a Postgres advisory lock, so two
+evaluators (two beat processes, or two workers picking up the same tick) never both act on
+it; the partial unique constraint on open incidents backs that up. Every page to send is
+written to the outbox (``Delivery``) in the same transaction and handed to a worker after the
+commit: the state change is never lost, and nothing is sent for a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import zlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from policies import counting
+from policies.evaluation import Action, Count, Decision, GroupState, Rule, evaluate
+from policies.models import (
+    AlertPolicy,
+    Delivery,
+    GroupBy,
+    Incident,
+    IncidentEvent,
+    IncidentStatus,
+    PolicyKind,
+    PolicyState,
+    Team,
+)
+from policies.routing import routing_key_for
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAMESPACE = 0x41430001  # "AC" + 1: this application's advisory locks
+
+
+def rule_for(policy: AlertPolicy) -> Rule:
+    rate = policy.failure_rate_percent / 100 if policy.failure_rate_percent else None
+    return Rule(
+        threshold=policy.threshold,
+        consecutive_breaches=policy.consecutive_breaches,
+        resolve_below=policy.resolve_threshold,
+        resolve_hold_seconds=policy.resolve_hold_seconds,
+        renotify_seconds=policy.renotify_seconds,
+        rate=rate,
+        min_requests=policy.min_requests if rate is not None else 0,
+    )
+
+
+def _lock(policy_id: int) -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite: transactions begin IMMEDIATE, so evaluators take turns anyway
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, policy_id])
+        return bool(cursor.fetchone()[0])
+
+
+def evaluate_policy(policy_id: int, now: datetime) -> str:
+    """Evaluate one policy at `now`; returns what happened, for the log."""
+    with transaction.atomic():
+        if not _lock(policy_id):
+            return "skipped: another evaluator holds it"
+        policy = AlertPolicy.objects.select_related("filter_team").filter(pk=policy_id).first()
+        if policy is None or not policy.enabled:
+            return "skipped: deleted or disabled"
+        state, _ = PolicyState.objects.get_or_create(policy=policy)
+        if state.evaluated_at is not None and state.evaluated_at >= now:
+            return "skipped: already evaluated up to this moment"
+        interval = settings.EVALUATION_INTERVAL_SECONDS
+        outcomes = [
+            _evaluate_at(policy, state, moment)
+            for moment in catch_up_moments(state.evaluated_at, now, interval)
+        ]
+        state.evaluated_at = now
+        state.save()
+    changes = [outcome for outcome in outcomes if outcome != "no change"]
+    return "evaluated: " + ("; ".join(changes) or "no change")
+
+
+def _evaluate_at(policy: AlertPolicy, state: PolicyState, now: datetime) -> str:
+    counts = counting.count_groups(policy, now)
+    incidents = {
+        incident.group_key: incident
+        for incident in Incident.objects.select_for_update().filter(
+            policy=policy, status=IncidentStatus.OPEN
+        )
+    }
+    states = {group: GroupState(streak=int(p["streak"])) for group, p in state.pending.items()}
+    for group, incident in incidents.items():
+        states[group] = GroupState(
+            open=True,
+            peak=incident.peak_count,
+            clear_since=incident.clear_since,
+            last_paged_at=incident.last_paged_at,
+        )
+    new_states, decisions = evaluate(rule_for(policy), counts, states, now)
+
+    pending: dict[str, Any] = {}
+    for group, group_state in new_states.items():
+        if not group_state.open:
+            since = state.pending.get(group, {}).get("since") or now.isoformat()
+            pending[group] = {"streak": group_state.streak, "since": since}
+    for decision in decisions:
+        if decision.action == Action.OPEN:
+            since = state.pending.get(decision.group, {}).get("since")
+            started = datetime.fromisoformat(since) if since else now
+            _open(policy, decision, started, now)
+        elif decision.action != Action.PENDING:
+            _advance(incidents[decision.group], decision, now)
+    for group, incident in incidents.items():
+        _remember(incident, counts.get(group, Count(0)), new_states.get(group))
+    state.pending = pending
+    return ", ".join(f"{d.group or 'everything'} {d.action}" for d in decisions) or "no change"
+
+
+def _remember(incident: Incident, count: Count, group_state: GroupState | None) -> None:
+    """Keep an open incident's last count and resolve clock up to date."""
+    if incident.status != IncidentStatus.OPEN or group_state is None:
+        return
+    if (incident.last_count, incident.clear_since) != (count.matched, group_state.clear_since):
+        incident.last_count = count.matched
+        incident.clear_since = group_state.clear_since
+        incident.save(update_fields=["last_count", "clear_since"])
+
+
+def describe_count(policy: AlertPolicy, count: Count) -> str:
+    if policy.kind == PolicyKind.FAILURE_RATE:
+        return f"{count.share:.0%} of {count.total} requests failed"
+    if policy.kind == PolicyKind.FAILURES:
+        return f"{count.matched} failed requests"
+    duration = f"{policy.duration_seconds or 0:g} s"
+    if policy.kind == PolicyKind.HUNG:
+        return f"{count.matched} requests hung over {duration}"
+    return f"{count.matched} requests slower than {duration}"
+
+
+def _summary(policy: AlertPolicy, group: str, count: Count) -> str:
+    label = {
+        GroupBy.EVERYTHING: "",
+        GroupBy.TEAM: f" for team {group}",
+        GroupBy.KEY_ALIAS: f" for key {group}",
+        GroupBy.MODEL: f" on model {group}",
+    }[GroupBy(policy.group_by)]
+    return f"{policy.name}: {describe_count(policy, count)} in {policy.window_seconds} s{label}"[
+        :1024
+    ]
+
+
+def _dedup_key(policy: AlertPolicy, group: str) -> str:
+    # Stable for the incident's life (trigger, renotify and resolve share it), new for the next
+    # incident of the same group; readable, and always within PagerDuty's 255 characters.
+    group_part = f"{zlib.crc32(group.encode()):08x}" if group else "all"
+    return f"alerting-console/{policy.pk}/{group_part}/{uuid.uuid4().hex[:12]}"
+
+
+def _open(policy: AlertPolicy, decision: Decision, started: datetime, now: datetime) -> None:
+    details = counting.details_for(policy, decision.group, now)
+    team_ref, key_alias = _subject(policy, decision.group, details)
+    team = Team.objects.for_gateway(team_ref, team_ref) if team_ref else policy.filter_team
+    routing_key = routing_key_for(team, key_alias or None)
+    with transaction.atomic():  # a savepoint: should the constraint fire, only this is undone
+        incident = Incident.objects.create(
+            policy=policy,
+            group_key=decision.group,
+            dedup_key=_dedup_key(policy, decision.group),
+            summary=_summary(policy, decision.group, decision.count),
+            severity=policy.severity,
+            routing_key=routing_key,
+            team=team,
+            key_alias=key_alias,
+            started_at=started,
+            detected_at=now,
+            trigger_count=decision.count.matched,
+            peak_count=decision.count.matched,
+            last_count=decision.count.matched,
+            last_paged_at=now,
+            policy_snapshot=_snapshot(policy),
+            details=details,
+        )
+    route = f"to {routing_key.name}" if routing_key else "nowhere: no route matches"
+    _event(incident, now, IncidentEvent.Kind.OPENED, f"Opened: {incident.summary}; paging {route}.")
+    _queue(incident, Delivery.Action.TRIGGER, now)
+
+
+def _advance(incident: Incident, decision: Decision, now: datetime) -> None:
+    if decision.action == Action.PEAK:
+        incident.peak_count = decision.count.matched
+        incident.save(update_fields=["peak_count"])
+        _event(incident, now, IncidentEvent.Kind.PEAK, f"New peak: {decision.count.matched}.")
+    elif decision.action == Action.RENOTIFY:
+        incident.last_paged_at = now
+        incident.save(update_fields=["last_paged_at"])
+        _event(incident, now, IncidentEvent.Kind.RENOTIFIED, "Still open: paging again.")
+        _queue(incident, Delivery.Action.TRIGGER, now)
+    elif decision.action == Action.RESOLVE:
+        resolve(incident, now, f"Resolved: the count fell to {decision.count.matched}.")
+
+
+def resolve(incident: Incident, now: datetime, message: str, user: Any = None) -> None:
+    incident.status = IncidentStatus.RESOLVED
+    incident.resolved_at = now
+    incident.resolved_by = user
+    incident.save(update_fields=["status", "resolved_at", "resolved_by"])
+    _event(incident, now, IncidentEvent.Kind.RESOLVED, message, user=user)
+    _queue(incident, Delivery.Action.RESOLVE, now)
+
+
+def _event(incident: Incident, now: datetime, kind: str, message: str, user: Any = None) -> None:
+    IncidentEvent.objects.create(incident=incident, at=now, kind=kind, message=message, user=user)
+
+
+def _queue(incident: Incident, action: str, now: datetime) -> None:
+    routed = incident.routing_key_id is not None
+    delivery = Delivery.objects.create(
+        incident=incident,
+        action=action,
+        status=Delivery.Status.PENDING if routed else Delivery.Status.NO_ROUTE,
+        created_at=now,
+        next_attempt_at=now if routed else None,
+        finished_at=None if routed else now,
+    )
+    if routed:
+        from policies.tasks import deliver  # the tasks module imports this one
+
+        transaction.on_commit(lambda: deliver.delay(delivery.pk))
+
+
+def _subject(policy: AlertPolicy, group: str, details: dict[str, Any]) -> tuple[str, str]:
+    """The (team, key alias) an incident is about, for routing."""
+    team = group if policy.group_by == GroupBy.TEAM else str(details.get("team") or "")
+    if policy.group_by == GroupBy.KEY_ALIAS:
+        key_alias = group
+    else:
+        key_alias = policy.filter_key_alias or str(details.get("key_alias") or "")
+    return team, key_alias
+
+
+def _snapshot(policy: AlertPolicy) -> dict[str, Any]:
+    fields = (
+        "kind", "threshold", "window_seconds", "duration_seconds", "failure_rate_percent",
+        "min_requests", "group_by", "consecutive_breaches", "resolve_threshold",
+        "resolve_hold_seconds", "severity",
+    )  # fmt: skip
+    return {name: getattr(policy, name) for name in fields} | {"rule": policy.describe()}
+
+
+def catch_up_moments(last: datetime | None, now: datetime, interval: float) -> list[datetime]:
+    """The moments to evaluate at: `now`, and, after a gap (beat or Redis down, a restart),
+    the moments missed since the last evaluation, so that what happened meanwhile still opens
+    incidents. Bounded by EVALUATION_CATCH_UP_SECONDS and at most 60 steps."""
+    if last is None or now - last <= timedelta(seconds=interval * 2):
+        return [now]
+    start = max(last, now - timedelta(seconds=settings.EVALUATION_CATCH_UP_SECONDS))
+    gap = (now - start).total_seconds()
+    step = max(interval, gap / 60)
+    moments = []
+    moment = start + timedelta(seconds=step)
+    while moment < now:
+        moments.append(moment)
+        moment += timedelta(seconds=step)
+    return [*moments, now]

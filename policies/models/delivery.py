@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Delivery(models.Model):
+    """One PagerDuty event to send: the outbox. Written in the same transaction as the state
+    change that needs it; a worker sends it after the commit, and retries it until it is
+    delivered, refused for good, or out of time."""
+
+    class Action(models.TextChoices):
+        TRIGGER = "trigger", "Trigger"
+        RESOLVE = "resolve", "Resolve"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        REFUSED = "refused", "Refused by PagerDuty (permanent)"
+        GAVE_UP = "gave_up", "Gave up after retrying"
+        NO_ROUTE = "no_route", "No route: nobody to page"
+        SKIPPED = "skipped", "Skipped"
+
+    incident = models.ForeignKey(
+        "policies.Incident", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(help_text="When the state change asked for it.")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker should try it (next)."
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was delivered, refused or given up on."
+    )
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            # The sweeper: pending deliveries that are due (policies.tasks.deliver_due).
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of incident {self.incident_id}: {self.status}"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP call to PagerDuty, whatever came of it."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts_made")
+    at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        outcome = self.http_status or self.error
+        return f"{self.at:%Y-%m-%d %H:%M:%S} → {outcome}"

@@ -1,0 +1,150 @@
+"""Sending one outbox entry to PagerDuty, and deciding what comes after.
+
+- accepted (2xx): delivered;
+- refused (400 and other 4xx but 408/429): permanent; the routing key is flagged with
+  PagerDuty's answer in the admin, and nothing is retried;
+- anything else (429, 5xx, timeouts, connection errors): retried with exponential backoff and
+  jitter, waiting at least what Retry-After asks, until DELIVERY_RETRY_SECONDS have passed.
+
+The delivery row stays locked while it is sent, so two workers never send it twice; a worker
+that dies mid-send leaves it pending, and it is sent again with the same dedup_key, which
+PagerDuty folds into the same alert. Events of one incident go out in order: a resolve waits
+for its trigger.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from policies import pagerduty
+from policies.models import Delivery, DeliveryAttempt, IncidentEvent, RoutingKey
+
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 300.0
+ORDER_WAIT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: str
+    retry_in: float | None = None  # seconds, when the task should run again
+
+
+def backoff_seconds(
+    attempts: int, retry_after: float | None, rng: random.Random | None = None
+) -> float:
+    """Exponential, capped, with jitter (between half and all of it); never sooner than
+    PagerDuty's Retry-After."""
+    exponential = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(0, attempts - 1))
+    # Jitter spreads retries of many deliveries apart; it needs no cryptographic randomness.
+    jitter: float = (rng or random.Random()).uniform(0.5, 1.0)  # noqa: S311
+    return max(exponential * jitter, retry_after or 0.0)
+
+
+def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
+    now = now or timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("incident__policy", "incident__routing_key", "incident__team")
+            .filter(pk=delivery_id, status=Delivery.Status.PENDING)
+            .first()
+        )
+        if delivery is None:
+            return Outcome("skipped: not pending, or another worker is sending it")
+        incident = delivery.incident
+        earlier = Delivery.objects.filter(incident=incident, pk__lt=delivery.pk)
+        if earlier.filter(status=Delivery.Status.PENDING).exists():
+            delivery.next_attempt_at = now + timedelta(seconds=ORDER_WAIT_SECONDS)
+            delivery.save(update_fields=["next_attempt_at"])
+            return Outcome(
+                "waiting: an earlier event of this incident is not delivered yet",
+                ORDER_WAIT_SECONDS,
+            )
+        if (
+            delivery.action == Delivery.Action.RESOLVE
+            and not earlier.filter(
+                action=Delivery.Action.TRIGGER, status=Delivery.Status.DELIVERED
+            ).exists()
+        ):
+            return _finish(
+                delivery, now, Delivery.Status.SKIPPED, "its trigger was never delivered"
+            )
+
+        routing_key = incident.routing_key
+        assert routing_key is not None  # noqa: S101 - unrouted deliveries are never pending
+        if delivery.action == Delivery.Action.TRIGGER:
+            body = pagerduty.trigger_body(incident, routing_key.integration_key)
+        else:
+            body = pagerduty.resolve_body(incident, routing_key.integration_key)
+        answer = pagerduty.send(body)
+
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            at=now,
+            duration_ms=answer.duration_ms,
+            http_status=answer.http_status,
+            response_excerpt=answer.excerpt,
+            error=answer.error,
+        )
+        delivery.attempts += 1
+        if answer.accepted:
+            RoutingKey.objects.filter(pk=routing_key.pk).update(last_success_at=now)
+            return _finish(
+                delivery,
+                now,
+                Delivery.Status.DELIVERED,
+                f"PagerDuty accepted it ({answer.http_status})",
+            )
+        outcome = answer.error or f"PagerDuty answered {answer.http_status}: {answer.excerpt[:200]}"
+        if answer.permanent:
+            RoutingKey.objects.filter(pk=routing_key.pk).update(
+                refused_at=now, refusal=outcome[:500]
+            )
+            return _finish(delivery, now, Delivery.Status.REFUSED, f"refused for good: {outcome}")
+        if now - delivery.created_at >= timedelta(seconds=settings.DELIVERY_RETRY_SECONDS):
+            return _finish(
+                delivery,
+                now,
+                Delivery.Status.GAVE_UP,
+                f"gave up after {delivery.attempts} attempts: {outcome}",
+            )
+        delay = backoff_seconds(delivery.attempts, answer.retry_after)
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+        delivery.last_error = outcome[:500]
+        delivery.save(update_fields=["attempts", "next_attempt_at", "last_error"])
+        _record(
+            delivery,
+            now,
+            f"attempt {delivery.attempts} failed ({outcome}); retrying in {delay:.0f} s",
+        )
+        return Outcome(f"retrying in {delay:.0f} s: {outcome}", delay)
+
+
+def _finish(delivery: Delivery, now: datetime, status: str, message: str) -> Outcome:
+    delivery.status = status
+    delivery.finished_at = now
+    delivery.next_attempt_at = None
+    if status != Delivery.Status.DELIVERED:
+        delivery.last_error = message[:500]
+    delivery.save(
+        update_fields=["status", "finished_at", "next_attempt_at", "attempts", "last_error"]
+    )
+    _record(delivery, now, message)
+    return Outcome(f"{status}: {message}")
+
+
+def _record(delivery: Delivery, now: datetime, message: str) -> None:
+    IncidentEvent.objects.create(
+        incident=delivery.incident,
+        at=now,
+        kind=IncidentEvent.Kind.DELIVERY,
+        message=f"{delivery.get_action_display()}: {message}"[:1000],
+        data={"delivery": delivery.pk, "attempts": delivery.attempts},
+    )

@@ -1,0 +1,53 @@
+"""Celery tasks: thin; they take ids and call the engine. Names are stable for beat."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from policies.engine import evaluate_policy
+from policies.models import AlertPolicy, Delivery
+from policies.sending import attempt_delivery
+
+logger = logging.getLogger(__name__)
+
+# Sweeps re-send at most this many due deliveries per run.
+SWEEP_LIMIT = 500
+
+
+@shared_task(name="policies.evaluate", ignore_result=True)
+def evaluate() -> str:
+    """Evaluate every enabled policy; one that fails is logged and skipped."""
+    now = timezone.now()
+    outcomes = []
+    for policy_id in AlertPolicy.objects.filter(enabled=True).values_list("pk", flat=True):
+        try:
+            outcomes.append(f"{policy_id}: {evaluate_policy(policy_id, now)}")
+        except Exception:
+            logger.exception("evaluation of policy %s failed; the others go on", policy_id)
+            outcomes.append(f"{policy_id}: failed")
+    return "; ".join(outcomes)
+
+
+@shared_task(name="policies.deliver", ignore_result=True, acks_late=True)
+def deliver(delivery_id: int) -> str:
+    outcome = attempt_delivery(delivery_id)
+    if outcome.retry_in is not None:
+        deliver.apply_async((delivery_id,), countdown=outcome.retry_in)
+    return outcome.message
+
+
+@shared_task(name="policies.deliver_due", ignore_result=True)
+def deliver_due() -> int:
+    """Hand due outbox entries to workers again: the safety net for messages the broker
+    lost (Redis down, a worker killed), so that every page is sent in the end."""
+    due = list(
+        Delivery.objects.filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+        ).values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    for delivery_id in due:
+        deliver.delay(delivery_id)
+    return len(due)

@@ -1,0 +1,53 @@
+"""Driving the engine in tests the way beat and the workers do, without a broker."""
+
+from datetime import UTC, datetime, timedelta
+
+from ingest.models import GatewayRequest
+from policies.engine import evaluate_policy
+from policies.models import Delivery
+from policies.sending import attempt_delivery
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+_counter = [0]
+
+
+def add_requests(n, *, at, outcome="failure", failure_class="upstream", started=None, **fields):
+    rows = []
+    for _ in range(n):
+        _counter[0] += 1
+        rows.append(
+            GatewayRequest(
+                source="gw",
+                request_id=f"req-{_counter[0]}",
+                finished_at=at,
+                started_at=started,
+                outcome=outcome,
+                failure_class=failure_class if outcome == "failure" else "",
+                received_at=at,
+                **fields,
+            )
+        )
+    GatewayRequest.objects.bulk_create(rows)
+
+
+def evaluate(policy, now):
+    return evaluate_policy(policy.pk, now)
+
+
+def drain(now, rounds=20):
+    """Run every due delivery, as workers would, until none is due at `now`."""
+    outcomes = []
+    for _ in range(rounds):
+        due = list(
+            Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not due:
+            break
+        outcomes += [attempt_delivery(pk, now).message for pk in due]
+    return outcomes
+
+
+def later(seconds):
+    return T0 + timedelta(seconds=seconds)

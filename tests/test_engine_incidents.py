@@ -1,0 +1,222 @@
+"""A breach opens one incident and pages once; it resolves with the same dedup_key."""
+
+import pytest
+from django.db import IntegrityError
+
+from policies.models import Delivery, Incident, IncidentEvent, PolicyState, Route
+from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+
+pytestmark = pytest.mark.django_db
+
+KEY = "R0AB" + "c" * 24 + "XY12"
+
+
+@pytest.fixture
+def search_route(make_routing_key, make_team, make_route):
+    team = make_team(slug="search", name="Search", gateway_team_id="team-search")
+    key = make_routing_key(name="Search on-call", integration_key=KEY)
+    make_route(key, scope=Route.Scope.TEAM, team=team)
+    return key
+
+
+@pytest.fixture
+def policy(make_policy):
+    return make_policy(
+        name="Upstream failures", threshold=5, window_seconds=60, group_by="team",
+        resolve_hold_seconds=0, severity="error", runbook_url="https://wiki.example.com/llm",
+    )  # fmt: skip
+
+
+def test_a_breach_opens_an_incident_and_pages_the_teams_key(policy, search_route, pagerduty):
+    add_requests(
+        6, at=later(-10), gateway_team_id="team-search", key_alias="search-service",
+        model_group="gpt-4o", error_class="ServiceUnavailableError", status_code=503,
+        user_id="bob@example.com",
+    )  # fmt: skip
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    incident = Incident.objects.get()
+    assert (incident.status, incident.group_key, incident.routing_key) == (
+        "open",
+        "team-search",
+        search_route,
+    )
+    assert incident.trigger_count == incident.peak_count == 6
+    [event] = pagerduty.events
+    assert event["routing_key"] == KEY
+    assert event["event_action"] == "trigger"
+    assert event["dedup_key"] == incident.dedup_key
+    payload = event["payload"]
+    assert payload["summary"] == "Upstream failures: 6 failed requests in 60 s for team team-search"
+    assert (payload["severity"], payload["source"], payload["class"]) == (
+        "error",
+        "alerting-console",
+        "failures",
+    )
+    assert (payload["component"], payload["group"]) == ("gpt-4o", "Search")
+    details = payload["custom_details"]
+    assert (details["count"], details["window_seconds"], details["group"]) == (6, 60, "team-search")
+    assert details["top_errors"] == [
+        {"error_class": "ServiceUnavailableError", "status_code": 503, "count": 6}
+    ]
+    assert len(details["sample_request_ids"]) == 5
+    assert details["runbook_url"] == "https://wiki.example.com/llm"
+    assert {"href": "https://wiki.example.com/llm", "text": "Runbook"} in event["links"]
+    assert "bob@example.com" not in str(event)
+    assert KEY not in str(payload)
+
+
+def test_the_page_links_back_to_the_console(policy, search_route, pagerduty, settings):
+    settings.CONSOLE_BASE_URL = "https://console.example.com"
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    incident = Incident.objects.get()
+    url = f"https://console.example.com/admin/policies/incident/{incident.pk}/change/"
+    assert pagerduty.events[0]["links"][0] == {
+        "href": url,
+        "text": "Incident in the Alerting Console",
+    }
+    assert pagerduty.events[0]["client_url"] == url
+
+
+def test_an_ongoing_breach_pages_once(policy, search_route, pagerduty):
+    for second in range(0, 50, 5):
+        add_requests(5, at=later(second - 1), gateway_team_id="team-search")
+        evaluate(policy, later(second))
+        drain(later(second))
+
+    assert Incident.objects.count() == 1
+    assert [action for action, _ in pagerduty.actions()] == ["trigger"]
+
+
+def test_it_resolves_with_the_same_dedup_key_and_routing_key(policy, search_route, pagerduty):
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+    evaluate(policy, T0)
+    drain(T0)
+
+    evaluate(policy, later(61))  # the failures left the window
+    drain(later(61))
+
+    incident = Incident.objects.get()
+    assert incident.status == "resolved"
+    assert incident.resolved_at is not None
+    assert T0 < incident.resolved_at <= later(61)
+    assert pagerduty.actions() == [("trigger", incident.dedup_key), ("resolve", incident.dedup_key)]
+    assert pagerduty.events[1]["routing_key"] == KEY
+    kinds = list(incident.events.values_list("kind", flat=True))
+    assert kinds == ["opened", "delivery", "resolved", "delivery"]
+
+
+def test_the_next_breach_is_a_new_incident_with_a_new_dedup_key(policy, search_route, pagerduty):
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+    evaluate(policy, T0)
+    evaluate(policy, later(61))
+    add_requests(5, at=later(119), gateway_team_id="team-search")
+    evaluate(policy, later(120))
+    drain(later(120))
+
+    first, second = Incident.objects.order_by("detected_at")
+    assert first.dedup_key != second.dedup_key
+    assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve", "trigger"]
+
+
+def test_without_a_route_the_incident_is_recorded_and_shows_no_route(make_policy, pagerduty):
+    policy = make_policy(threshold=5)
+    add_requests(5, at=later(-1))
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    incident = Incident.objects.get()
+    assert incident.routing_key is None
+    assert list(incident.deliveries.values_list("action", "status")) == [("trigger", "no_route")]
+    assert "nowhere: no route matches" in incident.events.get(kind="opened").message
+    assert pagerduty.events == []
+
+
+def test_the_database_allows_one_open_incident_per_group(policy, search_route, pagerduty):
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+    evaluate(policy, T0)
+    incident = Incident.objects.get()
+    incident.pk = None
+    incident.dedup_key = "another"
+
+    with pytest.raises(IntegrityError):
+        incident.save()
+
+
+def test_evaluating_the_same_moment_twice_does_nothing_more(policy, search_route, pagerduty):
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+
+    assert evaluate(policy, T0).startswith("evaluated")
+    assert evaluate(policy, T0) == "skipped: already evaluated up to this moment"
+    assert Incident.objects.count() == 1
+    assert Delivery.objects.count() == 1
+
+
+def test_a_policy_that_needs_consecutive_breaches_opens_later(make_policy, search_route, pagerduty):
+    policy = make_policy(threshold=5, consecutive_breaches=3, group_by="team")
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+
+    evaluate(policy, T0)
+    evaluate(policy, later(5))
+    assert not Incident.objects.exists()
+    assert PolicyState.objects.get(policy=policy).pending["team-search"]["streak"] == 2
+
+    evaluate(policy, later(10))
+
+    incident = Incident.objects.get()
+    assert incident.started_at == T0  # the first breaching evaluation
+    assert incident.detected_at == later(10)
+
+
+def test_peaks_and_renotifies_are_recorded(make_policy, search_route, pagerduty):
+    policy = make_policy(threshold=3, group_by="team", renotify_seconds=60)
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+    add_requests(3, at=later(9), gateway_team_id="team-search")
+    for second in range(0, 65, 5):  # one evaluation every 5 s, as beat does
+        evaluate(policy, later(second))
+    drain(later(65))
+
+    incident = Incident.objects.get()
+    assert incident.peak_count == 8
+    kinds = list(incident.events.exclude(kind="delivery").values_list("kind", "at"))
+    assert kinds == [("opened", T0), ("peak", later(10)), ("renotified", later(60))]
+    assert pagerduty.actions() == [("trigger", incident.dedup_key)] * 2
+
+
+def test_a_policy_with_bad_data_is_skipped_and_the_others_go_on(make_policy, pagerduty, caplog):
+    from policies.tasks import evaluate as evaluate_all
+
+    broken = make_policy(name="broken", threshold=5)
+    PolicyState.objects.create(policy=broken, pending={"": {"streak": "not a number"}})
+    healthy = make_policy(name="healthy", threshold=5)
+    add_requests(5, at=later(-1))
+
+    with caplog.at_level("ERROR"):
+        outcome = evaluate_all()  # at the real now: the requests are long gone from its window
+
+    assert f"{broken.pk}: failed" in outcome
+    assert f"{healthy.pk}: evaluated" in outcome
+    assert f"evaluation of policy {broken.pk} failed" in caplog.text
+
+
+def test_a_missed_stretch_is_caught_up(policy, search_route, pagerduty, settings):
+    """Beat (or Redis) was down from T0 to T0+10 min; failures at T0+5 min still open one."""
+    settings.EVALUATION_INTERVAL_SECONDS = 5
+    evaluate(policy, T0)
+    add_requests(5, at=later(300), gateway_team_id="team-search")
+
+    evaluate(policy, later(600))
+    drain(later(600))
+
+    incident = Incident.objects.get()
+    assert later(300) <= incident.detected_at <= later(360)
+    assert incident.status == "resolved"  # and it cleared again before the catch-up ended
+    assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]
+    assert IncidentEvent.objects.filter(kind="opened").count() == 1
