@@ -13,7 +13,7 @@ def at(seconds):
 
 def run(rule, series, group="team-search"):
     """Feed one group's counts, one evaluation every 10 s; return the actions taken."""
-    states: dict = {}
+    states: dict[str, GroupState] = {}
     actions = []
     for i, count in enumerate(series):
         counts = {group: count if isinstance(count, Count) else Count(count)}

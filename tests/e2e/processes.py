@@ -45,12 +45,14 @@ def child_environment(**overrides: str) -> dict[str, str]:
 class Process:
     """A command in its own process group, its output in a file that tests can read."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str], log: Path) -> None:
+    def __init__(
+        self, args: list[str], env: Mapping[str, str], log: Path, cwd: Path = ROOT
+    ) -> None:
         self.log = log
         self._log_file = log.open("wb")
         self.popen = subprocess.Popen(  # our own commands
             args,
-            cwd=ROOT,
+            cwd=cwd,
             env=dict(env),
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
