@@ -42,7 +42,17 @@ class AlertPolicyAdmin(admin.ModelAdmin[AlertPolicy]):
 
     def get_fieldsets(self, request: HttpRequest, obj: AlertPolicy | None = None) -> _FieldsetSpec:
         counted: _FieldOpts = {
-            "fields": ["name", "kind", "threshold", "window_seconds", "duration_seconds"]
+            "fields": [
+                "name",
+                "kind",
+                "threshold",
+                "window_seconds",
+                "duration_seconds",
+                "failure_rate_percent",
+                "min_requests",
+                "count_gateway_rejections",
+                "count_client_errors",
+            ]
         }
         if obj is None:
             counted["description"] = self._defaults_links()
@@ -54,6 +64,20 @@ class AlertPolicyAdmin(admin.ModelAdmin[AlertPolicy]):
                     "fields": ["group_by", "filter_team", "filter_key_alias", "filter_model"],
                     "description": "Which requests are counted, and whether they are counted "
                     "together or per group. Empty filters count everything.",
+                },
+            ),
+            (
+                "When to open and resolve",
+                {
+                    "fields": [
+                        "consecutive_breaches",
+                        "resolve_threshold",
+                        "resolve_hold_seconds",
+                        "renotify_seconds",
+                    ],
+                    "description": "Guards against flapping: how long a breach must last before "
+                    "anyone is paged, and how long the problem must stay away before the "
+                    "incident resolves.",
                 },
             ),
             ("The page", {"fields": ["severity", "runbook_url", "description"]}),

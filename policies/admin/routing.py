@@ -83,11 +83,25 @@ class InUseFilter(admin.SimpleListFilter):
 @admin.register(RoutingKey)
 class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
     form = RoutingKeyForm
-    list_display = ["name", "masked_integration_key", "route_count", "updated_at"]
+    list_display = [
+        "name",
+        "masked_integration_key",
+        "route_count",
+        "last_success_at",
+        "refused_at",
+        "updated_at",
+    ]
     list_filter = [InUseFilter]
     # Not the key itself: a search would tell whoever tries a guessed key that it is right.
     search_fields = ["name", "description"]
-    readonly_fields = ["current_integration_key", "created_at", "updated_at"]
+    readonly_fields = [
+        "current_integration_key",
+        "last_success_at",
+        "refused_at",
+        "refusal",
+        "created_at",
+        "updated_at",
+    ]
 
     def get_fieldsets(self, request: HttpRequest, obj: RoutingKey | None = None) -> _FieldsetSpec:
         if obj is None:
@@ -102,6 +116,14 @@ class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
         return [
             (None, {"fields": ["name", "description"]}),
             ("Integration key", {"fields": key_fields}),
+            (
+                "Delivery health",
+                {
+                    "fields": ["last_success_at", "refused_at", "refusal"],
+                    "description": "A refusal (HTTP 400) usually means the key is wrong or its "
+                    "integration was deleted in PagerDuty: pages to it are not retried.",
+                },
+            ),
             ("Record", {"fields": ["created_at", "updated_at"], "description": RECORD_DESCRIPTION}),
         ]
 

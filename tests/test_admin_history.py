@@ -1,0 +1,70 @@
+"""Alert history in the admin: incidents, their timeline and every delivery attempt, read-only."""
+
+import pytest
+
+from policies.models import Delivery, Incident, Route
+from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+
+pytestmark = pytest.mark.django_db
+
+KEY = "R0AB" + "d" * 24 + "XY12"
+PAGES = [
+    "/admin/policies/incident/",
+    "/admin/policies/delivery/",
+    "/admin/policies/policystate/",
+]
+
+
+@pytest.fixture
+def incident(make_policy, make_routing_key, make_route, pagerduty):
+    make_route(make_routing_key(name="Platform", integration_key=KEY), scope=Route.Scope.DEFAULT)
+    pagerduty.script.append(500)
+    policy = make_policy(name="Upstream failures", threshold=5, resolve_hold_seconds=0)
+    add_requests(5, at=later(-1), error_class="ServiceUnavailableError", status_code=503)
+    evaluate(policy, T0)
+    drain(T0)
+    drain(later(3600))
+    return Incident.objects.get()
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_staff_browse_the_history(admin_client, incident, url):
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_visitors_are_sent_to_the_login_page(client, incident, url):
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_incident_page_shows_its_timeline_and_deliveries_but_not_the_key(
+    admin_client, incident
+):
+    page = admin_client.get(f"/admin/policies/incident/{incident.pk}/change/").content.decode()
+
+    assert incident.dedup_key in page
+    assert "Opened: Upstream failures: 5 failed requests in 60 s" in page
+    assert "attempt 1 failed (PagerDuty answered 500" in page
+    assert "PagerDuty accepted it (202)" in page
+    assert "ServiceUnavailableError" in page
+    assert "R0AB…XY12" in page
+    assert KEY not in page
+
+
+def test_each_attempt_is_listed_on_the_delivery_page(admin_client, incident):
+    delivery = incident.deliveries.get()
+    page = admin_client.get(f"/admin/policies/delivery/{delivery.pk}/change/").content.decode()
+
+    assert delivery.attempts_made.count() == 2
+    assert "500" in page
+    assert "202" in page
+    assert KEY not in page
+
+
+def test_history_cannot_be_edited_or_deleted(admin_client, incident):
+    assert admin_client.get("/admin/policies/incident/add/").status_code == 403
+    assert admin_client.post(f"/admin/policies/incident/{incident.pk}/delete/").status_code == 403
+    assert Delivery.objects.exists()
