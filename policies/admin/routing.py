@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from policies.admin.common import RECORD_DESCRIPTION
 from policies.models import Route, RoutingKey, validate_integration_key
+from policies.probe import send_probe
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -92,6 +93,7 @@ class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
         "updated_at",
     ]
     list_filter = [InUseFilter]
+    actions = ["send_test_event"]
     # Not the key itself: a search would tell whoever tries a guessed key that it is right.
     search_fields = ["name", "description"]
     readonly_fields = [
@@ -140,6 +142,13 @@ class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Send a test event (trigger, then resolve)")
+    def send_test_event(self, request: HttpRequest, queryset: QuerySet[RoutingKey]) -> None:
+        for key in queryset:
+            result = send_probe(key, sent_by=request.user.get_username())
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, f"{key.name} ({key.masked_key}): {result.describe()}", level)
 
     @admin.display(description="integration key")
     def masked_integration_key(self, key: RoutingKey) -> str:
