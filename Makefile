@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint install install-dev clean bench-ingest
+.PHONY: run test lint install install-dev clean bench-ingest bench-engine
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ test: $(VENV)/.installed-dev lint
 # Benchmarks: each prints its figures next to a baseline measured in the same run (README).
 bench-ingest: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.ingest
+
+bench-engine: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.engine
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

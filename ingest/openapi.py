@@ -12,39 +12,74 @@ TIME_RULE = (
     "Seconds since the epoch, or ISO 8601 with a time zone. At most 5 minutes ahead of the "
     "console's clock and at most 30 days old."
 )
-TIME: dict[str, Any] = {
-    "description": TIME_RULE,
-    "oneOf": [{"type": "number"}, {"type": "string", "format": "date-time"}],
+
+
+def _time(description: str = TIME_RULE) -> dict[str, Any]:
+    return {
+        "description": description,
+        "nullable": True,
+        "oneOf": [{"type": "number"}, {"type": "string", "format": "date-time"}],
+    }
+
+
+def _text(limit: int = 255) -> dict[str, Any]:
+    # As the parser reads it: a number is taken as its text, null as absent, long text is cut.
+    return {
+        "nullable": True,
+        "oneOf": [{"type": "string"}, {"type": "number"}],
+        "description": f"Cut to {limit} characters.",
+    }
+
+
+def _number(maximum: float = 1e9) -> dict[str, Any]:
+    return {"type": "number", "minimum": 0, "maximum": maximum, "nullable": True}
+
+
+def _count() -> dict[str, Any]:
+    return {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "nullable": True}
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "nullable": True, "properties": properties}
+
+
+REQUEST_ID = {
+    "oneOf": [
+        {"type": "string", "minLength": 1, "maxLength": 255},
+        {"type": "integer"},
+    ],
+    "description": "The gateway's id for the request; the start and finish of one request "
+    "share it (LiteLLM: litellm_call_id). No NUL characters.",
 }
-TEXT = {"type": "string", "maxLength": 255}
+STATUS_CODE = {
+    "nullable": True,
+    "oneOf": [
+        {"type": "integer", "minimum": 100, "maximum": 599},
+        {"type": "string", "pattern": "^ *[1-5][0-9][0-9] *$"},
+    ],
+}
 
 CONSOLE_EVENT: dict[str, Any] = {
     "type": "object",
     "required": ["event", "request_id"],
     "properties": {
         "event": {"type": "string", "enum": ["started", "finished"]},
-        "request_id": {"type": "string", "minLength": 1, "maxLength": 255,
-                       "description": "The gateway's id for the request; starts and finishes "
-                       "of one request share it (LiteLLM: litellm_call_id)."},
-        "started_at": {**TIME, "description": "Required for 'started'. " + TIME_RULE},
-        "finished_at": {**TIME, "description": "For 'finished'; the time of receipt if absent."},
+        "request_id": REQUEST_ID,
+        "started_at": _time("Required for 'started'. " + TIME_RULE),
+        "finished_at": _time("For 'finished'; the time of receipt if absent. " + TIME_RULE),
         "status": {"type": "string", "enum": ["success", "failure"],
                    "description": "Required for 'finished'."},
-        "status_code": {"type": "integer", "minimum": 100, "maximum": 599},
+        "status_code": STATUS_CODE,
         "failure_class": {"type": "string", "enum": ["upstream", "gateway", "client"],
+                          "nullable": True,
                           "description": "Derived from status_code and error_class if absent."},
-        "latency_seconds": {"type": "number", "minimum": 0, "maximum": 604800},
-        "error_class": {"type": "string"},
-        "error_code": {"type": "string"},
-        "error_provider": {"type": "string"},
-        "error_message": {"type": "string", "description": "Cut to 500 characters."},
-        "trace_id": TEXT, "model": TEXT, "model_group": TEXT, "provider": TEXT,
-        "api_base": {"type": "string"}, "team_id": TEXT, "team_alias": TEXT, "key_alias": TEXT,
-        "key_hash": TEXT, "user_id": TEXT, "org_id": TEXT,
-        "cost": {"type": "number", "minimum": 0},
-        "prompt_tokens": {"type": "integer", "minimum": 0},
-        "completion_tokens": {"type": "integer", "minimum": 0},
-        "total_tokens": {"type": "integer", "minimum": 0},
+        "latency_seconds": _number(604800),
+        "error_class": _text(100), "error_code": _text(100), "error_provider": _text(100),
+        "error_message": _text(500), "trace_id": _text(), "model": _text(), "model_group": _text(),
+        "provider": _text(100), "api_base": _text(500), "team_id": _text(), "team_alias": _text(),
+        "key_alias": _text(), "key_hash": _text(128), "user_id": _text(), "org_id": _text(),
+        "cost": _number(), "prompt_tokens": _count(), "completion_tokens": _count(),
+        "total_tokens": _count(),
     },
     "additionalProperties": True,
 }  # fmt: skip
@@ -52,35 +87,33 @@ CONSOLE_EVENT: dict[str, Any] = {
 LITELLM_EVENT: dict[str, Any] = {
     "type": "object",
     "description": "LiteLLM's StandardLoggingPayload as its generic_api callback posts it. "
-    "Only the fields below are read; messages and response are never stored.",
-    "required": ["litellm_call_id"],
+    "Only the fields below are read; messages and response are never stored. `id` stands in "
+    "for a missing `litellm_call_id`.",
     "properties": {
-        "litellm_call_id": {"type": "string", "minLength": 1, "maxLength": 255},
-        "id": {"type": "string"},
-        "trace_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["success", "failure"]},
-        "startTime": {"type": "number"},
-        "endTime": {"type": "number"},
-        "model": {"type": "string"},
-        "model_group": {"type": "string"},
-        "custom_llm_provider": {"type": "string"},
-        "api_base": {"type": "string"},
-        "response_cost": {"type": "number", "minimum": 0},
-        "prompt_tokens": {"type": "integer", "minimum": 0},
-        "completion_tokens": {"type": "integer", "minimum": 0},
-        "total_tokens": {"type": "integer", "minimum": 0},
-        "error_str": {"type": "string"},
-        "error_information": {"type": "object", "properties": {
-            "error_code": {"type": "string"}, "error_class": {"type": "string"},
-            "llm_provider": {"type": "string"}, "error_message": {"type": "string"},
-            "error_rate_limit_category": {"type": "string"},
-        }},
-        "metadata": {"type": "object", "properties": {
-            "user_api_key_hash": {"type": "string"}, "user_api_key_alias": {"type": "string"},
-            "user_api_key_team_id": {"type": "string"},
-            "user_api_key_team_alias": {"type": "string"},
-            "user_api_key_user_id": {"type": "string"}, "user_api_key_org_id": {"type": "string"},
-        }},
+        "litellm_call_id": REQUEST_ID,
+        "id": REQUEST_ID,
+        "trace_id": _text(),
+        "status": {"type": "string", "enum": ["success", "failure"], "nullable": True},
+        "startTime": _time(),
+        "endTime": _time(),
+        "model": _text(),
+        "model_group": _text(),
+        "custom_llm_provider": _text(100),
+        "api_base": _text(500),
+        "response_cost": _number(),
+        "prompt_tokens": _count(),
+        "completion_tokens": _count(),
+        "total_tokens": _count(),
+        "error_str": _text(500),
+        "error_information": _object({
+            "error_code": _text(100), "error_class": _text(100), "llm_provider": _text(100),
+            "error_message": _text(500), "error_rate_limit_category": _text(50),
+        }),
+        "metadata": _object({
+            "user_api_key_hash": _text(128), "user_api_key_alias": _text(),
+            "user_api_key_team_id": _text(), "user_api_key_team_alias": _text(),
+            "user_api_key_user_id": _text(), "user_api_key_org_id": _text(),
+        }),
     },
     "additionalProperties": True,
 }  # fmt: skip

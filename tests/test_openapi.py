@@ -36,16 +36,22 @@ def test_the_description_is_served(client):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("_keep_test_connection")
 @schema.parametrize()
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_answer_matches_the_description(case, make_token):
     token, _ = make_token()
 
     response = case.call_and_validate(
         headers={"Authorization": f"Bearer {token}"},
-        # Times must lie within 30 days before now and 5 minutes after: a rule relative to
-        # the clock, which a schema cannot state, so schema-valid data may still be refused
-        # (with a 400 naming the field). Every other check applies.
-        excluded_checks=[schemathesis.checks.positive_data_acceptance],
+        excluded_checks=[
+            # Times must lie within 30 days before now and 5 minutes after: a rule relative
+            # to the clock, which a schema cannot state, so schema-valid data may still be
+            # refused (with a 400 naming the field).
+            schemathesis.checks.positive_data_acceptance,
+            # A list is judged item by item, by design: one bad event in a LiteLLM batch must
+            # not lose the others, so a list holding an invalid item is partly accepted (200,
+            # with the item listed as rejected) rather than refused.
+            schemathesis.checks.negative_data_rejection,
+        ],
     )
 
     assert response.status_code < 500
