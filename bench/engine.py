@@ -114,9 +114,9 @@ def fill_requests(now: datetime) -> None:
                         "" if hung else ("failure" if failed else "success"),
                         "upstream" if failed and not hung else "",
                         None if hung else latency,
-                        f"team-{i % 8}",
-                        f"key-{i % 40}",
-                        f"model-{i % 5}",
+                        f"team-{i % 7}",
+                        f"key-{i % 37}",
+                        f"model-{i % 3}",
                         finished,
                         "",
                         503 if failed else None,
@@ -187,17 +187,18 @@ def hand_written_sql(policies: list[Any], now: datetime) -> float:
 
 
 def evaluation_cost(now: datetime) -> dict[str, float]:
-    from policies.engine import evaluate_policy
+    from policies.engine import evaluate_all
 
     policies = make_policies()
     sql_ms, eval_ms = [], []
+    evaluate_all(now - timedelta(seconds=1))  # the first evaluation creates each policy's state
     for run in range(5):
         moment = now + timedelta(milliseconds=run)
         sql_ms.append(hand_written_sql(policies, moment))
         started = time.perf_counter()
-        for policy in policies:
-            evaluate_policy(policy.pk, moment)
+        outcomes = evaluate_all(moment)  # what the beat task runs
         eval_ms.append((time.perf_counter() - started) * 1000)
+        assert len(outcomes) == len(policies)
     figures = {
         "eval_ms": round(statistics.median(eval_ms), 1),
         "sql_ms": round(statistics.median(sql_ms), 1),
@@ -251,7 +252,16 @@ def detection_latency() -> dict[str, float]:
                 tmp / "web.log",
             ),
             Process(
-                [f"{bin_dir}/celery", "-A", "alerting_console", "worker", "--concurrency", "2"],
+                [
+                    f"{bin_dir}/celery",
+                    "-A",
+                    "alerting_console",
+                    "worker",
+                    "--concurrency",
+                    "2",
+                    "--loglevel",
+                    "INFO",
+                ],
                 env,
                 tmp / "worker.log",
             ),

@@ -7,8 +7,8 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from policies.engine import evaluate_policy
-from policies.models import AlertPolicy, Delivery
+from policies.engine import evaluate_all
+from policies.models import Delivery
 from policies.sending import attempt_delivery
 
 logger = logging.getLogger(__name__)
@@ -20,15 +20,8 @@ SWEEP_LIMIT = 500
 @shared_task(name="policies.evaluate", ignore_result=True)
 def evaluate() -> str:
     """Evaluate every enabled policy; one that fails is logged and skipped."""
-    now = timezone.now()
-    outcomes = []
-    for policy_id in AlertPolicy.objects.filter(enabled=True).values_list("pk", flat=True):
-        try:
-            outcomes.append(f"{policy_id}: {evaluate_policy(policy_id, now)}")
-        except Exception:
-            logger.exception("evaluation of policy %s failed; the others go on", policy_id)
-            outcomes.append(f"{policy_id}: failed")
-    return "; ".join(outcomes)
+    outcomes = evaluate_all(timezone.now())
+    return "; ".join(f"{policy_id}: {outcome}" for policy_id, outcome in outcomes.items())
 
 
 @shared_task(name="policies.deliver", ignore_result=True, acks_late=True)

@@ -220,3 +220,54 @@ def test_a_missed_stretch_is_caught_up(policy, search_route, pagerduty, settings
     assert incident.status == "resolved"  # and it cleared again before the catch-up ended
     assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]
     assert IncidentEvent.objects.filter(kind="opened").count() == 1
+
+
+def test_a_quiet_evaluation_of_many_policies_costs_a_few_queries(
+    make_policy, django_assert_max_num_queries
+):
+    from policies.engine import evaluate_all
+
+    policies = [make_policy(threshold=5, group_by=g) for g in ("everything", "team", "model")]
+    policies += [make_policy(kind="hung", duration_seconds=60, threshold=5) for _ in range(7)]
+    evaluate_all(T0)  # the first evaluation creates each policy's state
+    add_requests(2, at=later(1))
+
+    with django_assert_max_num_queries(4):
+        outcomes = evaluate_all(later(2))
+
+    assert set(outcomes.values()) == {"evaluated: no change"}
+    assert PolicyState.objects.filter(evaluated_at=later(2)).count() == len(policies)
+
+
+def test_evaluating_all_policies_opens_what_evaluating_one_does(
+    make_policy, search_route, pagerduty
+):
+    from policies.engine import evaluate_all
+
+    quiet = make_policy(name="quiet", threshold=50)
+    breached = make_policy(name="breached", threshold=5, group_by="team")
+    evaluate_all(T0)
+    add_requests(5, at=later(1), gateway_team_id="team-search")
+
+    outcomes = evaluate_all(later(2))
+    drain(later(2))
+
+    assert outcomes[quiet.pk] == "evaluated: no change"
+    assert outcomes[breached.pk] == "evaluated: team-search open"
+    assert Incident.objects.get().policy == breached
+    assert len(pagerduty.events) == 1
+
+
+def test_an_open_incident_with_nothing_new_is_not_written_again(
+    make_policy, search_route, pagerduty, django_assert_max_num_queries
+):
+    from policies.engine import evaluate_all
+
+    policy = make_policy(threshold=5, group_by="team")
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+    evaluate_all(T0)
+    evaluate_all(later(1))  # the count is unchanged, the incident stays open
+
+    with django_assert_max_num_queries(4):
+        assert evaluate_all(later(2)) == {policy.pk: "evaluated: no change"}
+    assert Incident.objects.get().last_count == 5
