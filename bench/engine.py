@@ -212,7 +212,7 @@ def detection_latency() -> dict[str, float]:
 
     from policies.models import AlertPolicy, Route, RoutingKey
     from tests.e2e.pagerduty_server import PagerDutyServer
-    from tests.e2e.processes import Process, answers, child_environment, free_port
+    from tests.e2e.processes import Console, child_environment, free_port
 
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
         conn.execute(
@@ -244,34 +244,9 @@ def detection_latency() -> dict[str, float]:
             BIND=f"127.0.0.1:{port}",
             LOG_LEVEL="WARNING",
         )
-        bin_dir = f"{sys.prefix}/bin"
-        processes = [
-            Process(
-                [f"{bin_dir}/gunicorn", "-c", "gunicorn.conf.py", "alerting_console.wsgi"],
-                env,
-                tmp / "web.log",
-            ),
-            Process(
-                [
-                    f"{bin_dir}/celery",
-                    "-A",
-                    "alerting_console",
-                    "worker",
-                    "--concurrency",
-                    "2",
-                    "--loglevel",
-                    "INFO",
-                ],
-                env,
-                tmp / "worker.log",
-            ),
-            Process([f"{bin_dir}/celery", "-A", "alerting_console", "beat"], env, tmp / "beat.log"),
-        ]
+        console = Console(env, tmp, port)
         try:
-            processes[0].wait_for(
-                lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), 60, "web"
-            )
-            processes[1].wait_for(lambda: "ready." in processes[1].output(), 60, "worker")
+            console.wait_until_ready()
             with httpx.Client(
                 base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
             ) as client:
@@ -298,8 +273,7 @@ def detection_latency() -> dict[str, float]:
                     latencies.append(time.monotonic() - answered)
                     time.sleep(0.5 + (trial % 5) * 0.2)  # land at different points of the interval
         finally:
-            for process in processes:
-                process.kill()
+            console.stop()
     latencies.sort()
     figures = {
         "detection_p50_s": round(statistics.median(latencies), 3),

@@ -74,6 +74,27 @@ def staff_user(db: None) -> User:
 
 
 @pytest.fixture
+def ops(client: Any, staff_user: User) -> Any:
+    """A test client logged in as an ops admin."""
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def at_recording(time_machine: Any) -> None:
+    """Now is just after the LiteLLM fixtures were recorded, so their times are recent."""
+    from tests.litellm_fixtures import JUST_AFTER_RECORDING
+
+    time_machine.move_to(JUST_AFTER_RECORDING, tick=False)
+
+
+@pytest.fixture
+def token(make_token: Any) -> str:
+    """An ingest token for source litellm-prod, as a gateway holds it."""
+    return str(make_token()[0])
+
+
+@pytest.fixture
 def make_token(db: None) -> Callable[..., tuple[str, Any]]:
     """An ingest token row and the token itself, as a gateway would hold it."""
     from ingest.models import IngestToken

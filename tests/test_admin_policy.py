@@ -8,21 +8,14 @@ from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
-from django.utils.html import escape
 
 from policies.models import AlertPolicy
+from tests.admin_helpers import assert_error_on_field
 
 pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:policies_alertpolicy_add")
 LIST_URL = reverse("admin:policies_alertpolicy_changelist")
-
-
-def assert_error_on_field(response: Any, field: str, message: str) -> None:
-    """The form refused the field with this message, and the page shows it next to that field."""
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors.get(field) == [message]
-    assert f'id="id_{field}_error"><li>{escape(message)}</li>' in response.content.decode()
 
 
 def form_data(**overrides: str) -> dict[str, str]:
@@ -60,12 +53,6 @@ def initial_of(response: Any) -> dict[str, Any]:
 
 def messages_of(response: Any) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def ops(client, staff_user):
-    client.force_login(staff_user)
-    return client
 
 
 def test_the_list_describes_each_policy_in_words(ops, make_policy, make_team):

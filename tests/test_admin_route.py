@@ -1,7 +1,5 @@
 """Routes in the admin: what they match, who they page (key masked), and refused conflicts."""
 
-from typing import Any
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -9,25 +7,13 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from policies.models import Route
+from tests.admin_helpers import assert_error_on_field
 
 pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:policies_route_add")
 LIST_URL = reverse("admin:policies_route_changelist")
 KEY = "Kq7ZpW3nR8sT1vY5bX9cD2fG6hJ4mL0a"
-
-
-def assert_error_on_field(response: Any, field: str, message: str) -> None:
-    """The form refused the field with this message, and the page shows it next to that field."""
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors.get(field) == [message]
-    assert f'id="id_{field}_error"><li>{escape(message)}</li>' in response.content.decode()
-
-
-@pytest.fixture
-def ops(client, staff_user):
-    client.force_login(staff_user)
-    return client
 
 
 @pytest.fixture

@@ -1,16 +1,15 @@
 """The routing key in the admin: validated, written once, never shown whole afterwards."""
 
 import logging
-from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
-from django.utils.html import escape
 from django.views.debug import SafeExceptionReporterFilter
 
 from policies.models import RoutingKey
+from tests.admin_helpers import assert_error_on_field
 
 pytestmark = pytest.mark.django_db
 
@@ -30,19 +29,6 @@ def assert_key_hidden(html: str, key: str = KEY) -> None:
     """Neither the whole key nor the part the mask hides is anywhere in the page."""
     assert key not in html
     assert key[4:-4] not in html
-
-
-def assert_error_on_field(response: Any, field: str, message: str) -> None:
-    """The form refused the field with this message, and the page shows it next to that field."""
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors.get(field) == [message]
-    assert f'id="id_{field}_error"><li>{escape(message)}</li>' in response.content.decode()
-
-
-@pytest.fixture
-def ops(client, staff_user):
-    client.force_login(staff_user)
-    return client
 
 
 @pytest.fixture

@@ -15,12 +15,6 @@ LIST_URL = reverse("admin:policies_team_changelist")
 
 
 @pytest.fixture
-def ops(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
 def search(make_team, make_policy, make_routing_key, make_route):
     team = make_team(
         name="Search", slug="search", gateway_team_id="t-123", gateway_team_alias="search-team"

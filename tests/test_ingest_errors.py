@@ -8,19 +8,9 @@ from ingest.models import GatewayRequest, IngestToken
 from tests.ingest_client import EVENTS_URL, LITELLM_URL, post
 from tests.litellm_fixtures import JUST_AFTER_RECORDING, load
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("at_recording")]
 
 NOW = JUST_AFTER_RECORDING.timestamp()
-
-
-@pytest.fixture(autouse=True)
-def _recorded_time(time_machine):
-    time_machine.move_to(JUST_AFTER_RECORDING)
-
-
-@pytest.fixture
-def token(make_token):
-    return make_token()[0]
 
 
 def started(request_id, **extra):

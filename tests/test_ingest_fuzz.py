@@ -10,7 +10,7 @@ from ingest.models import GatewayRequest
 from tests.ingest_client import EVENTS_URL, LITELLM_URL, post
 from tests.litellm_fixtures import JUST_AFTER_RECORDING, load
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("at_recording")]
 
 NOW = JUST_AFTER_RECORDING.timestamp()
 
@@ -88,11 +88,6 @@ def check(client, token, url, items, as_ndjson):
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-@pytest.fixture(autouse=True)
-def _recorded_time(time_machine):
-    time_machine.move_to(JUST_AFTER_RECORDING, tick=False)
 
 
 @FUZZ

@@ -6,19 +6,9 @@ import pytest
 
 from ingest.models import GatewayRequest
 from tests.ingest_client import LITELLM_URL, post
-from tests.litellm_fixtures import JUST_AFTER_RECORDING, load, raw
+from tests.litellm_fixtures import load, raw
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _recorded_time(time_machine):
-    time_machine.move_to(JUST_AFTER_RECORDING)
-
-
-@pytest.fixture
-def token(make_token):
-    return make_token()[0]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("at_recording")]
 
 
 def test_a_json_array_batch_is_stored_one_row_per_request(client, token):

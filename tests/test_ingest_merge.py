@@ -13,7 +13,7 @@ from ingest.store import _orm_upsert, store_events
 from tests.ingest_client import EVENTS_URL, LITELLM_URL, post
 from tests.litellm_fixtures import JUST_AFTER_RECORDING, load
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("at_recording")]
 
 NOW = JUST_AFTER_RECORDING.timestamp()
 STARTED = {
@@ -35,21 +35,11 @@ FINISHED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _recorded_time(time_machine):
-    time_machine.move_to(JUST_AFTER_RECORDING)
-
-
 @pytest.fixture(autouse=True, params=["values", "copy"])
 def storage_path(request, monkeypatch):
     """Small batches are one INSERT ... VALUES, large ones go through COPY: both merge alike."""
     monkeypatch.setattr(store, "VALUES_BATCH_LIMIT", 1000 if request.param == "values" else 0)
     return request.param
-
-
-@pytest.fixture
-def token(make_token):
-    return make_token()[0]
 
 
 def stored_row():

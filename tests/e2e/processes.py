@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -103,3 +104,32 @@ def answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+class Console:
+    """The console as production runs it: the web server (gunicorn -c gunicorn.conf.py), a
+    Celery worker and Celery beat, each a process of its own, with `env` (which sets BIND)."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path, port: int) -> None:
+        bin_dir = Path(sys.executable).parent  # this virtualenv's commands
+        celery = [str(bin_dir / "celery"), "-A", "alerting_console"]
+        self.url = f"http://127.0.0.1:{port}"
+        self.web = Process(
+            [str(bin_dir / "gunicorn"), "-c", "gunicorn.conf.py", "alerting_console.wsgi"],
+            env,
+            log_dir / "web.log",
+        )
+        self.worker = Process(
+            [*celery, "worker", "--concurrency", "2", "--loglevel", "INFO"],
+            env,
+            log_dir / "worker.log",
+        )
+        self.beat = Process([*celery, "beat", "--loglevel", "INFO"], env, log_dir / "beat.log")
+
+    def wait_until_ready(self, timeout: float = 60) -> None:
+        self.web.wait_for(lambda: answers(f"{self.url}/admin/login/"), timeout, "the web server")
+        self.worker.wait_for(lambda: "ready." in self.worker.output(), timeout, "the worker")
+
+    def stop(self) -> None:
+        for process in (self.web, self.worker, self.beat):
+            process.kill()

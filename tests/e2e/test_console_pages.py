@@ -10,9 +10,10 @@ import pytest
 import redis
 from django.conf import settings
 
+from ingest.models import GatewayRequest
 from policies.models import AlertPolicy, Incident, Route, RoutingKey, Team
 from tests.e2e.pagerduty_server import PagerDutyServer
-from tests.e2e.processes import Process, answers, child_environment, free_port
+from tests.e2e.processes import Console, Process, answers, child_environment, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -52,49 +53,26 @@ def console(tmp_path, make_token):
             EVALUATION_INTERVAL_SECONDS="1",
             BIND=f"127.0.0.1:{port}",
         )
-        venv_bin = f"{sys.prefix}/bin"
-        processes = [
-            Process(
-                [f"{venv_bin}/gunicorn", "-c", "gunicorn.conf.py", "alerting_console.wsgi"],
-                env,
-                tmp_path / "web.log",
-            ),
-            Process(
-                [
-                    f"{venv_bin}/celery",
-                    "-A",
-                    "alerting_console",
-                    "worker",
-                    "--concurrency",
-                    "2",
-                    "--loglevel",
-                    "INFO",
-                ],
-                env,
-                tmp_path / "worker.log",
-            ),
-            Process(
-                [f"{venv_bin}/celery", "-A", "alerting_console", "beat", "--loglevel", "INFO"],
-                env,
-                tmp_path / "beat.log",
-            ),
-        ]
+        running = [Console(env, tmp_path, port)]
+
+        def restart():
+            """Stop every process (SIGTERM, then SIGKILL what is left) and start new ones."""
+            running[0].stop()
+            (tmp_path / f"run{len(running)}").mkdir()
+            running.insert(0, Console(env, tmp_path / f"run{len(running)}", port))
+            running[0].wait_until_ready()
+
         try:
-            web, worker, _ = processes
-            web.wait_for(
-                lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), 60, "the web server"
-            )
-            worker.wait_for(lambda: "ready." in worker.output(), 60, "the worker")
+            running[0].wait_until_ready()
             token, _ = make_token(source="litellm-prod")
             yield {
-                "url": f"http://127.0.0.1:{port}",
+                "url": running[0].url,
                 "token": token,
                 "pagerduty": pagerduty.fake,
-                "logs": processes,
+                "restart": restart,
             }
         finally:
-            for process in processes:
-                process.kill()
+            running[0].stop()
 
 
 @pytest.fixture
@@ -201,3 +179,50 @@ def test_a_request_that_never_finishes_pages(console, routed):
         == "Hung requests: 1 requests hung over 2 s in 60 s for team team-search"
     )
     assert fake.events[0]["payload"]["custom_details"]["sample_request_ids"] == ["stuck-1"]
+
+
+def test_a_restart_of_every_process_loses_nothing(console, routed):
+    """The incident opened before the restart is resolved after it, once."""
+    AlertPolicy.objects.create(
+        name="Upstream failures",
+        threshold=5,
+        window_seconds=8,
+        group_by="team",
+        resolve_hold_seconds=0,
+    )
+    fake = console["pagerduty"]
+    post(console, failures(5))
+    wait_until(lambda: fake.actions(), 30, "the trigger")
+
+    console["restart"]()
+    wait_until(lambda: len(fake.actions()) == 2, 40, "the resolve")
+    time.sleep(3)
+
+    incident = Incident.objects.get()
+    assert fake.actions() == [("trigger", incident.dedup_key), ("resolve", incident.dedup_key)]
+
+
+def test_ingest_keeps_storing_while_redis_is_down(tmp_path, make_token):
+    """Ingest writes to Postgres and nothing else: with the broker unreachable it still works."""
+    port = free_port()
+    env = child_environment(
+        DATABASE_URL=database_url(settings.DATABASES["default"]),
+        REDIS_URL="redis://127.0.0.1:9/0",  # nothing listens there
+        SECRET_KEY="e2e-only",
+        CONSOLE_VAR_DIR=str(tmp_path / "var"),
+        BIND=f"127.0.0.1:{port}",
+    )
+    web = Process(
+        [f"{sys.prefix}/bin/gunicorn", "-c", "gunicorn.conf.py", "alerting_console.wsgi"],
+        env,
+        tmp_path / "web.log",
+    )
+    try:
+        web.wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), 60, "the web server")
+        token, _ = make_token()
+
+        post({"url": f"http://127.0.0.1:{port}", "token": token}, failures(3))
+
+        assert GatewayRequest.objects.filter(outcome="failure").count() == 3
+    finally:
+        web.kill()
