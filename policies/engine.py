@@ -96,8 +96,12 @@ def evaluate_all(now: datetime) -> dict[int, str]:
         .order_by("pk")
     )
     open_incidents: dict[int, dict[str, Incident]] = {}
-    for incident in Incident.objects.filter(status=IncidentStatus.OPEN, policy__enabled=True):
-        open_incidents.setdefault(incident.policy_id, {})[incident.group_key] = incident
+    orphaned: list[int] = []  # open incidents of disabled policies
+    for incident in Incident.objects.filter(status=IncidentStatus.OPEN).select_related("policy"):
+        if incident.policy.enabled:
+            open_incidents.setdefault(incident.policy_id, {})[incident.group_key] = incident
+        else:
+            orphaned.append(incident.pk)
     counts = counting.count_all(policies, now)
     interval = settings.EVALUATION_INTERVAL_SECONDS
     quiet: list[int] = []
@@ -125,7 +129,21 @@ def evaluate_all(now: datetime) -> dict[int, str]:
             outcomes[policy.pk] = "failed"
     # Guarded, so a concurrent evaluator that got further is never moved back.
     PolicyState.objects.filter(policy_id__in=quiet, evaluated_at__lt=now).update(evaluated_at=now)
+    _resolve_orphaned(orphaned, now)
     return outcomes
+
+
+def _resolve_orphaned(incident_ids: list[int], now: datetime) -> None:
+    """An incident whose policy was disabled will never clear by itself: resolve it."""
+    for incident_id in incident_ids:
+        with transaction.atomic():
+            incident = (
+                Incident.objects.select_for_update()
+                .filter(pk=incident_id, status=IncidentStatus.OPEN)
+                .first()
+            )
+            if incident is not None:
+                resolve(incident, now, "Resolved: its policy was disabled.")
 
 
 def _nothing_to_record(

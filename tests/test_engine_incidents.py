@@ -271,3 +271,20 @@ def test_an_open_incident_with_nothing_new_is_not_written_again(
     with django_assert_max_num_queries(4):
         assert evaluate_all(later(2)) == {policy.pk: "evaluated: no change"}
     assert Incident.objects.get().last_count == 5
+
+
+def test_disabling_a_policy_resolves_its_open_incidents(policy, search_route, pagerduty):
+    from policies.engine import evaluate_all
+
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+    evaluate_all(T0)
+    policy.enabled = False
+    policy.save()
+
+    evaluate_all(later(5))
+    drain(later(5))
+
+    incident = Incident.objects.get()
+    assert incident.status == "resolved"
+    assert incident.events.get(kind="resolved").message == "Resolved: its policy was disabled."
+    assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]
