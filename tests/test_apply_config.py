@@ -6,7 +6,7 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from policies.models import AlertPolicy, Route, RoutingKey, Team
 
@@ -253,3 +253,50 @@ def test_the_routing_keys_never_appear_in_the_output(tmp_path, monkeypatch):
     for key in [*KEYS.values(), "CHANGEDKEY" + "e" * 18 + "0005"]:
         assert key not in output
         assert key[4:-4] not in output
+
+
+def test_it_sets_the_engine_settings_of_a_policy(tmp_path):
+    path = tmp_path / "rate.yaml"
+    path.write_text(
+        dedent(
+            """\
+            policies:
+              - name: Failure rate per key
+                kind: failure_rate
+                failure_rate_percent: 25
+                min_requests: 50
+                window_seconds: 300
+                group_by: key_alias
+                count_gateway_rejections: true
+                consecutive_breaches: 3
+                resolve_threshold: 1
+                resolve_hold_seconds: 120
+                renotify_seconds: 3600
+            """
+        )
+    )
+
+    apply(path)
+    second = apply(path)
+
+    policy = AlertPolicy.objects.get()
+    assert (policy.kind, policy.failure_rate_percent, policy.min_requests) == (
+        "failure_rate",
+        25,
+        50,
+    )
+    assert (policy.count_gateway_rejections, policy.count_client_errors) == (True, False)
+    assert (policy.consecutive_breaches, policy.resolve_threshold) == (3, 1)
+    assert (policy.resolve_hold_seconds, policy.renotify_seconds) == (120, 3600)
+    assert any("unchanged" in line for line in second)
+
+
+def test_a_failure_rate_policy_without_its_rate_is_refused_naming_the_line(tmp_path):
+    path = tmp_path / "rate.yaml"
+    path.write_text("policies:\n  - name: Rate\n    kind: failure_rate\n")
+
+    with pytest.raises(
+        CommandError, match=r"line 2, policies\[0\]\.failure_rate_percent: A failure-rate"
+    ):
+        apply(path)
+    assert not AlertPolicy.objects.exists()

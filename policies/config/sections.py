@@ -53,6 +53,14 @@ POLICY_SCHEMA: dict[str, Expected] = {
     "threshold": "whole number",
     "window_seconds": "whole number",
     "duration_seconds": "number",
+    "failure_rate_percent": "number",
+    "min_requests": "whole number",
+    "count_gateway_rejections": "true or false",
+    "count_client_errors": "true or false",
+    "consecutive_breaches": "whole number",
+    "resolve_threshold": "whole number",
+    "resolve_hold_seconds": "whole number",
+    "renotify_seconds": "whole number",
     "group_by": "text",
     "severity": "text",
     "team": "text",
@@ -61,6 +69,14 @@ POLICY_SCHEMA: dict[str, Expected] = {
     "enabled": "true or false",
     "runbook_url": "text",
     "description": "text",
+}
+
+
+# The model's own defaults, so that the file and the admin start from the same values.
+MODEL_DEFAULTS: dict[str, int] = {
+    "min_requests": AlertPolicy.min_requests.field.get_default(),
+    "consecutive_breaches": AlertPolicy.consecutive_breaches.field.get_default(),
+    "resolve_hold_seconds": AlertPolicy.resolve_hold_seconds.field.get_default(),
 }
 
 
@@ -196,6 +212,18 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
             window_seconds=fields.whole("window_seconds", defaults.window_seconds),
             # No default for T: it decides what is counted, so it is never guessed.
             duration_seconds=fields.number("duration_seconds", None),
+            failure_rate_percent=fields.number("failure_rate_percent", None),
+            min_requests=fields.whole("min_requests", MODEL_DEFAULTS["min_requests"]),
+            count_gateway_rejections=fields.flag("count_gateway_rejections", False),
+            count_client_errors=fields.flag("count_client_errors", False),
+            consecutive_breaches=fields.whole(
+                "consecutive_breaches", MODEL_DEFAULTS["consecutive_breaches"]
+            ),
+            resolve_threshold=fields.optional_whole("resolve_threshold"),
+            resolve_hold_seconds=fields.whole(
+                "resolve_hold_seconds", MODEL_DEFAULTS["resolve_hold_seconds"]
+            ),
+            renotify_seconds=fields.optional_whole("renotify_seconds"),
             group_by=fields.text("group_by", GroupBy.EVERYTHING.value),
             severity=fields.text("severity", Severity.CRITICAL.value),
             team=fields.text("team"),

@@ -78,6 +78,14 @@ class PolicySpec(Located):
     threshold: int
     window_seconds: int
     duration_seconds: float | None = None
+    failure_rate_percent: float | None = None
+    min_requests: int = 20
+    count_gateway_rejections: bool = False
+    count_client_errors: bool = False
+    consecutive_breaches: int = 1
+    resolve_threshold: int | None = None
+    resolve_hold_seconds: int = 60
+    renotify_seconds: int | None = None
     group_by: str = "everything"
     severity: str = "critical"
     team: str = ""  # only this team's requests (slug)
@@ -95,6 +103,14 @@ class PolicySpec(Located):
             "threshold": self.threshold,
             "window_seconds": self.window_seconds,
             "duration_seconds": self.duration_seconds,
+            "failure_rate_percent": self.failure_rate_percent,
+            "min_requests": self.min_requests,
+            "count_gateway_rejections": self.count_gateway_rejections,
+            "count_client_errors": self.count_client_errors,
+            "consecutive_breaches": self.consecutive_breaches,
+            "resolve_threshold": self.resolve_threshold,
+            "resolve_hold_seconds": self.resolve_hold_seconds,
+            "renotify_seconds": self.renotify_seconds,
             "group_by": self.group_by,
             "severity": self.severity,
             "filter_key_alias": self.key_alias,

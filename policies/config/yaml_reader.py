@@ -64,6 +64,10 @@ class Fields:
     def whole(self, key: str, default: int) -> int:
         return _expect(self.values.get(key, default), int)
 
+    def optional_whole(self, key: str) -> int | None:
+        value = self.values.get(key)
+        return None if value is None else _expect(value, int)
+
     def number(self, key: str, default: float | None) -> float | None:
         value = self.values.get(key, default)
         if value is None or isinstance(value, float):
