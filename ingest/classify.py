@@ -29,13 +29,18 @@ TIMEOUT_ERROR_CLASSES = frozenset({"Timeout", "APITimeoutError", "ReadTimeout", 
 CONNECTION_ERROR_CLASSES = frozenset({"APIConnectionError", "ServiceUnavailableError"})
 
 
+def _ascii_digits(text: str, most: int) -> bool:
+    # str.isdigit() is true for "²" too, which int() refuses.
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
+
+
 def parse_status_code(raw: object) -> int | None:
     """LiteLLM sends the code as a string ("429"), sometimes empty; we accept ints too."""
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
         code = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
+    elif isinstance(raw, str) and _ascii_digits(raw.strip(), 3):
         code = int(raw.strip())
     else:
         return None

@@ -111,13 +111,16 @@ def store_events(source: str, events: list[Event], now: datetime) -> int:
         params: list[Any] = []
         for event in batch:
             params += (source, *event_values(event), now)
+        # Raw psycopg below: Django's health check and error wrapper must be asked for, or a
+        # connection Postgres dropped would be kept, and its errors would not be DatabaseError.
+        connection.close_if_health_check_failed()
         connection.ensure_connection()
-        # A server-side prepared statement: Postgres plans this long upsert once per
-        # connection instead of on every post, and psycopg skips quoting the values.
-        with psycopg.Cursor(connection.connection) as cursor:
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            # A server-side prepared statement: Postgres plans this long upsert once per
+            # connection instead of on every post, and psycopg skips quoting the values.
             cursor.execute(_values_sql_for(len(batch)), params, prepare=True)
     else:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
             cursor.execute(CREATE_STAGING_SQL)
             # Binary COPY: a third of the cost of text COPY, the server parses no timestamps.
             with cursor.cursor.copy(COPY_SQL) as copy:  # psycopg's own cursor: Django's has no COPY

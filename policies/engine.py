@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from policies import counting
 from policies.evaluation import Action, Count, Decision, GroupState, Rule, evaluate
@@ -29,6 +29,7 @@ from policies.models import (
     IncidentStatus,
     PolicyKind,
     PolicyState,
+    RoutingKey,
     Team,
 )
 from policies.routing import routing_key_for
@@ -71,10 +72,13 @@ def evaluate_policy(policy_id: int, now: datetime) -> str:
         if state.evaluated_at is not None and state.evaluated_at >= now:
             return "skipped: already evaluated up to this moment"
         interval = settings.EVALUATION_INTERVAL_SECONDS
-        outcomes = [
-            _evaluate_at(policy, state, moment)
-            for moment in catch_up_moments(state.evaluated_at, now, interval)
-        ]
+        # Moments before the policy's last change (say, while it was disabled) are not replayed:
+        # the policy as it is now did not apply to them.
+        since = state.evaluated_at
+        if since is not None and policy.updated_at > since:
+            since = policy.updated_at
+        moments = catch_up_moments(since, now, interval)
+        outcomes = [_evaluate_at(policy, state, moment) for moment in moments]
         state.evaluated_at = now
         state.save()
     changes = [outcome for outcome in outcomes if outcome != "no change"]
@@ -252,28 +256,49 @@ def _open(policy: AlertPolicy, decision: Decision, started: datetime, now: datet
     team_ref, key_alias = _subject(policy, decision.group, details)
     team = Team.objects.for_gateway(team_ref, team_ref) if team_ref else policy.filter_team
     routing_key = routing_key_for(team, key_alias or None)
-    with transaction.atomic():  # a savepoint: should the constraint fire, only this is undone
-        incident = Incident.objects.create(
-            policy=policy,
-            group_key=decision.group,
-            dedup_key=_dedup_key(policy, decision.group),
-            summary=_summary(policy, decision.group, decision.count),
-            severity=policy.severity,
-            routing_key=routing_key,
-            team=team,
-            key_alias=key_alias,
-            started_at=started,
-            detected_at=now,
-            trigger_count=decision.count.matched,
-            peak_count=decision.count.matched,
-            last_count=decision.count.matched,
-            last_paged_at=now,
-            policy_snapshot=_snapshot(policy),
-            details=details,
-        )
+    try:
+        with transaction.atomic():  # a savepoint: should the constraint fire, only this is undone
+            incident = _create_incident(
+                policy, decision, started, now, details, routing_key, team, key_alias
+            )
+    except IntegrityError:
+        # The partial unique constraint: another evaluator opened this group's incident. The
+        # advisory lock makes this all but impossible; the database has the last word.
+        logger.warning("policy %s group %r: already open", policy.pk, decision.group)
+        return
     route = f"to {routing_key.name}" if routing_key else "nowhere: no route matches"
     _event(incident, now, IncidentEvent.Kind.OPENED, f"Opened: {incident.summary}; paging {route}.")
     _queue(incident, Delivery.Action.TRIGGER, now)
+
+
+def _create_incident(
+    policy: AlertPolicy,
+    decision: Decision,
+    started: datetime,
+    now: datetime,
+    details: dict[str, Any],
+    routing_key: RoutingKey | None,
+    team: Team | None,
+    key_alias: str,
+) -> Incident:
+    return Incident.objects.create(
+        policy=policy,
+        group_key=decision.group,
+        dedup_key=_dedup_key(policy, decision.group),
+        summary=_summary(policy, decision.group, decision.count),
+        severity=policy.severity,
+        routing_key=routing_key,
+        team=team,
+        key_alias=key_alias,
+        started_at=started,
+        detected_at=now,
+        trigger_count=decision.count.matched,
+        peak_count=decision.count.matched,
+        last_count=decision.count.matched,
+        last_paged_at=now,
+        policy_snapshot=_snapshot(policy),
+        details=details,
+    )
 
 
 def _advance(incident: Incident, decision: Decision, now: datetime) -> None:
@@ -316,7 +341,9 @@ def _queue(incident: Incident, action: str, now: datetime) -> None:
     if routed:
         from policies.tasks import deliver  # the tasks module imports this one
 
-        transaction.on_commit(lambda: deliver.delay(delivery.pk))
+        # robust: a broker error must not stop the other callbacks; the sweeper (deliver_due)
+        # sends what was not handed over.
+        transaction.on_commit(lambda: deliver.delay(delivery.pk), robust=True)
 
 
 def _subject(policy: AlertPolicy, group: str, details: dict[str, Any]) -> tuple[str, str]:

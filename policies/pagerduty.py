@@ -127,8 +127,9 @@ def _retry_after(value: str | None) -> float | None:
     """Retry-After is seconds or an HTTP date."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 6:  # at most 11 days
+        return float(value)
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -28,6 +28,8 @@ from policies.models import Delivery, DeliveryAttempt, IncidentEvent, RoutingKey
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 300.0
 ORDER_WAIT_SECONDS = 2.0
+# A retry task may wake a little early: within this, it counts as due.
+DUE_SLACK = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
         )
         if delivery is None:
             return Outcome("skipped: not pending, or another worker is sending it")
+        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + DUE_SLACK:
+            # A duplicate (the sweeper, or an older retry chain): the task that set this time
+            # runs it then. Rescheduling here would multiply the retries.
+            return Outcome("skipped: not due yet")
         incident = delivery.incident
         earlier = Delivery.objects.filter(incident=incident, pk__lt=delivery.pk)
         if earlier.filter(status=Delivery.Status.PENDING).exists():

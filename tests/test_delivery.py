@@ -113,16 +113,17 @@ def test_an_event_pagerduty_would_refuse_is_refused_by_the_fake_too(
 
 
 def test_a_resolve_waits_for_its_trigger(policy, pagerduty):
-    pagerduty.script.append((503, {"Retry-After": "30"}))
+    pagerduty.script.append((503, {"Retry-After": "90"}))
     incident = open_incident(policy)
-    drain(T0)
-    evaluate(policy, later(61))
+    drain(T0)  # the trigger fails; its retry is due at T0 + 90 s
+    evaluate(policy, later(61))  # the problem clears: a resolve is queued, due at once
 
     resolve = incident.deliveries.get(action="resolve")
-    assert attempt_delivery(resolve.pk, later(10)).message.startswith("waiting: an earlier event")
+    assert attempt_delivery(resolve.pk, later(61)).message.startswith("waiting: an earlier event")
     assert pagerduty.events == []
 
-    drain(later(61))
+    drain(later(90))
+    drain(later(93))
 
     assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]
 
@@ -210,3 +211,26 @@ def test_retry_after_may_be_an_http_date(policy, pagerduty):
         drain(T0)
 
     assert trigger(incident).next_attempt_at == T0 + timedelta(minutes=5)
+
+
+def test_a_duplicate_task_does_not_send_before_the_retry_is_due(policy, pagerduty):
+    """Regression: the sweeper (or an older retry chain) could send at once, ignoring backoff,
+    and each failure started one more chain of retries."""
+    pagerduty.script.extend([500] * 10)
+    incident = open_incident(policy)
+    assert drain(T0)[0].startswith("retrying in")
+    delivery = trigger(incident)
+
+    outcomes = [attempt_delivery(delivery.pk, later(1)).message for _ in range(3)]
+
+    assert outcomes == ["skipped: not due yet"] * 3
+    assert DeliveryAttempt.objects.count() == 1
+
+
+def test_retry_after_in_odd_digits_is_ignored_not_a_crash():
+    """Regression: "²".isdigit() is true, and float("²") raised inside the delivery."""
+    from policies.pagerduty import _retry_after
+
+    assert _retry_after("²") is None
+    assert _retry_after("120") == 120.0
+    assert _retry_after("9" * 50) is None

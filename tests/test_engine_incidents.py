@@ -1,9 +1,11 @@
 """A breach opens one incident and pages once; it resolves with the same dedup_key."""
 
 import pytest
+import time_machine
 from django.db import IntegrityError
+from django.utils import timezone
 
-from policies.models import Delivery, Incident, IncidentEvent, PolicyState, Route
+from policies.models import AlertPolicy, Delivery, Incident, IncidentEvent, PolicyState, Route
 from tests.engine_helpers import T0, add_requests, drain, evaluate, later
 
 pytestmark = pytest.mark.django_db
@@ -209,6 +211,7 @@ def test_a_policy_with_bad_data_is_skipped_and_the_others_go_on(make_policy, pag
 def test_a_missed_stretch_is_caught_up(policy, search_route, pagerduty, settings):
     """Beat (or Redis) was down from T0 to T0+10 min; failures at T0+5 min still open one."""
     settings.EVALUATION_INTERVAL_SECONDS = 5
+    AlertPolicy.objects.filter(pk=policy.pk).update(updated_at=later(-3600))  # unchanged since
     evaluate(policy, T0)
     add_requests(5, at=later(300), gateway_team_id="team-search")
 
@@ -287,4 +290,80 @@ def test_disabling_a_policy_resolves_its_open_incidents(policy, search_route, pa
     incident = Incident.objects.get()
     assert incident.status == "resolved"
     assert incident.events.get(kind="resolved").message == "Resolved: its policy was disabled."
+    assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]
+
+
+def test_a_team_token_without_a_gateway_id_routes_to_the_teams_key(
+    make_policy, make_team, make_routing_key, make_route, pagerduty
+):
+    """Regression: a token bound to a team stamps the team's slug when the team has no
+    gateway id, and routing did not look teams up by slug: the page went to the default."""
+    team = make_team(slug="search", name="Search")
+    make_route(make_routing_key(name="Search on-call"), scope=Route.Scope.TEAM, team=team)
+    make_route(make_routing_key(name="Default"), scope=Route.Scope.DEFAULT)
+    policy = make_policy(threshold=5, group_by="team")
+    add_requests(5, at=later(-1), gateway_team_id="search")
+
+    evaluate(policy, T0)
+
+    incident = Incident.objects.get()
+    assert incident.team == team
+    assert incident.routing_key is not None
+    assert incident.routing_key.name == "Search on-call"
+
+
+def test_a_policy_re_enabled_after_a_pause_does_not_page_for_the_pause(
+    policy, search_route, pagerduty
+):
+    from policies.engine import evaluate_all
+
+    evaluate_all(T0)
+    AlertPolicy.objects.filter(pk=policy.pk).update(enabled=False)
+    add_requests(5, at=later(600), gateway_team_id="team-search")  # while it was off
+    policy.refresh_from_db()
+    policy.enabled = True
+    with time_machine.travel(later(1800), tick=False):
+        policy.save()  # re-enabled at T0 + 30 min
+
+    evaluate_all(later(1805))
+
+    assert not Incident.objects.exists()
+
+
+def test_an_open_incident_already_there_is_left_alone(policy, search_route, pagerduty, caplog):
+    """The database's unique constraint is the last word if two evaluators ever race past the
+    lock: the second one logs and skips that group instead of failing the evaluation."""
+    from policies.engine import _open
+    from policies.evaluation import Action, Count, Decision, GroupState
+
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+    evaluate(policy, T0)
+    decision = Decision("team-search", Action.OPEN, Count(5), GroupState(open=True))
+
+    with caplog.at_level("WARNING"):
+        _open(policy, decision, T0, later(1))
+
+    assert Incident.objects.count() == 1
+    assert "already open" in caplog.text
+
+
+def test_ops_can_resolve_an_incident_by_hand(
+    admin_client, admin_user, policy, search_route, pagerduty
+):
+    add_requests(5, at=later(-1), gateway_team_id="team-search")
+    evaluate(policy, T0)
+    drain(T0)
+    incident = Incident.objects.get()
+
+    response = admin_client.post(
+        "/admin/policies/incident/",
+        {"action": "resolve_incidents", "_selected_action": [incident.pk]},
+        follow=True,
+    )
+    drain(timezone.now())
+
+    assert "1 incident resolved." in response.content.decode()
+    incident.refresh_from_db()
+    assert (incident.status, incident.resolved_by) == ("resolved", admin_user)
+    assert incident.events.get(kind="resolved").message == "Resolved by hand by admin."
     assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]

@@ -169,3 +169,18 @@ def test_a_token_disabled_after_use_is_refused_once_the_cache_expires(
     time_machine.shift(11)  # INGEST_TOKEN_CACHE_SECONDS is 10
 
     assert post(client, EVENTS_URL, started("r3"), token).status_code == 403
+
+
+@pytest.mark.parametrize("code", ["²", "¹²³", "1" * 5000, "٣٠٣"])
+def test_a_status_code_of_odd_digits_is_refused_not_a_500(client, token, code):
+    failure = {"event": "finished", "request_id": "r1", "status": "failure"}
+
+    as_status = post(client, EVENTS_URL, [{**failure, "status_code": code}], token)
+    as_error_code = post(
+        client, EVENTS_URL, [{**failure, "request_id": "r2", "error_code": code}], token
+    )
+
+    assert as_status.status_code == 400
+    assert as_status.json()["rejected"][0]["field"] == "status_code"
+    assert as_error_code.status_code == 200  # the error code is kept as text; the class is upstream
+    assert GatewayRequest.objects.get(request_id="r2").failure_class == "upstream"

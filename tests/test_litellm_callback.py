@@ -191,3 +191,31 @@ def test_the_finished_event_carries_no_prompt_or_answer():
     assert "secret" not in repr(event)
     assert event["request_id"] == payload["litellm_call_id"]
     assert event["status"] == "success"
+
+
+def test_a_key_litellm_left_unhashed_is_hashed_before_it_leaves_the_gateway():
+    """LiteLLM hashes its own sk- keys but not the keys of a custom auth: the callback must
+    never send one as it is."""
+    import hashlib
+
+    sent = []
+
+    def console(request):
+        sent.append(request.read())
+        return httpx.Response(200, json={"accepted": 1, "rejected": []})
+
+    transport = httpx.MockTransport(console)
+    shipper = callback_module.Shipper(
+        "http://console", "t", flush_interval=0.05, transport=transport
+    )
+    callback = callback_module.AlertingConsoleCallback(shipper)
+    raw_key = SimpleNamespace(token="my-raw-custom-key", api_key="my-raw-custom-key", key_alias="a")
+
+    asyncio.run(
+        callback.async_pre_call_hook(raw_key, None, {"litellm_call_id": "c1"}, "completion")
+    )
+
+    assert wait_until(lambda: shipper.sent == 1)
+    shipper.close()
+    assert b"my-raw-custom-key" not in sent[0]
+    assert hashlib.sha256(b"my-raw-custom-key").hexdigest().encode() in sent[0]

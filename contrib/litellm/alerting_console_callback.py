@@ -22,6 +22,7 @@ nothing is raised into LiteLLM.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import os
 import queue
@@ -163,6 +164,16 @@ class _Seen:
             return True
 
 
+def _key_hash(key: Any) -> str | None:
+    """LiteLLM hashes its own `sk-` keys (SHA-256, hex), but leaves other keys (custom auth)
+    as they came: hash those here, the same way, so a key never leaves the gateway."""
+    if not isinstance(key, str) or not key:
+        return None
+    if len(key) == 64 and all(c in "0123456789abcdef" for c in key):
+        return key
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -256,7 +267,7 @@ class AlertingConsoleCallback(CustomLogger):  # type: ignore[misc]
                 team_id=_text(getattr(key, "team_id", None)),
                 team_alias=_text(getattr(key, "team_alias", None)),
                 key_alias=_text(getattr(key, "key_alias", None)),
-                key_hash=_text(getattr(key, "api_key", None)),
+                key_hash=_key_hash(getattr(key, "token", None) or getattr(key, "api_key", None)),
                 user_id=_text(getattr(key, "user_id", None)),
                 org_id=_text(getattr(key, "org_id", None)),
             )

@@ -4,10 +4,20 @@ history is written by the engine, not edited by people."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Model
+from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
-from policies.models import Delivery, DeliveryAttempt, Incident, IncidentEvent, PolicyState
+from policies.engine import resolve
+from policies.models import (
+    Delivery,
+    DeliveryAttempt,
+    Incident,
+    IncidentEvent,
+    IncidentStatus,
+    PolicyState,
+)
 
 
 class ReadOnly:
@@ -54,6 +64,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     search_fields = ["dedup_key", "summary", "group_key", "key_alias"]
     date_hierarchy = "detected_at"
     inlines = [IncidentEventInline, DeliveryInline]
+    actions = ["resolve_incidents"]
     fieldsets = [
         (None, {"fields": ["summary", "status", "policy", "group_key", "severity"]}),
         (
@@ -69,6 +80,29 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
         return ["-status", "-detected_at"]  # "resolved" > "open": open incidents first
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("policies.change_incident"))
+
+    @admin.action(
+        description="Resolve selected incidents (and send the resolve)",
+        permissions=["resolve"],
+    )
+    def resolve_incidents(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        now = timezone.now()
+        resolved = 0
+        for pk in queryset.filter(status=IncidentStatus.OPEN).values_list("pk", flat=True):
+            with transaction.atomic():
+                incident = (
+                    Incident.objects.select_for_update()
+                    .filter(pk=pk, status=IncidentStatus.OPEN)
+                    .first()
+                )
+                if incident is not None:  # the engine may have resolved it meanwhile
+                    who = request.user.get_username()
+                    resolve(incident, now, f"Resolved by hand by {who}.", user=request.user)
+                    resolved += 1
+        self.message_user(request, f"{resolved} incident{'s' if resolved != 1 else ''} resolved.")
 
     @admin.display(description="routed to")
     def routed_to(self, incident: Incident) -> str:

@@ -159,7 +159,8 @@ class AlertPolicy(models.Model):
         null=True,
         blank=True,
         help_text="Resolve once the count is below this. Empty: below the threshold X. A lower "
-        "value keeps a flapping problem from opening and resolving again and again.",
+        "value keeps a flapping problem from opening and resolving again and again. "
+        "Failure-rate policies resolve once the rate is below R.",
     )
     resolve_hold_seconds = models.PositiveIntegerField(
         default=60,

@@ -6,9 +6,11 @@ from django.db.models import Q
 
 class TeamQuerySet(models.QuerySet["Team"]):
     def for_gateway(self, team_id: str | None, team_alias: str | None = None) -> Team | None:
-        """The team a gateway event belongs to: matched by the gateway's team id, else its alias."""
+        """The team a gateway event belongs to: by the gateway's team id (or the slug a team
+        token stamps), else by its alias."""
         if team_id:
-            team = self.filter(gateway_team_id=team_id).first()
+            # A token bound to a team stamps its gateway id, or its slug when it has none.
+            team = self.filter(gateway_team_id=team_id).first() or self.filter(slug=team_id).first()
             if team is not None:
                 return team
         if team_alias:
