@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from alerting_console import health
+
 admin.site.site_header = "Alerting Console"
 admin.site.site_title = "Alerting Console"
 admin.site.index_title = "Policies, routing and alert history"
@@ -10,4 +12,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("ingest/", include("ingest.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]

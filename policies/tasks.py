@@ -8,7 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from policies.engine import evaluate_all
-from policies.models import Delivery
+from policies.models import Delivery, Heartbeat
 from policies.sending import attempt_delivery
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,9 @@ SWEEP_LIMIT = 500
 @shared_task(name="policies.evaluate", ignore_result=True)
 def evaluate() -> str:
     """Evaluate every enabled policy; one that fails is logged and skipped."""
-    outcomes = evaluate_all(timezone.now())
+    now = timezone.now()
+    outcomes = evaluate_all(now)
+    Heartbeat.objects.update_or_create(name="evaluate", defaults={"at": now})
     return "; ".join(f"{policy_id}: {outcome}" for policy_id, outcome in outcomes.items())
 
 

@@ -13,6 +13,7 @@ from policies.engine import resolve
 from policies.models import (
     Delivery,
     DeliveryAttempt,
+    Heartbeat,
     Incident,
     IncidentEvent,
     IncidentStatus,
@@ -135,3 +136,8 @@ class PolicyStateAdmin(ReadOnly, admin.ModelAdmin[PolicyState]):
     list_select_related = ["policy"]
     search_fields = ["policy__name"]
     fields = readonly_fields = ("policy", "evaluated_at", "pending")
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(ReadOnly, admin.ModelAdmin[Heartbeat]):
+    list_display = ["name", "at"]

@@ -1,4 +1,5 @@
 from policies.models.delivery import Delivery, DeliveryAttempt
+from policies.models.heartbeat import Heartbeat
 from policies.models.incident import Incident, IncidentEvent, IncidentStatus, PolicyState
 from policies.models.policy import (
     KIND_DEFAULTS,
@@ -16,6 +17,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "GroupBy",
+    "Heartbeat",
     "Incident",
     "IncidentEvent",
     "IncidentStatus",
