@@ -163,6 +163,8 @@ INGEST_TOKEN_CACHE_SECONDS = read_float(ENV, "INGEST_TOKEN_CACHE_SECONDS", 10.0)
 # Outbound HTTP (PagerDuty) timeout in seconds.
 HTTP_TIMEOUT_SECONDS = read_float(ENV, "HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 
+# Request rows older than this are deleted (hourly, in batches); incidents are kept.
+REQUEST_RETENTION_DAYS = read_int(ENV, "REQUEST_RETENTION_DAYS", 30, minimum=1)
 # How often Celery beat evaluates every policy, in seconds.
 EVALUATION_INTERVAL_SECONDS = read_float(ENV, "EVALUATION_INTERVAL_SECONDS", 5.0, minimum=0.5)
 # After a gap in evaluation (beat or Redis down), how far back missed evaluations are replayed.
@@ -207,6 +209,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "options": {"expires": EVALUATION_INTERVAL_SECONDS},
     },
     "deliver-due": {"task": "policies.deliver_due", "schedule": 15.0},
+    "prune": {"task": "ingest.prune", "schedule": 3600.0},
 }
 
 # --- logging ---------------------------------------------------------------------------------
