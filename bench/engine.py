@@ -32,6 +32,8 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ensure_database, log  # noqa: E402
+
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_engine"
 )
@@ -42,15 +44,8 @@ TRIALS = int(os.environ.get("BENCH_TRIALS", "20"))
 INTERVAL = 1.0
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def prepare_database() -> None:
-    admin_url, _, name = DATABASE_URL.rpartition("/")
-    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+    ensure_database(DATABASE_URL)
     os.environ.update(DATABASE_URL=DATABASE_URL, SECRET_KEY="bench-only", REDIS_URL=REDIS_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alerting_console.settings")
     os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp()

@@ -33,6 +33,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ensure_database, log  # noqa: E402
 from bench.httpload import Result, closed_loop, open_loop  # noqa: E402
 
 DATABASE_URL = os.environ.get(
@@ -41,17 +42,6 @@ DATABASE_URL = os.environ.get(
 FIXTURES = ROOT / "tests" / "fixtures" / "litellm"
 HOST = "127.0.0.1"
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))  # < 1 for a quick run
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def ensure_database() -> None:
-    admin_url, _, name = DATABASE_URL.rpartition("/")
-    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def console_env(var_dir: str, port: int) -> dict[str, str]:
@@ -188,7 +178,7 @@ def summary(result: Result, events_per_request: int) -> dict[str, float]:
 
 
 def main() -> None:
-    ensure_database()
+    ensure_database(DATABASE_URL)
     port = free_port()
     with tempfile.TemporaryDirectory() as var_dir:
         env = console_env(var_dir, port)
