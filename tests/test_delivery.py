@@ -181,7 +181,7 @@ def test_it_gives_up_after_the_retry_period(policy, pagerduty, settings):
     assert "gave up after" in incident.events.filter(kind="delivery").last().message
 
 
-def test_two_workers_never_send_the_same_delivery_at_once(policy, pagerduty):
+def test_a_delivered_event_is_not_sent_again(policy, pagerduty):
     incident = open_incident(policy)
     delivery = trigger(incident)
     delivery.status = "delivered"

@@ -4,7 +4,7 @@ one incident, one page. Real threads, each with its own Postgres connection."""
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from policies.models import Delivery, Incident, Route
 from tests.engine_helpers import T0, add_requests, drain, evaluate, later
@@ -48,3 +48,39 @@ def test_concurrent_evaluations_open_one_incident_and_page_once(
     assert Delivery.objects.count() == 1
     assert len(pagerduty.events) == 1
     assert sum(r.startswith("evaluated: team-search open") for r in results) == 1
+
+
+def test_a_delivery_another_worker_is_sending_is_skipped(
+    make_policy, make_routing_key, make_route, pagerduty
+):
+    """While one worker holds the delivery (its send in flight), a second one skips it."""
+    from policies.sending import attempt_delivery
+
+    make_route(make_routing_key(), scope=Route.Scope.DEFAULT)
+    policy = make_policy(threshold=5)
+    add_requests(5, at=later(-1))
+    evaluate(policy, T0)
+    delivery = Delivery.objects.get()
+    locked, release = threading.Event(), threading.Event()
+
+    def first_worker():
+        try:
+            with transaction.atomic():
+                Delivery.objects.select_for_update().get(pk=delivery.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_worker)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        outcome = attempt_delivery(delivery.pk, later(1))
+    finally:
+        release.set()
+        holder.join(10)
+
+    assert outcome.message == "skipped: not pending, or another worker is sending it"
+    assert pagerduty.events == []
+    assert Delivery.objects.get().status == "pending"
