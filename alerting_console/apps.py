@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 from django.core import checks
 
 from alerting_console import checks as console_checks
@@ -13,3 +14,9 @@ class ConsoleConfig(AppConfig):
         checks.register(console_checks.check_debug_hosts, checks.Tags.security)
         checks.register(console_checks.check_base_url)
         checks.register(console_checks.check_embedded_services)
+
+
+class ConsoleAdminConfig(AdminConfig):
+    """Django's admin, with the console's own site: a home page that shows the state."""
+
+    default_site = "alerting_console.admin_site.ConsoleAdminSite"

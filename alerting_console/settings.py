@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -67,7 +68,7 @@ ALLOWED_HOSTS = read_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1
 CSRF_TRUSTED_ORIGINS = read_url_list(ENV, "CSRF_TRUSTED_ORIGINS", ("http", "https"))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "alerting_console.apps.ConsoleAdminConfig",  # the admin, with the console's home page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -76,6 +77,8 @@ INSTALLED_APPS = [
     "alerting_console.apps.ConsoleConfig",
     "policies.apps.PoliciesConfig",
     "ingest.apps.IngestConfig",
+    "simple_history",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -87,7 +90,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # who made each recorded change
+    "axes.middleware.AxesMiddleware",  # answers a locked-out login with 429
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a login while its username + address is locked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins: after LOGIN_FAILURE_LIMIT failures for one username from one address, that
+# pair is locked out for LOGIN_LOCKOUT_MINUTES; a success resets the count.
+AXES_FAILURE_LIMIT = read_int(ENV, "LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=read_int(ENV, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "alerting_console.urls"
 WSGI_APPLICATION = "alerting_console.wsgi.application"
@@ -102,6 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "policies.context.maintenance",
             ],
         },
     },
@@ -162,6 +180,8 @@ INGEST_TOKEN_CACHE_SECONDS = read_float(ENV, "INGEST_TOKEN_CACHE_SECONDS", 10.0)
 # guards forms, does not apply to it.)
 # Outbound HTTP (PagerDuty) timeout in seconds.
 HTTP_TIMEOUT_SECONDS = read_float(ENV, "HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# /metrics: open unless a bearer token is set (it shows team names and counts, no secrets).
+METRICS_TOKEN = read_str(ENV, "METRICS_TOKEN")
 
 # Request rows older than this are deleted (hourly, in batches); incidents are kept.
 REQUEST_RETENTION_DAYS = read_int(ENV, "REQUEST_RETENTION_DAYS", 30, minimum=1)
@@ -221,5 +241,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django": {"level": "INFO"}},
+    # axes logs every login at INFO; failures and lockouts are WARNING.
+    "loggers": {"django": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

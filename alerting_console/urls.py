@@ -2,11 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from alerting_console import health
-
-admin.site.site_header = "Alerting Console"
-admin.site.site_title = "Alerting Console"
-admin.site.index_title = "Policies, routing and alert history"
+from alerting_console import health, metrics
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -14,4 +10,5 @@ urlpatterns = [
     path("ingest/", include("ingest.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -9,10 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from ingest.models import GatewayRequest, IngestToken
+from policies.admin.common import History
 
 
 @admin.register(IngestToken)
-class IngestTokenAdmin(admin.ModelAdmin[IngestToken]):
+class IngestTokenAdmin(History):
     list_display = [
         "name",
         "source",
@@ -25,10 +26,10 @@ class IngestTokenAdmin(admin.ModelAdmin[IngestToken]):
     list_filter = ["enabled", "source", "team"]
     search_fields = ["name", "source", "token_prefix"]
     list_select_related = ["team"]
-    readonly_fields = ["token_prefix", "created_at", "last_used_at"]
+    readonly_fields = ["token_prefix", "created_at", "last_used_at", "recent_changes"]
     fieldsets = [
         (None, {"fields": ["name", "source", "team", "enabled"]}),
-        ("Usage", {"fields": ["token_prefix", "created_at", "last_used_at"]}),
+        ("Usage", {"fields": ["token_prefix", "created_at", "last_used_at", "recent_changes"]}),
     ]
     actions = ["disable_tokens"]
 
@@ -55,9 +56,13 @@ class IngestTokenAdmin(admin.ModelAdmin[IngestToken]):
         }
         return TemplateResponse(request, "admin/ingest/token_created.html", context)
 
-    @admin.action(description="Disable selected tokens")
+    @admin.action(description="Disable selected tokens", permissions=["change"])
     def disable_tokens(self, request: HttpRequest, queryset: Any) -> None:
-        changed = queryset.filter(enabled=True).update(enabled=False)
+        changed = 0
+        for token in queryset.filter(enabled=True):  # one by one: the history records each
+            token.enabled = False
+            token.save(update_fields=["enabled"])
+            changed += 1
         self.message_user(request, f"{changed} token{'s' if changed != 1 else ''} disabled.")
 
 
@@ -72,8 +77,11 @@ class GatewayRequestAdmin(admin.ModelAdmin[GatewayRequest]):
     list_filter = [
         "outcome",
         "failure_class",
+        "status_code",
+        "finished_at",
         "source",
         "model_group",
+        "gateway_team_alias",
         "gateway_team_id",
         "key_alias",
     ]

@@ -6,6 +6,8 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
+from alerting_console.history import change_history
+
 TOKEN_PREFIX = "acs_"  # noqa: S105 - a marker, not a secret
 
 
@@ -46,6 +48,9 @@ class IngestToken(models.Model):
     last_used_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Updated at most once a minute."
     )
+
+    # Neither the hash nor the use stamp: the history is of what people changed.
+    history = change_history(excluded_fields=["token_hash", "last_used_at"])
 
     class Meta:
         ordering = ["name"]

@@ -16,6 +16,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from ingest import metrics
 from ingest.auth import AuthError, authenticate
 from ingest.bodies import BodyError, Rejection, decode_items
 from ingest.events import Event, parse_console_event
@@ -49,6 +50,12 @@ def litellm_events(request: HttpRequest) -> JsonResponse:
 
 
 def ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
+    response = _ingest(request, parse)
+    metrics.REQUESTS.labels(status=str(response.status_code)).inc()
+    return response
+
+
+def _ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
     if request.method != "POST":
         response = error(405, f"method {request.method} not allowed: POST events here")
         response["Allow"] = "POST"
@@ -93,6 +100,7 @@ def ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
         events.append(_with_token_team(event, token))
     rejected.sort(key=lambda r: r.index)
     rejections = [r.as_dict() for r in rejected]
+    metrics.REJECTED.inc(len(rejections))
     if not events:
         return error(400, "no valid events in the body", accepted=0, rejected=rejections)
 
@@ -101,6 +109,7 @@ def ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
     except DatabaseError:
         logger.exception("ingest: could not store %d events", len(events))
         return error(503, "the database is unavailable; nothing was stored, retry later")
+    metrics.STORED.inc(len(events))
     return JsonResponse({"accepted": len(events), "rejected": rejections})
 
 

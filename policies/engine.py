@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from policies import counting
+from policies import counting, muting
 from policies.evaluation import Action, Count, Decision, GroupState, Rule, evaluate
 from policies.models import (
     AlertPolicy,
@@ -134,7 +134,35 @@ def evaluate_all(now: datetime) -> dict[int, str]:
     # Guarded, so a concurrent evaluator that got further is never moved back.
     PolicyState.objects.filter(policy_id__in=quiet, evaluated_at__lt=now).update(evaluated_at=now)
     _resolve_orphaned(orphaned, now)
+    unpaged = [i for group in open_incidents.values() for i in group.values() if not i.paged]
+    _page_unmuted(unpaged, now)
     return outcomes
+
+
+def _page_unmuted(incidents: list[Incident], now: datetime) -> None:
+    """Page the open incidents that opened muted, once their silence (or maintenance) is over:
+    the problem still holds, or they would have resolved."""
+    for candidate in incidents:
+        if muting.why_muted(muting.subject_of(candidate), now):
+            continue
+        with transaction.atomic():
+            incident = (
+                Incident.objects.select_for_update()
+                .filter(pk=candidate.pk, status=IncidentStatus.OPEN, paged=False)
+                .first()
+            )
+            if incident is None:
+                continue
+            incident.paged = True
+            incident.last_paged_at = now
+            incident.save(update_fields=["paged", "last_paged_at"])
+            _event(
+                incident,
+                now,
+                IncidentEvent.Kind.UNMUTED,
+                f"No longer muted ({incident.muted_by}) and still open: paging now.",
+            )
+            _queue(incident, Delivery.Action.TRIGGER, now)
 
 
 def _resolve_orphaned(incident_ids: list[int], now: datetime) -> None:
@@ -266,6 +294,14 @@ def _open(policy: AlertPolicy, decision: Decision, started: datetime, now: datet
         # advisory lock makes this all but impossible; the database has the last word.
         logger.warning("policy %s group %r: already open", policy.pk, decision.group)
         return
+    muted = muting.why_muted(muting.subject_of(incident), now)
+    if muted:
+        incident.paged = False
+        incident.muted_by = muted
+        incident.save(update_fields=["paged", "muted_by"])
+        _event(incident, now, IncidentEvent.Kind.OPENED, f"Opened: {incident.summary}.")
+        _event(incident, now, IncidentEvent.Kind.MUTED, f"Not paged: {muted}.")
+        return
     route = f"to {routing_key.name}" if routing_key else "nowhere: no route matches"
     _event(incident, now, IncidentEvent.Kind.OPENED, f"Opened: {incident.summary}; paging {route}.")
     _queue(incident, Delivery.Action.TRIGGER, now)
@@ -290,6 +326,9 @@ def _create_incident(
         routing_key=routing_key,
         team=team,
         key_alias=key_alias,
+        model=muting.model_of(
+            policy.group_by, decision.group, policy.filter_model, str(details.get("model") or "")
+        ),
         started_at=started,
         detected_at=now,
         trigger_count=decision.count.matched,
@@ -307,8 +346,16 @@ def _advance(incident: Incident, decision: Decision, now: datetime) -> None:
         incident.save(update_fields=["peak_count"])
         _event(incident, now, IncidentEvent.Kind.PEAK, f"New peak: {decision.count.matched}.")
     elif decision.action == Action.RENOTIFY:
+        if not incident.paged:
+            return  # still muted: it is paged when the silence ends
         incident.last_paged_at = now
         incident.save(update_fields=["last_paged_at"])
+        muted = muting.why_muted(muting.subject_of(incident), now)
+        if muted:
+            _event(
+                incident, now, IncidentEvent.Kind.MUTED, f"Still open; not paged again: {muted}."
+            )
+            return
         _event(incident, now, IncidentEvent.Kind.RENOTIFIED, "Still open: paging again.")
         _queue(incident, Delivery.Action.TRIGGER, now)
     elif decision.action == Action.RESOLVE:
@@ -320,8 +367,11 @@ def resolve(incident: Incident, now: datetime, message: str, user: Any = None) -
     incident.resolved_at = now
     incident.resolved_by = user
     incident.save(update_fields=["status", "resolved_at", "resolved_by"])
+    if not incident.paged:
+        message += " It was never paged, so PagerDuty has nothing to resolve."
     _event(incident, now, IncidentEvent.Kind.RESOLVED, message, user=user)
-    _queue(incident, Delivery.Action.RESOLVE, now)
+    if incident.paged:
+        _queue(incident, Delivery.Action.RESOLVE, now)
 
 
 def _event(incident: Incident, now: datetime, kind: str, message: str, user: Any = None) -> None:

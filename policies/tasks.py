@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from django.utils import timezone
@@ -21,8 +22,12 @@ SWEEP_LIMIT = 500
 def evaluate() -> str:
     """Evaluate every enabled policy; one that fails is logged and skipped."""
     now = timezone.now()
+    started = time.perf_counter()
     outcomes = evaluate_all(now)
-    Heartbeat.objects.update_or_create(name="evaluate", defaults={"at": now})
+    took = time.perf_counter() - started
+    Heartbeat.objects.update_or_create(
+        name="evaluate", defaults={"at": now, "duration_seconds": took}
+    )
     return "; ".join(f"{policy_id}: {outcome}" for policy_id, outcome in outcomes.items())
 
 

@@ -17,6 +17,9 @@ def pytest_configure(config: pytest.Config) -> None:
             "The tests run against Postgres: set DATABASE_URL (make test defaults it to "
             "postgres://postgres@127.0.0.1:5432/test)."
         )
+    # Tests log people in by the hundred; the production hasher spends seconds on each here.
+    # The end-to-end tests run the real settings, real hasher included.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -3,22 +3,29 @@ history is written by the engine, not edited by people."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
+from ingest.models import GatewayRequest
 from policies.engine import resolve
 from policies.models import (
     Delivery,
     DeliveryAttempt,
     Heartbeat,
     Incident,
-    IncidentEvent,
     IncidentStatus,
     PolicyState,
 )
+from policies.roles import own_team_ids
 
 
 class ReadOnly:
@@ -32,12 +39,6 @@ class ReadOnly:
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
-
-
-class IncidentEventInline(ReadOnly, admin.TabularInline[IncidentEvent, Incident]):
-    model = IncidentEvent
-    fields = readonly_fields = ("at", "kind", "message", "user")
-    extra = 0
 
 
 class DeliveryInline(ReadOnly, admin.TabularInline[Delivery, Incident]):
@@ -57,26 +58,63 @@ class DeliveryInline(ReadOnly, admin.TabularInline[Delivery, Incident]):
 @admin.register(Incident)
 class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     list_display = [
-        "summary", "status", "policy", "group_key", "severity", "routed_to", "detected_at",
-        "resolved_at",
+        "summary", "status", "paged", "policy", "team", "key_alias", "model", "severity",
+        "routed_to", "detected_at", "resolved_at",
     ]  # fmt: skip
-    list_filter = ["status", "severity", "policy__kind", "policy"]
-    list_select_related = ["policy", "routing_key"]
-    search_fields = ["dedup_key", "summary", "group_key", "key_alias"]
+    list_filter = [
+        "status",
+        "paged",
+        "severity",
+        "policy__kind",
+        "policy",
+        "team",
+        ("key_alias", admin.AllValuesFieldListFilter),
+        ("model", admin.AllValuesFieldListFilter),
+        "detected_at",
+    ]
+    list_select_related = ["policy", "routing_key", "team"]
+    search_fields = [
+        "dedup_key", "summary", "group_key", "key_alias", "model", "details__sample_request_ids",
+    ]  # fmt: skip
+    search_help_text = "Search by dedup key, summary, group, key alias, model or a request id."
     date_hierarchy = "detected_at"
-    inlines = [IncidentEventInline, DeliveryInline]
+    inlines = [DeliveryInline]
     actions = ["resolve_incidents"]
     fieldsets = [
-        (None, {"fields": ["summary", "status", "policy", "group_key", "severity"]}),
+        (None, {"fields": ["summary", "status", "paged", "muted_by", "timeline"]}),
         (
-            "Counts",
-            {"fields": ["trigger_count", "peak_count", "last_count", "policy_snapshot", "details"]},
+            "What tripped it",
+            {
+                "fields": [
+                    "policy",
+                    "thresholds",
+                    "group_key",
+                    "trigger_count",
+                    "peak_count",
+                    "last_count",
+                    "top_errors",
+                    "sample_requests",
+                ]
+            },
         ),
         (
             "Times",
             {"fields": ["started_at", "detected_at", "resolved_at", "resolved_by", "clear_since"]},
         ),
-        ("PagerDuty", {"fields": ["routed_to", "team", "key_alias", "dedup_key", "last_paged_at"]}),
+        (
+            "PagerDuty",
+            {
+                "fields": [
+                    "routed_to",
+                    "severity",
+                    "team",
+                    "key_alias",
+                    "model",
+                    "dedup_key",
+                    "last_paged_at",
+                ]
+            },
+        ),
     ]
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
@@ -85,11 +123,95 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("policies.change_incident"))
 
+    @admin.display(description="timeline")
+    def timeline(self, incident: Incident) -> SafeString:
+        """Opened, count changes, every delivery attempt with PagerDuty's answer, renotifies,
+        silences, and the resolve (and by whom), in order."""
+        entries: list[tuple[datetime, str, str, str]] = []
+        for event in incident.events.select_related("user"):
+            who = f" ({event.user.get_username()})" if event.user else ""
+            entries.append((event.at, event.get_kind_display(), event.message + who, ""))
+        attempts = DeliveryAttempt.objects.filter(delivery__incident=incident).select_related(
+            "delivery"
+        )
+        for attempt in attempts:
+            answer = f"HTTP {attempt.http_status}" if attempt.http_status else "no answer"
+            said = attempt.response_excerpt or attempt.error
+            entries.append(
+                (
+                    attempt.at,
+                    f"{attempt.delivery.get_action_display()} sent",
+                    f"{answer}{': ' + said if said else ''} ({attempt.duration_ms} ms)",
+                    reverse("admin:policies_delivery_change", args=[attempt.delivery_id]),
+                )
+            )
+        entries.sort(key=lambda entry: entry[0])
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{at:%Y-%m-%d %H:%M:%S}",
+                    format_html('<a href="{}">{}</a>', link, kind) if link else kind,
+                    message,
+                )
+                for at, kind, message, link in entries
+            ),
+        )
+        return format_html('<table id="incident-timeline"><tbody>{}</tbody></table>', rows)
+
+    @admin.display(description="thresholds when it opened")
+    def thresholds(self, incident: Incident) -> str:
+        snapshot = incident.policy_snapshot or {}
+        return str(snapshot.get("rule") or "—")
+
+    @admin.display(description="top errors")
+    def top_errors(self, incident: Incident) -> SafeString:
+        errors = (incident.details or {}).get("top_errors") or []
+        if not errors:
+            return format_html("{}", "—")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} {}: {}</li>",
+                (
+                    (e.get("error_class") or "no class", e.get("status_code") or "", e.get("count"))
+                    for e in errors
+                ),
+            ),
+        )
+
+    @admin.display(description="sample requests")
+    def sample_requests(self, incident: Incident) -> SafeString:
+        ids = [str(i) for i in (incident.details or {}).get("sample_request_ids") or []]
+        if not ids:
+            return format_html("{}", "—")
+        rows = dict(
+            GatewayRequest.objects.filter(request_id__in=ids).values_list("request_id", "pk")
+        )
+        links = [
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:ingest_gatewayrequest_change", args=[rows[i]]),
+                i,
+            )
+            if i in rows
+            else format_html("{} (pruned)", i)
+            for i in ids
+        ]
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((link,) for link in links))
+        )
+
     @admin.action(
         description="Resolve selected incidents (and send the resolve)",
         permissions=["resolve"],
     )
     def resolve_incidents(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        own = own_team_ids(request.user)
+        if own is not None and queryset.exclude(team__in=own).exists():
+            raise PermissionDenied("You may only resolve your own teams' incidents.")
         now = timezone.now()
         resolved = 0
         for pk in queryset.filter(status=IncidentStatus.OPEN).values_list("pk", flat=True):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from policies.admin.common import RECORD_DESCRIPTION
-from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind
+from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped
+from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind, Team
+from policies.roles import own_team_ids
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
@@ -23,7 +23,7 @@ def _plural(n: int) -> str:
 
 
 @admin.register(AlertPolicy)
-class AlertPolicyAdmin(admin.ModelAdmin[AlertPolicy]):
+class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
     list_display = ["name", "kind", "rule", "group_by", "filter_team", "severity", "enabled"]
     list_filter = ["enabled", "kind", "severity", "group_by", "filter_team"]
     list_select_related = ["filter_team"]
@@ -35,7 +35,7 @@ class AlertPolicyAdmin(admin.ModelAdmin[AlertPolicy]):
         "filter_team__name",
     ]
     radio_fields = {"kind": admin.VERTICAL}
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "recent_changes"]
     # A runbook link typed without a scheme is https (Django 6's default; silences its warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["enable_policies", "disable_policies"]
@@ -84,11 +84,21 @@ class AlertPolicyAdmin(admin.ModelAdmin[AlertPolicy]):
             (
                 "State",
                 {
-                    "fields": ["enabled", "created_at", "updated_at"],
+                    "fields": ["enabled", "created_at", "updated_at", "recent_changes"],
                     "description": RECORD_DESCRIPTION,
                 },
             ),
         ]
+
+    def teams_of(self, obj: AlertPolicy) -> set[int | None]:
+        return {obj.filter_team_id}
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        own = own_team_ids(request.user)
+        if db_field.name == "filter_team" and own is not None:
+            kwargs["queryset"] = Team.objects.filter(pk__in=own)
+            kwargs["required"] = True  # a policy of no team is everyone's: ops admins only
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _defaults_links(self) -> str:
         links = format_html_join(
@@ -124,14 +134,15 @@ class AlertPolicyAdmin(admin.ModelAdmin[AlertPolicy]):
     def _set_enabled(
         self, request: HttpRequest, queryset: QuerySet[AlertPolicy], *, enabled: bool
     ) -> None:
+        self.check_rows(request, queryset)
         # Only rows whose value changes are counted and logged; locked so that two people
-        # clicking at once do not both report (and log) the same change.
+        # clicking at once do not both report (and log) the same change. Saved one by one,
+        # so that the change history records each.
         with transaction.atomic():
             changing = list(queryset.filter(enabled=not enabled).select_for_update(of=("self",)))
-            AlertPolicy.objects.filter(pk__in=[p.pk for p in changing]).update(
-                enabled=enabled, updated_at=timezone.now()
-            )
             for policy in changing:
+                policy.enabled = enabled
+                policy.save(update_fields=["enabled", "updated_at"])
                 self.log_change(request, policy, [{"changed": {"fields": ["Enabled"]}}])
         verb = "enabled" if enabled else "disabled"
         unchanged = queryset.count() - len(changing)

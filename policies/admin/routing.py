@@ -7,14 +7,25 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
-from policies.admin.common import RECORD_DESCRIPTION
-from policies.models import Route, RoutingKey, validate_integration_key
+from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped
+from policies.models import Delivery, Route, RoutingKey, Team, validate_integration_key
 from policies.probe import send_probe
+from policies.roles import own_team_ids
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -44,7 +55,7 @@ class RoutingKeyForm(forms.ModelForm[RoutingKey]):
 
     class Meta:
         model = RoutingKey
-        fields = ["name", "integration_key", "description"]
+        fields = ["name", "integration_key", "team", "description"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,17 +93,20 @@ class InUseFilter(admin.SimpleListFilter):
 
 
 @admin.register(RoutingKey)
-class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
+class RoutingKeyAdmin(TeamScoped[RoutingKey], History):
     form = RoutingKeyForm
+    change_form_template = "admin/policies/routingkey/change_form.html"
     list_display = [
         "name",
         "masked_integration_key",
+        "team",
         "route_count",
         "last_success_at",
         "refused_at",
         "updated_at",
     ]
-    list_filter = [InUseFilter]
+    list_filter = [InUseFilter, "team"]
+    list_select_related = ["team"]
     actions = ["send_test_event"]
     # Not the key itself: a search would tell whoever tries a guessed key that it is right.
     search_fields = ["name", "description"]
@@ -101,13 +115,15 @@ class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
         "last_success_at",
         "refused_at",
         "refusal",
+        "recent_deliveries",
         "created_at",
         "updated_at",
+        "recent_changes",
     ]
 
     def get_fieldsets(self, request: HttpRequest, obj: RoutingKey | None = None) -> _FieldsetSpec:
         if obj is None:
-            return [(None, {"fields": ["name", "integration_key", "description"]})]
+            return [(None, {"fields": ["name", "integration_key", "team", "description"]})]
         # Without the change permission Django shows every form field as read-only text,
         # which for this one would be the whole key.
         key_fields = (
@@ -116,18 +132,83 @@ class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
             else ("current_integration_key",)
         )
         return [
-            (None, {"fields": ["name", "description"]}),
+            (None, {"fields": ["name", "team", "description"]}),
             ("Integration key", {"fields": key_fields}),
             (
                 "Delivery health",
                 {
-                    "fields": ["last_success_at", "refused_at", "refusal"],
+                    "fields": ["last_success_at", "refused_at", "refusal", "recent_deliveries"],
                     "description": "A refusal (HTTP 400) usually means the key is wrong or its "
-                    "integration was deleted in PagerDuty: pages to it are not retried.",
+                    "integration was deleted in PagerDuty: pages to it are not retried. "
+                    "“Send a test event” (above) checks the key end to end.",
                 },
             ),
-            ("Record", {"fields": ["created_at", "updated_at"], "description": RECORD_DESCRIPTION}),
+            (
+                "Record",
+                {
+                    "fields": ["created_at", "updated_at", "recent_changes"],
+                    "description": RECORD_DESCRIPTION,
+                },
+            ),
         ]
+
+    def teams_of(self, obj: RoutingKey) -> set[int | None]:
+        return {obj.team_id}
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        own = own_team_ids(request.user)
+        if db_field.name == "team" and own is not None:
+            kwargs["queryset"] = Team.objects.filter(pk__in=own)
+            kwargs["required"] = True
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_urls(self) -> list[URLPattern]:
+        test_event = path(
+            "<path:object_id>/test-event/",
+            self.admin_site.admin_view(self.test_event_view),
+            name="policies_routingkey_test_event",
+        )
+        return [test_event, *super().get_urls()]
+
+    def test_event_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Send a test event" button on the key's page: POST only, by who may change it."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        key = self.get_object(request, object_id)
+        if key is None:
+            raise Http404("No such routing key.")
+        if not self.has_change_permission(request, key):
+            raise PermissionDenied
+        self._send_test_event(request, key)
+        return HttpResponseRedirect(reverse("admin:policies_routingkey_change", args=[key.pk]))
+
+    def _send_test_event(self, request: HttpRequest, key: RoutingKey) -> None:
+        result = send_probe(key, sent_by=request.user.get_username())
+        level = messages.SUCCESS if result.ok else messages.ERROR
+        self.message_user(request, f"{key.name} ({key.masked_key}): {result.describe()}", level)
+
+    @admin.display(description="recent deliveries")
+    def recent_deliveries(self, key: RoutingKey) -> SafeString:
+        deliveries = (
+            Delivery.objects.filter(incident__routing_key=key)
+            .select_related("incident")
+            .order_by("-created_at")[:5]
+        )
+        rows = [
+            (
+                reverse("admin:policies_delivery_change", args=[d.pk]),
+                f"{d.created_at:%Y-%m-%d %H:%M:%S}",
+                d.get_action_display(),
+                d.get_status_display(),
+                d.last_error or "",
+            )
+            for d in deliveries
+        ]
+        if not rows:
+            return format_html("{}", "none yet")
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", '<li><a href="{}">{}</a> {}: {} {}</li>', rows)
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RoutingKey]:
         return super().get_queryset(request).annotate(route_count=Count("routes"))
@@ -143,12 +224,11 @@ class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
     ) -> HttpResponse:
         return super().changeform_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Send a test event (trigger, then resolve)")
+    @admin.action(description="Send a test event (trigger, then resolve)", permissions=["change"])
     def send_test_event(self, request: HttpRequest, queryset: QuerySet[RoutingKey]) -> None:
+        self.check_rows(request, queryset)
         for key in queryset:
-            result = send_probe(key, sent_by=request.user.get_username())
-            level = messages.SUCCESS if result.ok else messages.ERROR
-            self.message_user(request, f"{key.name} ({key.masked_key}): {result.describe()}", level)
+            self._send_test_event(request, key)
 
     @admin.display(description="integration key")
     def masked_integration_key(self, key: RoutingKey) -> str:
@@ -164,14 +244,14 @@ class RoutingKeyAdmin(admin.ModelAdmin[RoutingKey]):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin[Route]):
+class RouteAdmin(TeamScoped[Route], History):
     list_display = ["scope", "matches", "routing_key_display", "updated_at"]
     list_display_links = ["scope", "matches"]
     list_filter = ["scope", "routing_key"]
     list_select_related = ["team", "routing_key"]
     search_fields = ["key_alias", "team__name", "team__slug", "routing_key__name"]
     radio_fields = {"scope": admin.VERTICAL}
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "recent_changes"]
     fieldsets = [
         (
             "What it matches",
@@ -182,8 +262,27 @@ class RouteAdmin(admin.ModelAdmin[Route]):
             },
         ),
         ("Who is paged", {"fields": ["routing_key"]}),
-        ("Record", {"fields": ["created_at", "updated_at"], "description": RECORD_DESCRIPTION}),
+        (
+            "Record",
+            {
+                "fields": ["created_at", "updated_at", "recent_changes"],
+                "description": RECORD_DESCRIPTION,
+            },
+        ),
     ]
+
+    def teams_of(self, obj: Route) -> set[int | None]:
+        # A team editor's route must be their team's, and page one of their team's keys.
+        key_team = obj.routing_key.team_id if obj.routing_key_id is not None else None
+        return {obj.team_id if obj.scope == Route.Scope.TEAM else None, key_team}
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        own = own_team_ids(request.user)
+        if own is not None and db_field.name == "team":
+            kwargs["queryset"] = Team.objects.filter(pk__in=own)
+        if own is not None and db_field.name == "routing_key":
+            kwargs["queryset"] = RoutingKey.objects.filter(team__in=own)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="matches")
     def matches(self, route: Route) -> str:

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
-from policies.admin.common import RECORD_DESCRIPTION
+from policies.admin.common import RECORD_DESCRIPTION, History
 from policies.models import Route, Team
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class HasRouteFilter(admin.SimpleListFilter):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin[Team]):
+class TeamAdmin(History):
     list_display = [
         "name",
         "slug",
@@ -50,7 +50,8 @@ class TeamAdmin(admin.ModelAdmin[Team]):
     list_filter = [HasRouteFilter]
     search_fields = ["name", "slug", "gateway_team_id", "gateway_team_alias"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "recent_changes"]
+    filter_horizontal = ["editors"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description"]}),
         (
@@ -61,16 +62,27 @@ class TeamAdmin(admin.ModelAdmin[Team]):
                 "or by its team alias when they carry no id.",
             },
         ),
-        ("Record", {"fields": ["created_at", "updated_at"], "description": RECORD_DESCRIPTION}),
+        (
+            "Who may change its policies, routes, keys and silences",
+            {
+                "fields": ["editors"],
+                "description": "Members of the “Team editors” group listed here. Ops admins "
+                "may change everything anyway.",
+            },
+        ),
+        (
+            "Record",
+            {
+                "fields": ["created_at", "updated_at", "recent_changes"],
+                "description": RECORD_DESCRIPTION,
+            },
+        ),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
         team_route = Route.objects.filter(scope=Route.Scope.TEAM, team=OuterRef("pk"))
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(policy_count=Count("policies"), has_route=Exists(team_route))
-        )
+        teams: QuerySet[Team] = super().get_queryset(request)
+        return teams.annotate(policy_count=Count("policies"), has_route=Exists(team_route))
 
     @admin.display(description="policies scoped to it", ordering="policy_count")
     def policy_count(self, team: AnnotatedTeam) -> int:

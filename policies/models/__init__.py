@@ -1,6 +1,7 @@
 from policies.models.delivery import Delivery, DeliveryAttempt
 from policies.models.heartbeat import Heartbeat
 from policies.models.incident import Incident, IncidentEvent, IncidentStatus, PolicyState
+from policies.models.maintenance import Maintenance
 from policies.models.policy import (
     KIND_DEFAULTS,
     AlertPolicy,
@@ -9,6 +10,7 @@ from policies.models.policy import (
     Severity,
 )
 from policies.models.routing import Route, RoutingKey, validate_integration_key
+from policies.models.silence import Silence, Subject
 from policies.models.team import Team
 
 __all__ = [
@@ -21,11 +23,14 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "IncidentStatus",
+    "Maintenance",
     "PolicyKind",
     "PolicyState",
     "Route",
     "RoutingKey",
     "Severity",
+    "Silence",
+    "Subject",
     "Team",
     "validate_integration_key",
 ]

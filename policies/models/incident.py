@@ -74,6 +74,19 @@ class Incident(models.Model):
     key_alias = models.CharField(
         max_length=255, blank=True, help_text="The API-key alias, if known."
     )
+    model = models.CharField(
+        max_length=255, blank=True, help_text="The model (LiteLLM's model_group), if known."
+    )
+    paged = models.BooleanField(
+        default=True,
+        help_text="Whether PagerDuty was paged. An incident that opened under a silence or "
+        "maintenance mode is not, until they end.",
+    )
+    muted_by = models.CharField(
+        max_length=600,
+        blank=True,
+        help_text="The silence or maintenance mode that kept it from being paged.",
+    )
     started_at = models.DateTimeField(help_text="The first breaching evaluation.")
     detected_at = models.DateTimeField(help_text="When the incident opened.")
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +133,8 @@ class IncidentEvent(models.Model):
     class Kind(models.TextChoices):
         OPENED = "opened", "Opened"
         PEAK = "peak", "New peak"
+        MUTED = "muted", "Not paged"
+        UNMUTED = "unmuted", "Paged after a silence"
         RENOTIFIED = "renotified", "Paged again"
         DELIVERY = "delivery", "Delivery"
         RESOLVED = "resolved", "Resolved"

@@ -7,6 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from alerting_console.history import change_history
+
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
 
 
@@ -192,6 +194,8 @@ class AlertPolicy(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
     updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
+
+    history = change_history()
 
     class Meta:
         ordering = ["name"]

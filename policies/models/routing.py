@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from alerting_console.history import change_history
 from policies.masking import mask_secret
 
 INTEGRATION_KEY_RE = re.compile(r"[A-Za-z0-9]{32}")
@@ -38,6 +40,22 @@ class RoutingKey(models.Model):
         help_text="The 32-character Integration Key from the service's Events API v2 "
         "integration in PagerDuty. It is a secret: it is never shown whole after saving.",
     )
+    # Editable only so that the change history compares it; no form offers it.
+    key_hint = models.CharField(
+        "key",
+        max_length=20,
+        blank=True,
+        help_text="The key, masked: what the change history shows of it.",
+    )
+    team = models.ForeignKey(
+        "policies.Team",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routing_keys",
+        help_text="The team that owns this key; its team editors may change it and route to it. "
+        "Empty: only ops admins may.",
+    )
     description = models.TextField(blank=True, help_text="Optional notes about this service.")
     last_success_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="The last event PagerDuty accepted."
@@ -57,6 +75,11 @@ class RoutingKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
     updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 
+    # The key itself is never copied into the history: its masked hint stands in for it.
+    history = change_history(
+        excluded_fields=["integration_key", "last_success_at", "refused_at", "refusal"]
+    )
+
     class Meta:
         ordering = ["name"]
         verbose_name = "PagerDuty routing key"
@@ -67,6 +90,13 @@ class RoutingKey(models.Model):
     def __repr__(self) -> str:
         # Never let the key reach a log line through repr().
         return f"<RoutingKey {self.pk} {self.name!r} {self.masked_key}>"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.key_hint = self.masked_key
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "integration_key" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "key_hint"}
+        super().save(*args, **kwargs)
 
     @property
     def masked_key(self) -> str:
@@ -114,6 +144,8 @@ class Route(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
     updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
+
+    history = change_history()
 
     class Meta:
         ordering = ["scope", "key_alias"]

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from alerting_console.history import change_history
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -44,10 +47,18 @@ class Team(models.Model):
     description = models.TextField(
         blank=True, help_text="Optional notes: who they are, how to reach them."
     )
+    editors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="edited_teams",
+        help_text="People in the “Team editors” group who may change this team's policies, "
+        "routes, routing keys and silences.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
     updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 
     objects = TeamQuerySet.as_manager()
+    history = change_history(m2m_fields=[editors])
 
     class Meta:
         ordering = ["name"]

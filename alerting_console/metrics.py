@@ -1,0 +1,100 @@
+"""``GET /metrics`` for Prometheus: the ingest counters of this host's web processes, and
+what the database knows (open incidents, the outbox, deliveries, the last evaluation), read at
+scrape time so that every replica reports the same, and nothing is lost on a restart."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db.models import Count, Min
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+import ingest.metrics  # noqa: F401 - registers the ingest counters
+from policies.models import Delivery, Heartbeat, Incident, IncidentStatus
+
+
+class DatabaseCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        open_incidents = GaugeMetricFamily(
+            "console_open_incidents", "Incidents open now, by severity.", labels=["severity"]
+        )
+        for severity, n in (
+            Incident.objects.filter(status=IncidentStatus.OPEN)
+            .values_list("severity")
+            .annotate(n=Count("pk"))
+            .order_by()
+        ):
+            open_incidents.add_metric([severity], n)
+        yield open_incidents
+
+        deliveries = GaugeMetricFamily(
+            "console_deliveries",
+            "Deliveries to PagerDuty (triggers and resolves) by outcome, as recorded.",
+            labels=["status"],
+        )
+        counts = dict(Delivery.objects.values_list("status").annotate(n=Count("pk")).order_by())
+        for status in Delivery.Status.values:
+            deliveries.add_metric([status], counts.get(status, 0))
+        yield deliveries
+
+        pending = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
+            n=Count("pk"), oldest=Min("created_at")
+        )
+        yield GaugeMetricFamily(
+            "console_outbox_backlog", "Deliveries waiting to be sent.", value=pending["n"]
+        )
+        oldest = pending["oldest"]
+        age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "console_outbox_oldest_seconds",
+            "Age of the oldest delivery waiting to be sent (0: none waits).",
+            value=age,
+        )
+
+        beat = Heartbeat.objects.filter(name="evaluate").first()
+        yield GaugeMetricFamily(
+            "console_evaluation_duration_seconds",
+            "How long the last evaluation of every policy took.",
+            value=beat.duration_seconds if beat else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "console_evaluation_last_run_timestamp_seconds",
+            "When the last evaluation ran (Unix time; 0: never).",
+            value=beat.at.timestamp() if beat else 0.0,
+        )
+
+
+class _ThisProcess(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+
+
+def _registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call] # the counters of every gunicorn worker on this host
+    else:
+        registry.register(_ThisProcess())
+    registry.register(DatabaseCollector())
+    return registry
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            response = HttpResponse("a bearer token is required\n", status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

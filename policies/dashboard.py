@@ -1,0 +1,128 @@
+"""What the admin home page shows: open incidents, failures and hangs per team over the last
+hours, and delivery health per routing key. Cached briefly: a busy table is not counted on
+every page view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, Value
+from django.db.models.functions import Coalesce, NullIf, TruncHour
+
+from ingest.models import GatewayRequest
+from policies.charts import Series, stacked_bars
+from policies.models import (
+    KIND_DEFAULTS,
+    Delivery,
+    Incident,
+    IncidentStatus,
+    PolicyKind,
+    RoutingKey,
+)
+
+HOURS = 12
+CACHE_SECONDS = 30
+MAX_TEAMS = 12
+
+
+@dataclass(frozen=True)
+class KeyHealth:
+    key: RoutingKey
+    pending: int
+    failed_last_day: int
+    last_failure_at: datetime | None
+
+    @property
+    def healthy(self) -> bool:
+        return self.key.refused_at is None and self.failed_last_day == 0 and self.pending < 10
+
+
+def hour_buckets(now: datetime, hours: int = HOURS) -> list[datetime]:
+    """The starts of the last `hours` whole hours, oldest first, the current one last."""
+    current = now.replace(minute=0, second=0, microsecond=0)
+    return [current - timedelta(hours=h) for h in range(hours - 1, -1, -1)]
+
+
+def team_series(now: datetime) -> tuple[list[str], list[Series]]:
+    buckets = hour_buckets(now)
+    since = buckets[0]
+    hang_after = timedelta(seconds=KIND_DEFAULTS[PolicyKind.HUNG].duration_seconds or 600)
+    team = Coalesce(NullIf("gateway_team_alias", Value("")), NullIf("gateway_team_id", Value("")))
+    failures = (
+        GatewayRequest.objects.filter(finished_at__gte=since, outcome="failure")
+        .annotate(team=team, hour=TruncHour("finished_at"))
+        .values("team", "hour")
+        .annotate(n=Count("pk"))
+    )
+    # A request hangs when it runs past LiteLLM's default hang time: counted in the hour it
+    # started, whether it finished late or is still running.
+    hung = (
+        GatewayRequest.objects.filter(started_at__gte=since, started_at__lte=now - hang_after)
+        .filter(Q(finished_at__isnull=True) | Q(latency_seconds__gt=hang_after.total_seconds()))
+        .annotate(team=team, hour=TruncHour("started_at"))
+        .values("team", "hour")
+        .annotate(n=Count("pk"))
+    )
+    index = {bucket: i for i, bucket in enumerate(buckets)}
+    rows: dict[str, tuple[list[int], list[int]]] = {}
+    for kind, query in ((0, failures), (1, hung)):
+        for row in query:
+            position = index.get(row["hour"])
+            if position is None:
+                continue
+            label = row["team"] or "no team"
+            pair = rows.setdefault(label, ([0] * len(buckets), [0] * len(buckets)))
+            pair[kind][position] += row["n"]
+    series = [Series(label, f, h) for label, (f, h) in rows.items()]
+    series.sort(key=lambda s: (-s.total, s.label))
+    return [f"{b:%H}:00" for b in buckets], series[:MAX_TEAMS]
+
+
+def key_health(now: datetime) -> list[KeyHealth]:
+    day_ago = now - timedelta(days=1)
+    keys = RoutingKey.objects.annotate(
+        pending=Count("incidents__deliveries", filter=Q(incidents__deliveries__status="pending")),
+        failed=Count(
+            "incidents__deliveries",
+            filter=Q(
+                incidents__deliveries__status__in=[
+                    Delivery.Status.GAVE_UP,
+                    Delivery.Status.REFUSED,
+                ],
+                incidents__deliveries__finished_at__gte=day_ago,
+            ),
+        ),
+        last_failure=Max(
+            "incidents__deliveries__finished_at",
+            filter=Q(
+                incidents__deliveries__status__in=[Delivery.Status.GAVE_UP, Delivery.Status.REFUSED]
+            ),
+        ),
+    ).order_by("name")
+    return [KeyHealth(k, k.pending, k.failed, k.last_failure) for k in keys]
+
+
+def dashboard(now: datetime) -> dict[str, Any]:
+    # Only the counts are cached, never the routing keys: a secret stays in the database.
+    cached = cache.get("console:dashboard")
+    if cached is None:
+        labels, series = team_series(now)
+        cached = {"labels": labels, "series": series, "at": now}
+        cache.set("console:dashboard", cached, CACHE_SECONDS)
+    scale = max((max([*s.failures, 0]) + max([*s.hung, 0]) for s in cached["series"]), default=1)
+    return {
+        "open_incidents": list(
+            Incident.objects.filter(status=IncidentStatus.OPEN)
+            .select_related("policy", "team")
+            .order_by("-detected_at")[:20]
+        ),
+        "open_count": Incident.objects.filter(status=IncidentStatus.OPEN).count(),
+        "chart_hours": HOURS,
+        "chart_labels": cached["labels"],
+        "chart_rows": [(s, stacked_bars(s, cached["labels"], scale)) for s in cached["series"]],
+        "chart_at": cached["at"],
+        "key_health": key_health(now),
+    }

@@ -1,0 +1,294 @@
+"""Silences and maintenance mode: breaches are recorded but not paged; pages go out when the
+mute ends while the problem still holds."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+
+from policies.engine import evaluate_all
+from policies.models import (
+    Incident,
+    IncidentEvent,
+    Maintenance,
+    Route,
+    Silence,
+    Subject,
+    Team,
+)
+from policies.muting import first_match, why_muted
+from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+
+KEY = "R0AB" + "s" * 24 + "XY12"
+SEARCH = Subject(policy_id=1, team_id=10, key_alias="search-svc", model="gpt-4o")
+
+
+def silence(scope, **fields):
+    fields.setdefault("starts_at", T0)
+    fields.setdefault("ends_at", later(3600))
+    return Silence(scope=scope, reason="test", **fields)
+
+
+@pytest.mark.parametrize(
+    ("made", "matches"),
+    [
+        (silence("policy", policy_id=1), True),
+        (silence("policy", policy_id=2), False),
+        (silence("team", team_id=10), True),
+        (silence("team", team_id=11), False),
+        (silence("key_alias", key_alias="search-svc"), True),
+        (silence("key_alias", key_alias="other"), False),
+        (silence("model", model="gpt-4o"), True),
+        (silence("model", model="gpt-4o-mini"), False),
+    ],
+)
+def test_a_silence_matches_only_what_it_names(made, matches):
+    assert made.matches(SEARCH) is matches
+
+
+def test_a_silence_mutes_from_its_start_until_just_before_its_end():
+    team_silence = silence("team", team_id=10, starts_at=T0, ends_at=later(60))
+
+    assert first_match([team_silence], SEARCH, later(-1)) is None
+    assert first_match([team_silence], SEARCH, T0) is team_silence
+    assert first_match([team_silence], SEARCH, later(59)) is team_silence
+    assert first_match([team_silence], SEARCH, later(60)) is None
+
+
+def test_an_incident_about_no_team_or_model_is_not_muted_by_empty_values():
+    nobody = Subject(policy_id=1, team_id=None, key_alias="", model="")
+
+    assert first_match([silence("key_alias", key_alias="x")], nobody, T0) is None
+    assert not silence("team", team_id=None).matches(nobody)
+
+
+@pytest.mark.django_db
+class TestSilenceRows:
+    def test_the_form_rules_name_the_field(self, make_team):
+        team = make_team()
+        bad = Silence(scope="team", key_alias="x", team=team, starts_at=T0, ends_at=T0, reason="r")
+
+        with pytest.raises(ValidationError) as error:
+            bad.full_clean()
+
+        assert set(error.value.message_dict) >= {"key_alias", "ends_at"}
+
+    def test_the_database_refuses_a_silence_whose_fields_do_not_fit_its_scope(self):
+        with pytest.raises(IntegrityError):
+            Silence.objects.create(scope="team", starts_at=T0, ends_at=later(60), reason="r")
+
+    def test_the_database_refuses_a_silence_that_ends_before_it_starts(self):
+        with pytest.raises(IntegrityError):
+            Silence.objects.create(
+                scope="model", model="m", starts_at=T0, ends_at=later(-1), reason="r"
+            )
+
+
+@pytest.fixture
+def search(make_team, make_routing_key, make_route):
+    team = make_team(slug="search", name="Search", gateway_team_id="team-search")
+    key = make_routing_key(name="Search on-call", integration_key=KEY, team=team)
+    make_route(key, scope=Route.Scope.TEAM, team=team)
+    return team
+
+
+@pytest.fixture
+def policy(make_policy):
+    return make_policy(
+        name="Upstream failures", threshold=3, window_seconds=60, group_by="team",
+        resolve_hold_seconds=0,
+    )  # fmt: skip
+
+
+def breach(at):
+    add_requests(
+        4, at=at, gateway_team_id="team-search", key_alias="search-svc", model_group="gpt-4o"
+    )
+
+
+def silence_team(team: Team, until, **fields) -> Silence:
+    return Silence.objects.create(
+        scope="team", team=team, starts_at=later(-600), ends_at=until, reason="provider outage",
+        **fields,
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_breach_under_a_silence_is_recorded_but_not_paged(policy, search, pagerduty):
+    muting = silence_team(search, later(300))
+    breach(later(-5))
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    incident = Incident.objects.get()
+    assert incident.status == "open"
+    assert incident.paged is False
+    assert f"silence #{muting.pk} of team Search" in incident.muted_by
+    assert "provider outage" in incident.muted_by
+    assert incident.deliveries.count() == 0
+    assert pagerduty.events == []
+    kinds = list(incident.events.values_list("kind", flat=True))
+    assert kinds == [IncidentEvent.Kind.OPENED, IncidentEvent.Kind.MUTED]
+
+
+@pytest.mark.django_db
+def test_when_the_silence_ends_and_the_problem_holds_it_pages_then(policy, search, pagerduty):
+    silence_team(search, later(30))
+    breach(later(-5))
+    evaluate_all(T0)
+    breach(later(25))  # still failing when the silence ends
+
+    evaluate_all(later(29))
+    drain(later(29))
+    assert pagerduty.events == []  # one second before the end: still muted
+
+    evaluate_all(later(30))
+    drain(later(30))
+
+    incident = Incident.objects.get()
+    [event] = pagerduty.events
+    assert (event["event_action"], event["dedup_key"]) == ("trigger", incident.dedup_key)
+    assert event["routing_key"] == KEY
+    assert incident.paged is True
+    assert incident.events.filter(kind=IncidentEvent.Kind.UNMUTED).count() == 1
+
+    evaluate_all(later(35))  # and only once
+    drain(later(35))
+    assert len(pagerduty.events) == 1
+
+
+@pytest.mark.django_db
+def test_a_problem_that_clears_under_the_silence_never_pages(policy, search, pagerduty):
+    silence_team(search, later(300))
+    breach(later(-5))
+    evaluate_all(T0)
+
+    evaluate_all(later(120))  # the failures left the window: it resolves, still muted
+    evaluate_all(later(400))  # the silence is over
+    drain(later(400))
+
+    incident = Incident.objects.get()
+    assert incident.status == "resolved"
+    assert pagerduty.events == []
+    assert incident.deliveries.count() == 0
+    resolved = incident.events.get(kind=IncidentEvent.Kind.RESOLVED)
+    assert "never paged" in resolved.message
+
+
+@pytest.mark.django_db
+def test_a_silence_of_another_team_does_not_mute(policy, search, make_team, pagerduty):
+    other = make_team(slug="billing", name="Billing", gateway_team_id="team-billing")
+    silence_team(other, later(300))
+    breach(later(-5))
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    assert len(pagerduty.events) == 1
+    assert Incident.objects.get().paged is True
+
+
+@pytest.mark.django_db
+def test_an_expired_silence_does_not_mute(policy, search, pagerduty):
+    silence_team(search, later(-1))
+    breach(later(-5))
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    assert len(pagerduty.events) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"scope": "key_alias", "key_alias": "search-svc"},
+        {"scope": "model", "model": "gpt-4o"},
+    ],
+)
+def test_key_alias_and_model_silences_mute_incidents_about_them(policy, search, pagerduty, fields):
+    Silence.objects.create(starts_at=later(-60), ends_at=later(60), reason="r", **fields)
+    breach(later(-5))
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    incident = Incident.objects.get()
+    assert (incident.key_alias, incident.model) == ("search-svc", "gpt-4o")
+    assert incident.paged is False
+    assert pagerduty.events == []
+
+
+@pytest.mark.django_db
+def test_a_policy_silence_mutes_only_that_policy(policy, search, make_policy, pagerduty):
+    other = make_policy(name="Other", threshold=3, window_seconds=60, group_by="team")
+    Silence.objects.create(
+        scope="policy", policy=policy, starts_at=later(-60), ends_at=later(60), reason="r"
+    )
+    breach(later(-5))
+
+    evaluate_all(T0)
+    drain(T0)
+
+    muted = Incident.objects.get(policy=policy)
+    paged = Incident.objects.get(policy=other)
+    assert (muted.paged, paged.paged) == (False, True)
+    assert [e["dedup_key"] for e in pagerduty.events] == [paged.dedup_key]
+
+
+@pytest.mark.django_db
+def test_a_silence_set_on_a_paged_incident_stops_renotifies_but_not_the_resolve(
+    make_policy, search, pagerduty
+):
+    policy = make_policy(
+        name="Failures", threshold=3, window_seconds=600, group_by="team", renotify_seconds=60,
+        resolve_hold_seconds=0,
+    )  # fmt: skip
+    breach(later(-5))
+    evaluate_all(T0)
+    drain(T0)
+    assert len(pagerduty.events) == 1
+    silence_team(search, later(3600))
+
+    evaluate_all(later(90))  # a renotify is due, but muted
+    drain(later(90))
+    assert len(pagerduty.events) == 1
+    incident = Incident.objects.get(policy=policy)
+    assert incident.events.filter(kind=IncidentEvent.Kind.MUTED).count() == 1
+
+    evaluate_all(later(700))  # the failures left the window
+    drain(later(700))
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
+
+
+@pytest.mark.django_db
+def test_maintenance_mode_records_and_pages_nobody_until_it_is_off(policy, search, pagerduty):
+    Maintenance.objects.create(enabled=True, reason="database upgrade")
+    breach(later(-5))
+
+    evaluate_all(T0)
+    drain(T0)
+
+    incident = Incident.objects.get()
+    assert incident.paged is False
+    assert "maintenance mode is on (database upgrade)" in incident.muted_by
+    assert pagerduty.events == []
+    assert why_muted(Subject(policy.pk, None, "", ""), T0).startswith("maintenance mode")
+
+    Maintenance.objects.filter(pk=1).update(enabled=False)
+    breach(later(10))
+    evaluate_all(later(15))
+    drain(later(15))
+
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger"]
+    assert pagerduty.events[0]["dedup_key"] == incident.dedup_key
+
+
+def test_the_silence_window_is_half_open():
+    one = silence("model", model="m", starts_at=T0, ends_at=T0 + timedelta(seconds=1))
+
+    assert one.is_active(T0)
+    assert not one.is_active(T0 + timedelta(seconds=1))
