@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint install install-dev clean bench-ingest bench-engine
+.PHONY: run test lint install install-dev clean bench-ingest bench-engine browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,23 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: $(VENV)/.installed-dev lint
+# The browser tests drive Debian's Chromium (Playwright downloads no browser of its own).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: $(VENV)/.installed-dev lint browser
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-only-secret-key}" \
 	$(BIN)/pytest
+
+# The README's pictures: the browser tests, saving what they see.
+screenshots: $(VENV)/.installed-dev browser
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
+	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
+	SECRET_KEY="$${SECRET_KEY:-test-only-secret-key}" \
+	SCREENSHOTS_DIR="$(CURDIR)/docs/screenshots" \
+	$(BIN)/pytest tests/e2e/test_browser.py
 
 # Benchmarks: each prints its figures next to a baseline measured in the same run (README).
 bench-ingest: $(VENV)/.installed-dev

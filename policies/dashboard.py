@@ -21,6 +21,7 @@ from policies.models import (
     IncidentStatus,
     PolicyKind,
     RoutingKey,
+    Team,
 )
 
 HOURS = 12
@@ -67,18 +68,31 @@ def team_series(now: datetime) -> tuple[list[str], list[Series]]:
         .annotate(n=Count("pk"))
     )
     index = {bucket: i for i, bucket in enumerate(buckets)}
+    names = team_names()
     rows: dict[str, tuple[list[int], list[int]]] = {}
     for kind, query in ((0, failures), (1, hung)):
         for row in query:
             position = index.get(row["hour"])
             if position is None:
                 continue
-            label = row["team"] or "no team"
+            label = names.get(row["team"] or "", row["team"] or "no team")
             pair = rows.setdefault(label, ([0] * len(buckets), [0] * len(buckets)))
             pair[kind][position] += row["n"]
     series = [Series(label, f, h) for label, (f, h) in rows.items()]
     series.sort(key=lambda s: (-s.total, s.label))
     return [f"{b:%H}:00" for b in buckets], series[:MAX_TEAMS]
+
+
+def team_names() -> dict[str, str]:
+    """The console's name for each gateway team id and alias it knows."""
+    names: dict[str, str] = {}
+    for name, team_id, alias in Team.objects.values_list(
+        "name", "gateway_team_id", "gateway_team_alias"
+    ):
+        for reference in (team_id, alias):
+            if reference:
+                names[reference] = name
+    return names
 
 
 def key_health(now: datetime) -> list[KeyHealth]:

@@ -5,74 +5,17 @@ come out, each exactly once, and resolve."""
 import sys
 import time
 
-import httpx
 import pytest
-import redis
 from django.conf import settings
 
 from ingest.models import GatewayRequest
 from policies.models import AlertPolicy, Incident, Route, RoutingKey, Team
-from tests.e2e.pagerduty_server import PagerDutyServer
-from tests.e2e.processes import Console, Process, answers, child_environment, free_port
+from tests.e2e.live import database_url, failures, post, wait_until
+from tests.e2e.processes import Process, answers, child_environment, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 KEY = "R0AB" + "f" * 24 + "XY12"
-
-
-def wait_until(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def database_url(db):
-    """The test database, for processes outside this one (they see what tests commit)."""
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    return f"postgres://{db['USER']}{password}@{host}/{db['NAME']}"
-
-
-@pytest.fixture
-def console(tmp_path, make_token):
-    """Web server, worker and beat, configured like production, on the test database."""
-    redis_url = "redis://127.0.0.1:6379/14"
-    redis.Redis.from_url(redis_url).flushdb()  # no messages left over from another run
-    port = free_port()
-    with PagerDutyServer() as pagerduty:
-        env = child_environment(
-            DATABASE_URL=database_url(settings.DATABASES["default"]),
-            REDIS_URL=redis_url,
-            SECRET_KEY="e2e-only",
-            PAGERDUTY_EVENTS_URL=pagerduty.url,
-            CONSOLE_BASE_URL=f"http://127.0.0.1:{port}",
-            CONSOLE_VAR_DIR=str(tmp_path / "var"),
-            EVALUATION_INTERVAL_SECONDS="1",
-            BIND=f"127.0.0.1:{port}",
-        )
-        running = [Console(env, tmp_path, port)]
-
-        def restart():
-            """Stop every process (SIGTERM, then SIGKILL what is left) and start new ones."""
-            running[0].stop()
-            (tmp_path / f"run{len(running)}").mkdir()
-            running.insert(0, Console(env, tmp_path / f"run{len(running)}", port))
-            running[0].wait_until_ready()
-
-        try:
-            running[0].wait_until_ready()
-            token, _ = make_token(source="litellm-prod")
-            yield {
-                "url": running[0].url,
-                "token": token,
-                "pagerduty": pagerduty.fake,
-                "restart": restart,
-            }
-        finally:
-            running[0].stop()
 
 
 @pytest.fixture
@@ -81,34 +24,6 @@ def routed():
     key = RoutingKey.objects.create(name="Search on-call", integration_key=KEY)
     Route.objects.create(scope=Route.Scope.TEAM, team=team, routing_key=key)
     return key
-
-
-def post(console, events):
-    response = httpx.post(
-        f"{console['url']}/ingest/v1/events",
-        json=events,
-        headers={"Authorization": f"Bearer {console['token']}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response
-
-
-def failures(n, team="team-search"):
-    now = time.time()
-    return [
-        {
-            "event": "finished",
-            "request_id": f"fail-{now}-{i}",
-            "status": "failure",
-            "finished_at": now,
-            "status_code": 503,
-            "error_class": "ServiceUnavailableError",
-            "team_id": team,
-            "model_group": "gpt-4o",
-        }
-        for i in range(n)
-    ]
 
 
 def test_a_burst_of_failures_pages_the_team_once_and_resolves_once(console, routed):
