@@ -105,6 +105,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=read_int(ENV, "LOGIN_LOCKOUT_MINUTES", 15,
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The change history is for reading: no "Revert" button (see policies/admin/common.py).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 ROOT_URLCONF = "alerting_console.urls"
 WSGI_APPLICATION = "alerting_console.wsgi.application"

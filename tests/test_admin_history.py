@@ -2,6 +2,7 @@
 
 import pytest
 
+from ingest.models import GatewayRequest
 from policies.models import Delivery, Incident, Route
 from tests.engine_helpers import T0, add_requests, drain, evaluate, later
 
@@ -68,3 +69,49 @@ def test_history_cannot_be_edited_or_deleted(admin_client, incident):
     assert admin_client.get("/admin/policies/incident/add/").status_code == 403
     assert admin_client.post(f"/admin/policies/incident/{incident.pk}/delete/").status_code == 403
     assert Delivery.objects.exists()
+
+
+def test_the_timeline_lists_each_attempt_with_pagerdutys_answer_in_order(admin_client, incident):
+    response = admin_client.get(f"/admin/policies/incident/{incident.pk}/change/")
+    html = response.content.decode()
+    timeline = html[html.index('id="incident-timeline"') :]
+    timeline = timeline[: timeline.index("</table>")]
+
+    opened = timeline.index("Opened: Upstream failures")
+    failed = timeline.index("HTTP 500")
+    accepted = timeline.index("HTTP 202")
+    assert opened < failed < accepted
+
+
+def test_sample_requests_link_to_their_rows_and_say_when_pruned(admin_client, incident):
+    sample = incident.details["sample_request_ids"]
+    GatewayRequest.objects.filter(request_id=sample[0]).delete()  # pruned since
+    kept = GatewayRequest.objects.get(request_id=sample[1])
+
+    html = admin_client.get(f"/admin/policies/incident/{incident.pk}/change/").content.decode()
+
+    assert f'<a href="/admin/ingest/gatewayrequest/{kept.pk}/change/">{sample[1]}</a>' in html
+    assert f"{sample[0]} (pruned)" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("q={request_id}", True),
+        ("q=no-such-request", False),
+        ("model__exact=", True),  # no model on these requests
+        ("status__exact=open", True),
+        ("status__exact=resolved", False),
+        ("paged__exact=1", True),
+    ],
+)
+def test_the_incident_list_finds_by_request_id_and_filters(admin_client, incident, query, found):
+    request_id = incident.details["sample_request_ids"][2]
+    url = "/admin/policies/incident/?" + query.format(request_id=request_id)
+
+    response = admin_client.get(url)
+
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["cl"].result_list] == (
+        [incident.pk] if found else []
+    )

@@ -350,3 +350,20 @@ def test_only_ops_admins_manage_ingest_tokens(admin_client_, editor, viewer):
     assert viewer.post(add, data).status_code == 403
     assert admin_client_.post(add, data).status_code == 200  # the page that shows it once
     assert IngestToken.objects.count() == 1
+
+
+@pytest.mark.parametrize("who", ["viewer", "admin_client_"])
+def test_nobody_restores_an_old_version_through_the_history_pages(request, who, teams):
+    client = request.getfixturevalue(who)
+    team = teams[0]
+    team.description = "changed"
+    team.save()
+    first = team.history.earliest()
+    url = reverse("admin:policies_team_simple_history", args=[team.pk, first.history_id])
+
+    assert client.get(url).status_code == 200  # reading an old version is fine
+    response = client.post(url, {"name": "Renamed", "slug": "search", "description": ""})
+
+    assert response.status_code == 403
+    team.refresh_from_db()
+    assert (team.name, team.description) == ("Search", "changed")

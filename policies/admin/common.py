@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
@@ -103,6 +103,22 @@ class History(_HistoryBase):
     behind the "History" button, and the latest changes on the object's own page."""
 
     history_list_per_page = 50
+
+    def history_form_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Old versions are for reading. The library would save a posted one after checking
+        # only the right to *view* history, and a routing key's old versions have no key.
+        if request.method != "GET":
+            raise PermissionDenied("Old versions cannot be restored; change the object instead.")
+        response: HttpResponse = SimpleHistoryAdmin.history_form_view(
+            self, request, object_id, version_id, extra_context
+        )
+        return response
 
     def recent_changes(self, obj: Model) -> SafeString:
         if obj.pk is None:
