@@ -25,7 +25,7 @@ from policies.models import (
 )
 
 HOURS = 12
-CACHE_SECONDS = 30
+CACHE_SECONDS = 15
 MAX_TEAMS = 12
 
 

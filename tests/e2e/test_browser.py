@@ -185,7 +185,12 @@ def test_an_incident_from_the_list_shows_its_timeline_and_a_silence_mutes_the_ne
     page.goto(f"{console['url']}/admin/policies/incident/")
     expect(page.locator("#result_list")).to_contain_text(billing_incident.summary)
     screenshot(page, "incident-list")
-    page.goto(f"{console['url']}/admin/")
+    # The chart is cached for a few seconds: a person who logged in just before sees it late.
+    wait_until(
+        lambda: page.goto(f"{console['url']}/admin/") and page.locator("#team-chart").count(),
+        40,
+        "the chart",
+    )
     expect(page.locator("#open-incidents")).to_contain_text(search_incident.summary)
     expect(page.locator("#team-chart")).to_contain_text("Billing")
     expect(page.locator("#key-health")).to_contain_text("Search on-call")

@@ -1,0 +1,95 @@
+"""A real broker outage: Redis (a private one, on a port of its own) dies while a burst of
+failures comes and goes. Ingest keeps storing; when Redis is back, beat's next evaluation
+replays the moments it missed, and the team is paged for what happened meanwhile."""
+
+import shutil
+import time
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from policies.models import AlertPolicy, Heartbeat, Incident, Route, RoutingKey, Team
+from tests.e2e.live import database_url, failures, post, wait_until
+from tests.e2e.pagerduty_server import PagerDutyServer
+from tests.e2e.processes import Console, Process, child_environment, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+KEY = "R0AB" + "o" * 24 + "XY12"
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def start_redis(port, log):
+    redis = Process(
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        child_environment(),
+        log,
+    )
+    redis.wait_for(lambda: "Ready to accept connections" in redis.output(), 20, "Redis")
+    return redis
+
+
+def test_what_happened_while_redis_was_down_is_paged_when_it_is_back(tmp_path, make_token):
+    team = Team.objects.create(name="Search", slug="search", gateway_team_id="team-search")
+    key = RoutingKey.objects.create(name="Search on-call", integration_key=KEY)
+    Route.objects.create(scope=Route.Scope.TEAM, team=team, routing_key=key)
+    AlertPolicy.objects.create(
+        name="Upstream failures", threshold=3, window_seconds=4, group_by="team",
+        resolve_hold_seconds=0,
+    )  # fmt: skip
+    redis_port, web_port = free_port(), free_port()
+    redis = start_redis(redis_port, tmp_path / "redis1.log")
+    with PagerDutyServer() as pagerduty:
+        env = child_environment(
+            DATABASE_URL=database_url(settings.DATABASES["default"]),
+            REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+            SECRET_KEY="e2e-only",
+            PAGERDUTY_EVENTS_URL=pagerduty.url,
+            CONSOLE_VAR_DIR=str(tmp_path / "var"),
+            EVALUATION_INTERVAL_SECONDS="1",
+            BIND=f"127.0.0.1:{web_port}",
+        )
+        console = Console(env, tmp_path, web_port)
+        try:
+            console.wait_until_ready()
+            token, _ = make_token()
+            live = {"url": console.url, "token": token}
+            wait_until(lambda: Incident.objects.count() == 0 and _beat_ticked(), 30, "a tick")
+
+            redis.kill()
+            post(live, failures(4))  # stored while the broker is gone
+            time.sleep(7)  # the burst leaves its 4 s window before Redis is back
+            assert not Incident.objects.exists()
+            assert pagerduty.fake.events == []
+
+            back_at = timezone.now()
+            redis = start_redis(redis_port, tmp_path / "redis2.log")
+            wait_until(
+                lambda: [a for a, _ in pagerduty.fake.actions()] == ["trigger", "resolve"],
+                60,
+                "the trigger and resolve of the missed burst",
+            )
+            incident = Incident.objects.get()
+            assert incident.trigger_count == 4
+            assert incident.status == "resolved"
+            # Replayed: it opened at a moment inside the outage, not when Redis came back.
+            assert incident.detected_at < back_at
+            assert incident.resolved_at is not None
+        finally:
+            console.stop()
+            redis.kill()
+
+
+def _beat_ticked():
+    return Heartbeat.objects.filter(name="evaluate").exists()
