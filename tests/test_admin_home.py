@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from ingest.models import GatewayRequest
+from ingest.models import GatewayRequest, IngestToken
 from policies.models import AlertPolicy, Delivery, Incident, Maintenance, RoutingKey
 from tests.admin_helpers import form_data_of
 from tests.engine_helpers import add_requests
@@ -166,3 +166,27 @@ class TestFailedLogins:
         )
         assert response.status_code == 302
         assert User.objects.get(username="ops").is_active
+
+
+def test_an_ingest_tokens_history_records_who_disabled_it_and_never_the_token(
+    ops, staff_user, make_token
+):
+    token, row = make_token(name="litellm-prod replicas")
+
+    ops.post(
+        reverse("admin:ingest_ingesttoken_changelist"),
+        {"action": "disable_tokens", "_selected_action": [row.pk]},
+    )
+
+    latest = IngestToken.history.filter(id=row.pk).first()
+    assert latest is not None
+    assert (latest.enabled, latest.history_user) == (False, staff_user)
+    assert not hasattr(latest, "token_hash")
+    pages = [
+        ops.get(reverse("admin:ingest_ingesttoken_history", args=[row.pk])),
+        ops.get(reverse("admin:ingest_ingesttoken_change", args=[row.pk])),
+    ]
+    for page in pages:
+        html = page.content.decode()
+        assert "Enabled" in html
+        assert token not in html and row.token_hash not in html
