@@ -4,7 +4,7 @@ Prints, next to a baseline measured in the same run:
 
 - evaluation cost: one full evaluation of 100 policies over a table of 1,000,000 requests
   (100,000 in the largest window), against the same counts computed by one hand-written SQL
-  query (`eval_ms`, `eval_ratio_vs_sql`);
+  query, one GROUP BY per policy (`eval_ms`, `eval_ratio_vs_sql`);
 - detection latency: from the HTTP answer to the ingest post that crosses a threshold to the
   fake PagerDuty receiving the trigger, over real processes (web server, Celery worker and
   beat) with an evaluation interval of 1 s (`detection_p50_s`, `detection_p95_s`, `interval_s`).
@@ -156,7 +156,9 @@ def make_policies() -> list[Any]:
 
 
 def hand_written_sql(policies: list[Any], now: datetime) -> float:
-    """The same counts as one UNION ALL query, written by hand: the floor for evaluation."""
+    """The same counts as the straightforward SQL a person would write: one GROUP BY per
+    policy, in one UNION ALL. The engine reads each window's requests once for all policies
+    instead (policies/sharedscan.py), so it can beat this baseline: a ratio under 1."""
     from django.db import connection
 
     from policies.counting import GROUP_EXPRESSIONS, window_for

@@ -1,6 +1,9 @@
-"""The database side of evaluation: one query per policy counts every group at once.
+"""The database side of evaluation: one query counts every group of every policy at once.
 
-Plain SQL that Postgres and the embedded SQLite both run. Each kind reads one window:
+Plain SQL that Postgres and the embedded SQLite both run. `window_for` says what each
+policy counts, as the WHERE clause of a query of its own (which `details_for` runs);
+`count_all` gets the same counts for all policies from one pass over the requests
+(`sharedscan`). Each kind reads one window:
 - failures and failure_rate: requests that finished within (now - Y, now];
 - slow: requests that finished within the window and took longer than T;
 - hung: requests whose T-th second fell within the window while they were still running,
@@ -20,8 +23,15 @@ from django.db import connection
 from ingest.models import GatewayRequest
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies.sharedscan import Spec, shared_sql
 
 TABLE = GatewayRequest._meta.db_table
+# For the counting query only. Compiling its hundreds of small expressions costs about a
+# second, far more than JIT saves, once the plan's cost crosses jit_above_cost (about ten
+# times the benchmark's volume). And the planner takes each segment's rows for distinct
+# groups: with the default 4 MB it sorts a wide window on disk instead of hashing the few
+# thousand groups there are (three times slower measured with every window at an hour).
+POSTGRES_SETTINGS = ["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'"]
 
 GROUP_EXPRESSIONS = {
     GroupBy.EVERYTHING: "''",
@@ -66,9 +76,7 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
     else:
         conditions.append("finished_at > %s AND finished_at <= %s")
         params += [start, now]
-        classes = failure_classes(policy)
-        placeholders = ", ".join(["%s"] * len(classes))
-        failed = f"outcome = 'failure' AND failure_class IN ({placeholders})"
+        failed, classes = failed_of(policy)
         if policy.kind == PolicyKind.FAILURES:
             conditions.append(failed)
             params += classes
@@ -76,55 +84,53 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
             conditions.append("latency_seconds > %s")
             params.append(policy.duration_seconds)
         else:  # failure_rate counts every finished request, and the failed among them
-            matched, matched_params = failed, tuple(classes)
-    filters, filter_params = _filters(policy)
-    return Window(
-        " AND ".join(conditions + filters), params + filter_params, matched, matched_params
-    )
+            matched, matched_params = failed, classes
+    for condition, condition_params in filters_of(policy):
+        conditions.append(condition)
+        params += condition_params
+    return Window(" AND ".join(conditions), params, matched, matched_params)
 
 
-def _filters(policy: AlertPolicy) -> tuple[list[str], list[Any]]:
-    conditions: list[str] = []
-    params: list[Any] = []
+def filters_of(policy: AlertPolicy) -> list[tuple[str, tuple[Any, ...]]]:
+    """The policy's filters, each a condition and its parameters."""
+    conditions: list[tuple[str, tuple[Any, ...]]] = []
     team = policy.filter_team
     if team is not None:
         ids = [value for value in (team.gateway_team_id, team.slug) if value]
         alias = team.gateway_team_alias or team.name
-        conditions.append("(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)")
-        params += [ids[0], ids[-1], alias]
+        conditions.append(
+            ("(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)", (ids[0], ids[-1], alias))
+        )
     if policy.filter_key_alias:
-        conditions.append("key_alias = %s")
-        params.append(policy.filter_key_alias)
+        conditions.append(("key_alias = %s", (policy.filter_key_alias,)))
     if policy.filter_model:
-        conditions.append("(model_group = %s OR model = %s)")
-        params += [policy.filter_model, policy.filter_model]
-    return conditions, params
+        conditions.append(("(model_group = %s OR model = %s)", (policy.filter_model,) * 2))
+    return conditions
 
 
-def _count_sql(policy: AlertPolicy, now: datetime) -> tuple[str, list[Any]]:
-    window = window_for(policy, now)
-    group = GROUP_EXPRESSIONS[GroupBy(policy.group_by)]
-    if window.matched:
-        selected = f"SUM(CASE WHEN {window.matched} THEN 1 ELSE 0 END), COUNT(*)"
-    else:
-        selected = "COUNT(*), COUNT(*)"
-    sql = (
-        f"SELECT {int(policy.pk)}, {group}, {selected} FROM {TABLE} WHERE {window.where} GROUP BY 2"
-    )
-    return sql, [*window.matched_params, *window.params]
+def failed_of(policy: AlertPolicy) -> tuple[str, tuple[Any, ...]]:
+    """Which finished requests count as failed for this policy."""
+    classes = failure_classes(policy)
+    placeholders = ", ".join(["%s"] * len(classes))
+    return f"outcome = 'failure' AND failure_class IN ({placeholders})", tuple(classes)
 
 
 def count_all(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
-    """Every group's count for every policy at `now`, in one query (a UNION ALL of each
-    policy's own): one round trip for a whole evaluation."""
+    """Every group's count for every policy at `now`, in one query that reads each request
+    of the windows once for all the policies (``sharedscan``): one round trip in all."""
     counts: dict[int, dict[str, Count]] = {policy.pk: {} for policy in policies}
     if not policies:
         return counts
-    parts = [_count_sql(policy, now) for policy in policies]
-    sql = " UNION ALL ".join(part for part, _ in parts)
-    params = [param for _, part_params in parts for param in part_params]
+    specs = [Spec(policy, tuple(filters_of(policy)), failed_of(policy)) for policy in policies]
+    sql, params = shared_sql(specs, now, TABLE, GROUP_EXPRESSIONS)
+    settings = POSTGRES_SETTINGS if connection.vendor == "postgresql" else []
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        # Sent with the query as one message (Django's psycopg cursors bind parameters on
+        # the client), so one implicit transaction: SET LOCAL ends with it, or with the
+        # caller's transaction.
+        cursor.execute("".join(f"{setting}; " for setting in settings) + sql, params)
+        for _ in settings:
+            cursor.nextset()
         for policy_id, group, matched, total in cursor.fetchall():
             counts[policy_id][str(group or "")] = Count(int(matched or 0), int(total or 0))
     return counts
