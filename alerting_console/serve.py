@@ -1,7 +1,7 @@
 """The production web server: `python -m alerting_console.serve`, granian serving the WSGI app.
 
 granian parses HTTP in Rust, off the GIL: on two cores it answers single-event posts with
-about a quarter more capacity than gunicorn's threaded workers did, and a shorter tail
+typically a third more capacity than gunicorn's threaded workers did, and a shorter tail
 (README, "Performance"). A worker per core plus one keeps the CPUs busy while others wait on
 Postgres; four threads each run the Django code, and each keeps one database connection.
 
