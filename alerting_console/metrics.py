@@ -81,7 +81,7 @@ class _ThisProcess(Collector):
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call] # the counters of every gunicorn worker on this host
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call] # the counters of every web worker on this host
     else:
         registry.register(_ThisProcess())
     registry.register(DatabaseCollector())

@@ -1,6 +1,6 @@
 """Ingest benchmark: `make bench-ingest`.
 
-Serves the console as the README says to in production (gunicorn -c gunicorn.conf.py) on a
+Serves the console as the README says to in production (python -m alerting_console.serve) on a
 database of its own, posts events over real HTTP, and prints each figure next to a baseline
 measured in the same run, because absolute numbers on a shared 2-core machine mean little:
 
@@ -70,7 +70,7 @@ def free_port() -> int:
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "alerting_console.wsgi"],
+        [sys.executable, "-m", "alerting_console.serve"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 30

@@ -58,7 +58,7 @@ def _lookup(token_hash: str) -> IngestToken | None:
 
 
 def authenticate(request: HttpRequest) -> IngestToken:
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")  # not .headers: it copies every header
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:

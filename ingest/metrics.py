@@ -1,5 +1,5 @@
-"""Ingest counters for Prometheus. Under gunicorn they are shared by its worker processes
-through PROMETHEUS_MULTIPROC_DIR (set in gunicorn.conf.py); elsewhere they are per process."""
+"""Ingest counters for Prometheus. Under the web server they are shared by its worker processes
+through PROMETHEUS_MULTIPROC_DIR (set by alerting_console/serve.py); elsewhere per process."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from operator import attrgetter
 from typing import Any
 
 import psycopg
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 
 from ingest.events import Event
 from ingest.merge import FINISH_FIELDS, adds_something, merge, merge_batch
@@ -111,14 +111,17 @@ def store_events(source: str, events: list[Event], now: datetime) -> int:
         params: list[Any] = []
         for event in batch:
             params += (source, *event_values(event), now)
-        # Raw psycopg below: Django's health check and error wrapper must be asked for, or a
-        # connection Postgres dropped would be kept, and its errors would not be DatabaseError.
-        connection.close_if_health_check_failed()
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            # A server-side prepared statement: Postgres plans this long upsert once per
-            # connection instead of on every post, and psycopg skips quoting the values.
-            cursor.execute(_values_sql_for(len(batch)), params, prepare=True)
+        sql = _values_sql_for(len(batch))
+        # No health check ("SELECT 1") first, as Django would make: it would double the round
+        # trips of a single-event post. A connection Postgres dropped fails the upsert, which is
+        # idempotent (merge.py), so it is sent once more on a new connection.
+        try:
+            _execute_prepared(sql, params)
+        except DatabaseError:
+            if connection.in_atomic_block or not _connection_lost():
+                raise
+            connection.close()
+            _execute_prepared(sql, params)
     else:
         with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
             cursor.execute(CREATE_STAGING_SQL)
@@ -130,6 +133,21 @@ def store_events(source: str, events: list[Event], now: datetime) -> int:
             cursor.execute(MERGE_STAGING_SQL)
             cursor.execute(CLEAR_STAGING_SQL)
     return len(batch)
+
+
+def _execute_prepared(sql: str, params: list[Any]) -> None:
+    # Raw psycopg: Django's error wrapper must be asked for, or errors would not be
+    # DatabaseError and Django would not know the connection failed.
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        # A server-side prepared statement: Postgres plans this long upsert once per
+        # connection instead of on every post, and psycopg skips quoting the values.
+        cursor.execute(sql, params, prepare=True)
+
+
+def _connection_lost() -> bool:
+    raw = connection.connection
+    return raw is None or bool(raw.closed) or bool(raw.broken)
 
 
 def _orm_upsert(source: str, batch: list[Event], now: datetime) -> None:

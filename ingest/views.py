@@ -75,7 +75,7 @@ def _ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
         )
     limit = settings.INGEST_MAX_BODY_BYTES
     try:
-        declared = int(request.headers.get("Content-Length") or 0)
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return error(400, "the Content-Length header is not a number")
     if declared > limit:

@@ -107,7 +107,7 @@ def answers(url: str) -> bool:
 
 
 class Console:
-    """The console as production runs it: the web server (gunicorn -c gunicorn.conf.py), a
+    """The console as production runs it: the web server (python -m alerting_console.serve), a
     Celery worker and Celery beat, each a process of its own, with `env` (which sets BIND)."""
 
     def __init__(self, env: Mapping[str, str], log_dir: Path, port: int) -> None:
@@ -115,7 +115,7 @@ class Console:
         celery = [str(bin_dir / "celery"), "-A", "alerting_console"]
         self.url = f"http://127.0.0.1:{port}"
         self.web = Process(
-            [str(bin_dir / "gunicorn"), "-c", "gunicorn.conf.py", "alerting_console.wsgi"],
+            [sys.executable, "-m", "alerting_console.serve"],
             env,
             log_dir / "web.log",
         )

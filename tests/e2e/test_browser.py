@@ -1,5 +1,5 @@
 """The console as people use it: Debian's Chromium, driven by Playwright, against a live
-console (gunicorn, a Celery worker and beat, Postgres, Redis, a fake PagerDuty).
+console (granian, a Celery worker and beat, Postgres, Redis, a fake PagerDuty).
 
 Screenshots of the home page, the incident list and an incident page are saved to
 $SCREENSHOTS_DIR when it is set (`make screenshots` sets it to docs/screenshots).

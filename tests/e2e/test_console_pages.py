@@ -128,7 +128,7 @@ def test_ingest_keeps_storing_while_redis_is_down(tmp_path, make_token):
         BIND=f"127.0.0.1:{port}",
     )
     web = Process(
-        [f"{sys.prefix}/bin/gunicorn", "-c", "gunicorn.conf.py", "alerting_console.wsgi"],
+        [sys.executable, "-m", "alerting_console.serve"],
         env,
         tmp_path / "web.log",
     )
