@@ -52,7 +52,7 @@ def make_person(name: str, group: str) -> User:
 
 
 def logged_in(browser: Browser, url: str, username: str) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
     page.goto(f"{url}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
