@@ -9,11 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from ingest.models import GatewayRequest, IngestToken
-from policies.admin.common import History
+from policies.admin.common import History, NoSecretLookups
 
 
 @admin.register(IngestToken)
-class IngestTokenAdmin(History):
+class IngestTokenAdmin(NoSecretLookups, History):
+    secret_fields = ("token_hash",)
     list_display = [
         "name",
         "source",

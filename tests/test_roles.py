@@ -367,3 +367,33 @@ def test_nobody_restores_an_old_version_through_the_history_pages(request, who, 
     assert response.status_code == 403
     team.refresh_from_db()
     assert (team.name, team.description) == ("Search", "changed")
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        "integration_key__startswith",
+        "integration_key__regex",
+        "integration_key",
+        "integration_key__in",
+    ],
+)
+def test_a_list_cannot_be_filtered_by_a_routing_keys_secret(viewer, keys, lookup):
+    key = keys[0].integration_key
+    guess = {"integration_key__regex": f"^{key[:3]}"}.get(lookup, key[:3])
+    value = key if lookup in ("integration_key", "integration_key__in") else guess
+
+    response = viewer.get(list_url(RoutingKey), {lookup: value})
+
+    # Refused outright (Django's admin answers a disallowed lookup with 400), so no row
+    # count can confirm a guess.
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("lookup", ["token_hash", "token_hash__startswith"])
+def test_a_list_cannot_be_filtered_by_a_tokens_hash(viewer, make_token, lookup):
+    _, row = make_token()
+
+    response = viewer.get(list_url(IngestToken), {lookup: row.token_hash[:10]})
+
+    assert response.status_code == 400

@@ -86,6 +86,19 @@ class TeamScoped(_AdminBase[M]):
                 raise PermissionDenied(f"{obj}: {NOT_YOUR_TEAM}")
 
 
+class NoSecretLookups:
+    """Django's admin filters a list by any lookup on the model's own fields given in the
+    query string (``?integration_key__startswith=R0``), filters or not: the row count would
+    tell a guess right from wrong, one character at a time. Secret fields are refused."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if lookup.split("__", 1)[0] in self.secret_fields:
+            return False
+        return bool(super().lookup_allowed(lookup, value, request))  # type: ignore[misc]
+
+
 def _label(obj: Model, field: str) -> str:
     return capfirst(str(getattr(obj._meta.get_field(field), "verbose_name", field)))
 

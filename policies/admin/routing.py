@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
-from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped
+from policies.admin.common import RECORD_DESCRIPTION, History, NoSecretLookups, TeamScoped
 from policies.models import Delivery, Route, RoutingKey, Team, validate_integration_key
 from policies.probe import send_probe
 from policies.roles import own_team_ids
@@ -93,8 +93,9 @@ class InUseFilter(admin.SimpleListFilter):
 
 
 @admin.register(RoutingKey)
-class RoutingKeyAdmin(TeamScoped[RoutingKey], History):
+class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
     form = RoutingKeyForm
+    secret_fields = ("integration_key",)
     change_form_template = "admin/policies/routingkey/change_form.html"
     list_display = [
         "name",
