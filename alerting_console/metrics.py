@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -19,7 +20,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 import ingest.metrics  # noqa: F401 - registers the ingest counters
-from policies.models import Delivery, Heartbeat, Incident, IncidentStatus
+from policies.models import Delivery, Heartbeat, Incident, IncidentStatus, Severity
+
+DELIVERY_COUNTS_CACHE_SECONDS = 15
 
 
 class DatabaseCollector(Collector):
@@ -27,13 +30,14 @@ class DatabaseCollector(Collector):
         open_incidents = GaugeMetricFamily(
             "console_open_incidents", "Incidents open now, by severity.", labels=["severity"]
         )
-        for severity, n in (
+        by_severity = dict(
             Incident.objects.filter(status=IncidentStatus.OPEN)
             .values_list("severity")
             .annotate(n=Count("pk"))
             .order_by()
-        ):
-            open_incidents.add_metric([severity], n)
+        )
+        for severity in Severity.values:  # every one, 0 included: a series must not vanish
+            open_incidents.add_metric([severity], by_severity.get(severity, 0))
         yield open_incidents
 
         deliveries = GaugeMetricFamily(
@@ -41,7 +45,7 @@ class DatabaseCollector(Collector):
             "Deliveries to PagerDuty (triggers and resolves) by outcome, as recorded.",
             labels=["status"],
         )
-        counts = dict(Delivery.objects.values_list("status").annotate(n=Count("pk")).order_by())
+        counts = _delivery_counts()
         for status in Delivery.Status.values:
             deliveries.add_metric([status], counts.get(status, 0))
         yield deliveries
@@ -71,6 +75,17 @@ class DatabaseCollector(Collector):
             "When the last evaluation ran (Unix time; 0: never).",
             value=beat.at.timestamp() if beat else 0.0,
         )
+
+
+def _delivery_counts() -> dict[str, int]:
+    """Deliveries by status. The table is never pruned (it is incident history), so the
+    count is cached briefly: scrapes every few seconds do not scan it every time."""
+    cached: dict[str, int] | None = cache.get("console:metrics:deliveries")
+    if cached is None:
+        rows = Delivery.objects.values_list("status").annotate(n=Count("pk")).order_by()
+        cached = dict(rows)
+        cache.set("console:metrics:deliveries", cached, DELIVERY_COUNTS_CACHE_SECONDS)
+    return cached
 
 
 class _ThisProcess(Collector):

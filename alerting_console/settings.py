@@ -182,7 +182,7 @@ INGEST_TOKEN_CACHE_SECONDS = read_float(ENV, "INGEST_TOKEN_CACHE_SECONDS", 10.0)
 # guards forms, does not apply to it.)
 # Outbound HTTP (PagerDuty) timeout in seconds.
 HTTP_TIMEOUT_SECONDS = read_float(ENV, "HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
-# /metrics: open unless a bearer token is set (it shows team names and counts, no secrets).
+# /metrics: open unless a bearer token is set (it shows counts only, no names or secrets).
 METRICS_TOKEN = read_str(ENV, "METRICS_TOKEN")
 
 # Request rows older than this are deleted (hourly, in batches); incidents are kept.

@@ -346,10 +346,10 @@ def _advance(incident: Incident, decision: Decision, now: datetime) -> None:
         incident.save(update_fields=["peak_count"])
         _event(incident, now, IncidentEvent.Kind.PEAK, f"New peak: {decision.count.matched}.")
     elif decision.action == Action.RENOTIFY:
+        incident.last_paged_at = now  # the renotify clock restarts, paged or not
+        incident.save(update_fields=["last_paged_at"])
         if not incident.paged:
             return  # still muted: it is paged when the silence ends
-        incident.last_paged_at = now
-        incident.save(update_fields=["last_paged_at"])
         muted = muting.why_muted(muting.subject_of(incident), now)
         if muted:
             _event(

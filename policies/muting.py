@@ -9,15 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db.models import Q
+from django.utils import timezone
+
 from policies.models import GroupBy, Incident, Maintenance, Silence, Subject
 
 
 def subject_of(incident: Incident) -> Subject:
+    """What the incident is surely about: its group, or its policy's filters. Not the team,
+    key alias or model most of its sampled requests shared: a platform-wide incident must not
+    be muted by one team's silence because that team happened to send the most requests."""
+    policy = incident.policy
+    group_by = policy.group_by
     return Subject(
-        policy_id=incident.policy_id,
-        team_id=incident.team_id,
-        key_alias=incident.key_alias,
-        model=incident.model,
+        policy_id=policy.pk,
+        team_id=incident.team_id if group_by == GroupBy.TEAM else policy.filter_team_id,
+        key_alias=incident.group_key if group_by == GroupBy.KEY_ALIAS else policy.filter_key_alias,
+        model=incident.group_key if group_by == GroupBy.MODEL else policy.filter_model,
     )
 
 
@@ -29,20 +37,33 @@ def model_of(group_by: str, group: str, filter_model: str, sampled: str) -> str:
     return filter_model or sampled
 
 
-def first_match(silences: Iterable[Silence], subject: Subject, moment: datetime) -> Silence | None:
+def first_match(
+    silences: Iterable[Silence], subject: Subject, *moments: datetime
+) -> Silence | None:
+    """The first silence that matches the subject and is active at one of the moments."""
     for silence in silences:
-        if silence.is_active(moment) and silence.matches(subject):
+        if any(silence.is_active(m) for m in moments) and silence.matches(subject):
             return silence
     return None
 
 
 def why_muted(subject: Subject, moment: datetime) -> str:
-    """Empty when the incident may page at `moment`; else what mutes it, for the timeline."""
+    """Empty when the incident may page now; else what mutes it, for the timeline.
+
+    `moment` is the evaluated one, which after an outage is in the past (the engine replays
+    missed moments); the page would go out now, so a silence active now mutes it too."""
     maintenance = Maintenance.current()
     if maintenance.enabled:
         return f"maintenance mode is on ({maintenance.reason or 'no reason given'})"
-    active = Silence.objects.active_at(moment).select_related("policy", "team", "created_by")
-    silence = first_match(active, subject, moment)
+    now = timezone.now()
+    active = (
+        Silence.objects.filter(
+            Q(starts_at__lte=moment, ends_at__gt=moment) | Q(starts_at__lte=now, ends_at__gt=now)
+        )
+        .select_related("policy", "team", "created_by")
+        .order_by("starts_at", "pk")
+    )
+    silence = first_match(active, subject, moment, now)
     if silence is None:
         return ""
     who = silence.created_by.get_username() if silence.created_by else "someone"

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 
@@ -11,6 +12,11 @@ from policies.tasks import evaluate
 from tests.ingest_client import EVENTS_URL, post
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_counts():
+    cache.clear()
 
 
 def sample(text: str, name: str, labels: str = "") -> float:
@@ -59,6 +65,7 @@ def test_open_incidents_outbox_deliveries_and_evaluation_are_reported(client, ma
     text = scrape(client)
 
     assert sample(text, "console_open_incidents", 'severity="error"') == 1
+    assert sample(text, "console_open_incidents", 'severity="critical"') == 0
     assert sample(text, "console_outbox_backlog") == 1
     assert sample(text, "console_deliveries", 'status="delivered"') == 1
     assert sample(text, "console_deliveries", 'status="gave_up"') == 0

@@ -316,6 +316,24 @@ class TestIncidents:
         statuses = dict(Incident.objects.values_list("pk", "status"))
         assert statuses == {incidents[0].pk: "resolved", incidents[1].pk: "open"}
 
+    def test_a_team_editor_may_not_resolve_a_platform_incident_routed_to_their_team(
+        self, editor, make_policy, teams
+    ):
+        """Found by review: the check used the team most sampled requests came from."""
+        now = timezone.now()
+        platform = make_policy(name="Platform", threshold=5)  # no team: ops'
+        incident = Incident.objects.create(
+            policy=platform, dedup_key="d-platform", summary="s", severity="critical",
+            team=teams[0], started_at=now, detected_at=now, trigger_count=5, peak_count=5,
+            last_count=5, last_paged_at=now,
+        )  # fmt: skip
+
+        response = run_action(editor, Incident, "resolve_incidents", [incident])
+
+        assert response.status_code == 403
+        incident.refresh_from_db()
+        assert incident.status == "open"
+
     def test_a_team_editor_sees_every_teams_incidents(self, editor, incidents):
         page = editor.get(list_url(Incident))
 
@@ -340,6 +358,17 @@ def test_only_ops_admins_turn_maintenance_mode_on(admin_client_, editor, viewer)
     assert admin_client_.post(url, data).status_code == 302
     assert Maintenance.current().enabled
     assert Maintenance.current().changed_by == admin_client_.user
+
+
+def test_staff_without_a_role_cannot_open_maintenance_mode(db):
+    nobody = User.objects.create_user("nobody", password="a-long-test-password", is_staff=True)
+    client = Client()
+    client.force_login(nobody)
+
+    response = client.get(reverse("admin:policies_maintenance_changelist"))
+
+    assert response.status_code == 403
+    assert not Maintenance.objects.exists()
 
 
 def test_only_ops_admins_manage_ingest_tokens(admin_client_, editor, viewer):

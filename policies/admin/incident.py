@@ -25,6 +25,7 @@ from policies.models import (
     IncidentStatus,
     PolicyState,
 )
+from policies.muting import subject_of
 from policies.roles import own_team_ids
 
 
@@ -210,8 +211,12 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     )
     def resolve_incidents(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
         own = own_team_ids(request.user)
-        if own is not None and queryset.exclude(team__in=own).exists():
-            raise PermissionDenied("You may only resolve your own teams' incidents.")
+        if own is not None:
+            # The incident's team as known for sure (its group, or its policy's team): not the
+            # team most of its requests came from, which for a platform-wide one is a guess.
+            for selected in queryset.select_related("policy"):
+                if subject_of(selected).team_id not in own:
+                    raise PermissionDenied("You may only resolve your own teams' incidents.")
         now = timezone.now()
         resolved = 0
         for pk in queryset.filter(status=IncidentStatus.OPEN).values_list("pk", flat=True):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +10,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from alerting_console.history import change_history
+
+MAX_LENGTH = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -174,5 +176,8 @@ class Silence(models.Model):
                 errors[field] = "Leave it empty: it is not what this silence mutes."
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = "The end must come after the start."
+        elif self.starts_at and self.ends_at and self.ends_at - self.starts_at > MAX_LENGTH:
+            # A forgotten silence would mute pages for good: make a new one when it ends.
+            errors["ends_at"] = "A silence lasts at most 7 days."
         if errors:
             raise ValidationError(errors)
