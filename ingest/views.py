@@ -50,7 +50,11 @@ def litellm_events(request: HttpRequest) -> JsonResponse:
 
 
 def ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
-    response = _ingest(request, parse)
+    try:
+        response = _ingest(request, parse)
+    except Exception:
+        metrics.REQUESTS.labels(status="500").inc()  # answered by the handler's error path
+        raise
     metrics.REQUESTS.labels(status=str(response.status_code)).inc()
     return response
 

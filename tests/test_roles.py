@@ -185,6 +185,16 @@ class TestRouting:
         assert (own.status_code, other.status_code) == (302, 403)
         assert RoutingKey.objects.get(pk=keys[1].pk).description == ""
 
+    def test_a_team_key_that_the_default_route_pages_is_for_ops_admins_only(
+        self, editor, admin_client_, keys
+    ):
+        Route.objects.create(scope=Route.Scope.DEFAULT, routing_key=keys[0])
+
+        response = post_change(editor, admin_client_, keys[0], description="redirected")
+
+        assert response.status_code == 403
+        assert RoutingKey.objects.get(pk=keys[0].pk).description == ""
+
     def test_a_team_editor_routes_their_team_to_their_keys_only(self, editor, keys, teams):
         add = reverse("admin:policies_route_add")
         base = {"scope": "team", "team": teams[0].pk, "key_alias": ""}

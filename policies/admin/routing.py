@@ -154,7 +154,15 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
         ]
 
     def teams_of(self, obj: RoutingKey) -> set[int | None]:
-        return {obj.team_id}
+        # A key that other routes page (another team's, a key alias's, the default) is theirs
+        # too: its owning team's editors must not be able to redirect those pages.
+        if obj.pk is None:
+            return {obj.team_id}
+        routed = {
+            team_id if scope == Route.Scope.TEAM else None
+            for scope, team_id in obj.routes.values_list("scope", "team_id")
+        }
+        return {obj.team_id, *routed}
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         own = own_team_ids(request.user)
