@@ -104,7 +104,8 @@ def _ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
         events.append(_with_token_team(event, token))
     rejected.sort(key=lambda r: r.index)
     rejections = [r.as_dict() for r in rejected]
-    metrics.REJECTED.inc(len(rejections))
+    if rejections:
+        metrics.REJECTED.inc(len(rejections))
     if not events:
         return error(400, "no valid events in the body", accepted=0, rejected=rejections)
 

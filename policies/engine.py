@@ -142,8 +142,11 @@ def evaluate_all(now: datetime) -> dict[int, str]:
 def _page_unmuted(incidents: list[Incident], now: datetime) -> None:
     """Page the open incidents that opened muted, once their silence (or maintenance) is over:
     the problem still holds, or they would have resolved."""
+    if not incidents:
+        return
+    mutes = muting.Mutes.load(now)
     for candidate in incidents:
-        if muting.why_muted(muting.subject_of(candidate), now):
+        if mutes.why(muting.subject_of(candidate)):
             continue
         with transaction.atomic():
             incident = (

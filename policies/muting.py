@@ -7,6 +7,7 @@ the evaluation that first finds it no longer muted, while it is still open, page
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
@@ -47,27 +48,47 @@ def first_match(
     return None
 
 
-def why_muted(subject: Subject, moment: datetime) -> str:
-    """Empty when the incident may page now; else what mutes it, for the timeline.
+@dataclass(frozen=True)
+class Mutes:
+    """Maintenance mode and the silences active at a moment or now, read once: an evaluation
+    that checks many incidents asks the database once, not once per incident."""
 
-    `moment` is the evaluated one, which after an outage is in the past (the engine replays
-    missed moments); the page would go out now, so a silence active now mutes it too."""
-    maintenance = Maintenance.current()
-    if maintenance.enabled:
-        return f"maintenance mode is on ({maintenance.reason or 'no reason given'})"
-    now = timezone.now()
-    active = (
-        Silence.objects.filter(
-            Q(starts_at__lte=moment, ends_at__gt=moment) | Q(starts_at__lte=now, ends_at__gt=now)
+    maintenance: Maintenance
+    silences: list[Silence]
+    moment: datetime
+    now: datetime
+
+    @classmethod
+    def load(cls, moment: datetime) -> Mutes:
+        now = timezone.now()
+        active = (
+            Silence.objects.filter(
+                Q(starts_at__lte=moment, ends_at__gt=moment)
+                | Q(starts_at__lte=now, ends_at__gt=now)
+            )
+            .select_related("policy", "team", "created_by")
+            .order_by("starts_at", "pk")
         )
-        .select_related("policy", "team", "created_by")
-        .order_by("starts_at", "pk")
-    )
-    silence = first_match(active, subject, moment, now)
-    if silence is None:
-        return ""
-    who = silence.created_by.get_username() if silence.created_by else "someone"
-    return (
-        f"silence #{silence.pk} of {silence.target} until {silence.ends_at:%Y-%m-%d %H:%M} UTC, "
-        f"set by {who}: {silence.reason}"
-    )[:600]
+        return cls(Maintenance.current(), list(active), moment, now)
+
+    def why(self, subject: Subject) -> str:
+        """Empty when the incident may page now; else what mutes it, for the timeline.
+
+        `moment` is the evaluated one, which after an outage is in the past (the engine
+        replays missed moments); the page would go out now, so a silence active now mutes it
+        too."""
+        if self.maintenance.enabled:
+            return f"maintenance mode is on ({self.maintenance.reason or 'no reason given'})"
+        silence = first_match(self.silences, subject, self.moment, self.now)
+        if silence is None:
+            return ""
+        who = silence.created_by.get_username() if silence.created_by else "someone"
+        return (
+            f"silence #{silence.pk} of {silence.target} until "
+            f"{silence.ends_at:%Y-%m-%d %H:%M} UTC, set by {who}: {silence.reason}"
+        )[:600]
+
+
+def why_muted(subject: Subject, moment: datetime) -> str:
+    """What mutes the subject's incident at `moment` (see ``Mutes.why``); empty: nothing."""
+    return Mutes.load(moment).why(subject)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from django.core.cache import cache
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.utils import timezone
 
 from policies.models import Delivery, Incident
@@ -78,23 +78,3 @@ def test_a_metrics_token_is_required_when_set(client):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
-
-
-def test_an_ingest_request_that_crashes_is_counted_as_a_500(token, monkeypatch):
-    def crash(*args, **kwargs):
-        raise RuntimeError("a bug")  # stands in for any bug below the view
-
-    monkeypatch.setattr("ingest.views.store_events", crash)
-    client = Client(raise_request_exception=False)
-    before = scrape(client)
-    crashed = (
-        sample(before, "console_ingest_requests_total", 'status="500"')
-        if ('status="500"' in before)
-        else 0.0
-    )
-
-    good = {"event": "started", "request_id": "r1", "started_at": 1795000000}
-    assert post(client, EVENTS_URL, [good], token).status_code == 500
-
-    after = scrape(client)
-    assert sample(after, "console_ingest_requests_total", 'status="500"') == crashed + 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ class Answer:
         return json.loads(self.body)
 
 
-def call(method: str, path: str, body: bytes = b"", **environ: str) -> Answer:
+def call(method: str, path: str, body: bytes = b"", **environ: Any) -> Answer:
     env: dict[str, Any] = {}
     setup_testing_defaults(env)  # HTTP_HOST 127.0.0.1, wsgi.* keys
     env.update(
@@ -69,7 +70,7 @@ def event(request_id: str) -> bytes:
     ).encode()
 
 
-def post_event(token: str, body: bytes, **environ: str) -> Answer:
+def post_event(token: str, body: bytes, **environ: Any) -> Answer:
     return call("POST", "/ingest/v1/events", body, HTTP_AUTHORIZATION=f"Bearer {token}", **environ)
 
 
@@ -155,14 +156,21 @@ def test_an_unknown_ingest_path_is_a_404_in_json():
     assert answer.json() == {"error": "not found"}
 
 
-def test_a_crash_in_an_ingest_view_is_logged_and_a_500_in_json(make_token, monkeypatch, caplog):
+class DroppedConnection(io.RawIOBase):
+    """A gateway's connection that fails while the server reads the body: a fault from
+    outside that the ingest view does not expect."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise ConnectionResetError("a bug in the network: connection reset by peer")
+
+
+def test_a_crash_in_an_ingest_view_is_logged_and_a_500_in_json(make_token, caplog):
     token, _ = make_token()
 
-    def broken(item: object, now: object) -> None:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr("ingest.views.parse_console_event", broken)
-    answer = post_event(token, event("boom"))
+    answer = post_event(token, event("boom"), **{"wsgi.input": DroppedConnection()})
 
     assert answer.status == 500
     assert answer.json() == {"error": "internal server error"}
@@ -170,6 +178,24 @@ def test_a_crash_in_an_ingest_view_is_logged_and_a_500_in_json(make_token, monke
         r.name == "django.request" and r.exc_info and "a bug" in str(r.exc_info[1])
         for r in caplog.records
     )
+
+
+def test_an_ingest_request_that_crashes_is_counted_as_a_500(make_token):
+    token, _ = make_token()
+
+    def crashed() -> float:
+        answer = call("GET", "/metrics")
+        assert answer.status == 200
+        found = re.search(
+            rb'console_ingest_requests_total\{status="500"\} ([0-9.e+]+)', answer.body
+        )
+        return float(found.group(1)) if found else 0.0
+
+    before = crashed()
+    answer = post_event(token, event("boom"), **{"wsgi.input": DroppedConnection()})
+
+    assert answer.status == 500
+    assert crashed() == before + 1
 
 
 def test_the_admin_path_keeps_its_middleware_security_headers_and_csrf_cookie():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
@@ -39,8 +39,24 @@ class TeamScoped(_AdminBase[M]):
     ``check_rows`` in every bulk action; the model permissions still apply first.
     """
 
+    # Foreign keys whose choices a team editor sees narrowed to their teams' rows: the field,
+    # and the related model's path to its team ("pk" when it is a team).
+    own_team_choices: ClassVar[dict[str, str]] = {}
+    # Of those, the ones a team editor must fill in (empty would mean: no team, everyone's).
+    own_team_required: ClassVar[tuple[str, ...]] = ()
+
     def teams_of(self, obj: M) -> set[int | None]:
         raise NotImplementedError
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        own = own_team_ids(request.user)
+        path = self.own_team_choices.get(db_field.name)
+        if own is not None and path is not None:
+            related = db_field.related_model._default_manager
+            kwargs["queryset"] = related.filter(**{f"{path}__in": own})
+            if db_field.name in self.own_team_required:
+                kwargs["required"] = True
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         allowed = bool(super().has_change_permission(request, obj))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.db import models, transaction
@@ -11,8 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped
-from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind, Team
-from policies.roles import own_team_ids
+from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
@@ -39,6 +38,8 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
     # A runbook link typed without a scheme is https (Django 6's default; silences its warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["enable_policies", "disable_policies"]
+    own_team_choices = {"filter_team": "pk"}
+    own_team_required = ("filter_team",)  # a policy of no team is everyone's: ops admins only
 
     def get_fieldsets(self, request: HttpRequest, obj: AlertPolicy | None = None) -> _FieldsetSpec:
         counted: _FieldOpts = {
@@ -92,13 +93,6 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
 
     def teams_of(self, obj: AlertPolicy) -> set[int | None]:
         return {obj.filter_team_id}
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        own = own_team_ids(request.user)
-        if db_field.name == "filter_team" and own is not None:
-            kwargs["queryset"] = Team.objects.filter(pk__in=own)
-            kwargs["required"] = True  # a policy of no team is everyone's: ops admins only
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _defaults_links(self) -> str:
         links = format_html_join(

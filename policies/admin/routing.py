@@ -23,9 +23,8 @@ from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
 from policies.admin.common import RECORD_DESCRIPTION, History, NoSecretLookups, TeamScoped
-from policies.models import Delivery, Route, RoutingKey, Team, validate_integration_key
+from policies.models import Delivery, Route, RoutingKey, validate_integration_key
 from policies.probe import send_probe
-from policies.roles import own_team_ids
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -96,6 +95,8 @@ class InUseFilter(admin.SimpleListFilter):
 class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
     form = RoutingKeyForm
     secret_fields = ("integration_key",)
+    own_team_choices = {"team": "pk"}
+    own_team_required = ("team",)
     change_form_template = "admin/policies/routingkey/change_form.html"
     list_display = [
         "name",
@@ -163,13 +164,6 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
             for scope, team_id in obj.routes.values_list("scope", "team_id")
         }
         return {obj.team_id, *routed}
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        own = own_team_ids(request.user)
-        if db_field.name == "team" and own is not None:
-            kwargs["queryset"] = Team.objects.filter(pk__in=own)
-            kwargs["required"] = True
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_urls(self) -> list[URLPattern]:
         test_event = path(
@@ -254,6 +248,7 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
 
 @admin.register(Route)
 class RouteAdmin(TeamScoped[Route], History):
+    own_team_choices = {"team": "pk", "routing_key": "team"}
     list_display = ["scope", "matches", "routing_key_display", "updated_at"]
     list_display_links = ["scope", "matches"]
     list_filter = ["scope", "routing_key"]
@@ -284,14 +279,6 @@ class RouteAdmin(TeamScoped[Route], History):
         # A team editor's route must be their team's, and page one of their team's keys.
         key_team = obj.routing_key.team_id if obj.routing_key_id is not None else None
         return {obj.team_id if obj.scope == Route.Scope.TEAM else None, key_team}
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        own = own_team_ids(request.user)
-        if own is not None and db_field.name == "team":
-            kwargs["queryset"] = Team.objects.filter(pk__in=own)
-        if own is not None and db_field.name == "routing_key":
-            kwargs["queryset"] = RoutingKey.objects.filter(team__in=own)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="matches")
     def matches(self, route: Route) -> str:

@@ -16,8 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped
-from policies.models import AlertPolicy, Maintenance, Silence, Team
-from policies.roles import own_team_ids
+from policies.models import Maintenance, Silence
 
 DURATIONS = [
     ("", "— or give the end below —"),
@@ -96,6 +95,7 @@ class SilenceAdmin(TeamScoped[Silence], History):
     radio_fields = {"scope": admin.VERTICAL}
     readonly_fields = ["created_by", "ended_by", "created_at", "updated_at", "recent_changes"]
     actions = ["end_now"]
+    own_team_choices = {"team": "pk", "policy": "filter_team"}
     fieldsets = [
         (
             "What is muted",
@@ -130,14 +130,6 @@ class SilenceAdmin(TeamScoped[Silence], History):
 
     def has_delete_permission(self, request: HttpRequest, obj: Silence | None = None) -> bool:
         return False  # end it instead: what was muted, and why, stays on record
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        own = own_team_ids(request.user)
-        if own is not None and db_field.name == "team":
-            kwargs["queryset"] = Team.objects.filter(pk__in=own)
-        if own is not None and db_field.name == "policy":
-            kwargs["queryset"] = AlertPolicy.objects.filter(filter_team__in=own)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Silence, form: Any, change: bool) -> None:
         if not change:
