@@ -104,17 +104,18 @@ def _ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
         events.append(_with_token_team(event, token))
     rejected.sort(key=lambda r: r.index)
     rejections = [r.as_dict() for r in rejected]
-    if rejections:
-        metrics.REJECTED.inc(len(rejections))
     if not events:
+        metrics.REJECTED.inc(len(rejections))
         return error(400, "no valid events in the body", accepted=0, rejected=rejections)
 
     try:
         store_events(token.source, events, now)
     except DatabaseError:
+        # Nothing is counted: the gateway sends the whole body again, and that answer counts.
         logger.exception("ingest: could not store %d events", len(events))
         return error(503, "the database is unavailable; nothing was stored, retry later")
     metrics.STORED.inc(len(events))
+    metrics.REJECTED.inc(len(rejections))
     return JsonResponse({"accepted": len(events), "rejected": rejections})
 
 

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import close_old_connections, connection
+from prometheus_client import REGISTRY
 
 from ingest.models import GatewayRequest
 from tests.e2e.processes import free_port
@@ -77,3 +78,29 @@ def test_a_small_post_while_the_database_stays_away_is_a_503_and_stores_nothing(
     close_old_connections()
     assert post(client, EVENTS_URL, started("after"), token).status_code == 200
     assert not GatewayRequest.objects.filter(request_id__startswith="during").exists()
+
+
+def rejected_count() -> float:
+    value = REGISTRY.get_sample_value("console_ingest_events_total", {"result": "rejected"})
+    assert value is not None
+    return value
+
+
+def test_a_post_answered_503_counts_none_of_its_events_so_its_retry_is_not_counted_twice(
+    client, token
+):
+    assert post(client, EVENTS_URL, started("before"), token).status_code == 200
+    before = rejected_count()
+    drop_our_connection()
+    port = connection.settings_dict["PORT"]
+    connection.settings_dict["PORT"] = str(free_port())
+    batch = [*started("during"), {"event": "nonsense", "request_id": "bad"}]
+    try:
+        assert post(client, EVENTS_URL, batch, token).status_code == 503
+    finally:
+        connection.settings_dict["PORT"] = port
+    close_old_connections()
+
+    assert rejected_count() == before  # the gateway retries: the retry is what counts
+    assert post(client, EVENTS_URL, batch, token).status_code == 200
+    assert rejected_count() == before + 1
