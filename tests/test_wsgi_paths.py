@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -225,3 +227,17 @@ def test_a_path_outside_ingest_v1_is_not_given_the_lean_path():
     assert answer.status == 404
     assert answer.headers["Content-Type"].startswith("text/html")
     assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_process_that_loads_the_application_freezes_what_it_loaded_for_the_collector():
+    # In a process of its own: this one's collector state depends on what pytest imported.
+    probe = (
+        "import gc, alerting_console.wsgi as w; "
+        "print(gc.get_freeze_count(), gc.get_threshold()[0], w.GC_YOUNG_THRESHOLD)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    frozen, threshold, configured = (int(x) for x in out[-3:])
+    assert frozen > 20_000  # Django, the URL conf and the admin, out of every full collection
+    assert threshold == configured > 700
