@@ -39,6 +39,7 @@ FINISHED = {
 def storage_path(request, monkeypatch):
     """Small batches are one INSERT ... VALUES, large ones go through COPY: both merge alike."""
     monkeypatch.setattr(store, "VALUES_BATCH_LIMIT", 1000 if request.param == "values" else 0)
+    monkeypatch.setattr(store, "_merge_until", {})  # each test starts by trying COPY
     return request.param
 
 
