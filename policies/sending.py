@@ -9,7 +9,8 @@
 The delivery row stays locked while it is sent, so two workers never send it twice; a worker
 that dies mid-send leaves it pending, and it is sent again with the same dedup_key, which
 PagerDuty folds into the same alert. Events of one incident go out in order: a resolve waits
-for its trigger.
+for its trigger. A trigger is not sent while a silence or maintenance mode mutes its incident,
+even one queued before the mute began.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from policies import pagerduty
-from policies.models import Delivery, DeliveryAttempt, IncidentEvent, RoutingKey
+from policies import muting, pagerduty
+from policies.models import Delivery, DeliveryAttempt, Incident, IncidentEvent, RoutingKey
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 300.0
@@ -83,6 +85,11 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
                 delivery, now, Delivery.Status.SKIPPED, "its trigger was never delivered"
             )
 
+        if delivery.action == Delivery.Action.TRIGGER:
+            muted = muting.why_muted(muting.subject_of(incident), now)
+            if muted:
+                return _hold_back(delivery, earlier, now, muted)
+
         routing_key = incident.routing_key
         assert routing_key is not None  # noqa: S101 - unrouted deliveries are never pending
         if delivery.action == Delivery.Action.TRIGGER:
@@ -131,6 +138,25 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
             f"attempt {delivery.attempts} failed ({outcome}); retrying in {delay:.0f} s",
         )
         return Outcome(f"retrying in {delay:.0f} s: {outcome}", delay)
+
+
+def _hold_back(
+    delivery: Delivery, earlier: QuerySet[Delivery], now: datetime, muted: str
+) -> Outcome:
+    """A trigger queued before a silence or maintenance began is not sent during it. If the
+    incident has not paged yet, it is marked so, and the evaluation that finds it no longer
+    muted and still open pages it then; if it has, this was a renotify, and its resolve will
+    still be sent."""
+    incident = delivery.incident
+    if not earlier.filter(
+        action=Delivery.Action.TRIGGER, status=Delivery.Status.DELIVERED
+    ).exists():
+        # Only these two fields: the engine may be updating the incident's counts meanwhile.
+        Incident.objects.filter(pk=incident.pk).update(paged=False, muted_by=muted)
+        IncidentEvent.objects.create(
+            incident=incident, at=now, kind=IncidentEvent.Kind.MUTED, message=f"Not paged: {muted}."
+        )
+    return _finish(delivery, now, Delivery.Status.SKIPPED, f"held back, muted: {muted}")
 
 
 def _finish(delivery: Delivery, now: datetime, status: str, message: str) -> Outcome:

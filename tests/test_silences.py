@@ -367,3 +367,55 @@ def test_the_silence_window_is_half_open():
 
     assert one.is_active(T0)
     assert not one.is_active(T0 + timedelta(seconds=1))
+
+
+@pytest.mark.django_db
+def test_a_trigger_queued_before_maintenance_began_is_held_back_and_paged_after(
+    policy, search, pagerduty
+):
+    breach(later(-5))
+    evaluate_all(T0)  # the trigger is queued, not yet sent
+    Maintenance.objects.create(enabled=True, reason="database upgrade")
+
+    drain(T0)
+
+    incident = Incident.objects.get()
+    assert pagerduty.events == []
+    assert incident.paged is False
+    assert "maintenance mode is on (database upgrade)" in incident.muted_by
+    [held] = incident.deliveries.all()
+    assert held.status == "skipped"
+    assert "held back" in held.last_error
+    assert incident.events.filter(kind=IncidentEvent.Kind.MUTED).count() == 1
+
+    Maintenance.objects.filter(pk=1).update(enabled=False)
+    breach(later(10))  # still failing
+    evaluate_all(later(15))
+    drain(later(15))
+
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger"]
+    assert pagerduty.events[0]["dedup_key"] == incident.dedup_key
+
+
+@pytest.mark.django_db
+def test_a_renotify_queued_before_a_silence_is_not_sent_and_the_resolve_still_is(
+    make_policy, search, pagerduty
+):
+    make_policy(
+        name="Failures", threshold=3, window_seconds=600, group_by="team", renotify_seconds=60,
+        resolve_hold_seconds=0,
+    )  # fmt: skip
+    breach(later(-5))
+    evaluate_all(T0)
+    drain(T0)
+    evaluate_all(later(90))  # the renotify is queued
+    silence_team(search, later(3600))
+
+    drain(later(90))
+
+    incident = Incident.objects.get()
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger"]
+    assert incident.paged is True  # PagerDuty has it open: its resolve must still go
+    evaluate_all(later(700))  # the failures left the window
+    drain(later(700))
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
