@@ -191,3 +191,32 @@ def test_an_ingest_tokens_history_records_who_disabled_it_and_never_the_token(
         assert "Enabled" in html
         assert token not in html
         assert row.token_hash not in html
+
+
+def test_delivery_health_is_counted_at_most_every_few_seconds_and_never_caches_a_key(
+    ops, make_policy, make_routing_key
+):
+    key = make_routing_key(name="Search on-call")
+    now = timezone.now()
+    incident = Incident.objects.create(
+        policy=make_policy(), dedup_key="d1", summary="s", severity="error", routing_key=key,
+        started_at=now, detected_at=now, trigger_count=3, peak_count=3, last_count=3,
+        last_paged_at=now,
+    )  # fmt: skip
+
+    def fail():
+        Delivery.objects.create(
+            incident=incident, action="trigger", created_at=now, status="refused", finished_at=now
+        )
+
+    def failed_last_day():
+        [health] = ops.get(HOME).context["dashboard"]["key_health"]
+        return health.failed_last_day
+
+    fail()
+    assert failed_last_day() == 1
+    fail()
+    assert failed_last_day() == 1  # counted a moment ago: the busy table is not read again
+    assert key.integration_key not in repr(cache.get("console:delivery-counts"))
+    cache.delete("console:delivery-counts")  # as when the cached counts expire
+    assert failed_last_day() == 2
