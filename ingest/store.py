@@ -140,8 +140,8 @@ def _store_large(
 ) -> None:
     """COPY the batch straight into the table; if a request of it is already stored, merge.
 
-    A plain COPY writes rows in bulk, half again as fast as INSERT ... ON CONFLICT, which
-    inserts and checks one row at a time (bench/ingest.py). But one request already stored
+    A plain COPY writes rows in bulk, about a third faster than INSERT ... ON CONFLICT, which
+    inserts and checks one row at a time (README, "Performance"). But one request already stored
     fails the COPY on the unique constraint: it is then undone alone (a savepoint) and the
     batch is merged instead. That is the rule for a source fed by the shipped callback, whose
     finishes follow their starts, so such a source is merged directly for a while rather than
