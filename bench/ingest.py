@@ -127,7 +127,7 @@ def litellm_bodies(requests: int, size: int) -> list[bytes]:
             event["litellm_call_id"] = event["id"] = str(uuid.uuid4())
             event["startTime"], event["endTime"] = now - duration - 1, now - 1
             batch.append(event)
-        bodies.append(orjson.dumps(batch))
+        bodies.append(json.dumps(batch).encode())  # as LiteLLM posts them: ", " separators
     return bodies
 
 
