@@ -9,8 +9,8 @@
 The delivery row stays locked while it is sent, so two workers never send it twice; a worker
 that dies mid-send leaves it pending, and it is sent again with the same dedup_key, which
 PagerDuty folds into the same alert. Events of one incident go out in order: a resolve waits
-for its trigger. A trigger is not sent while a silence or maintenance mode mutes its incident,
-even one queued before the mute began.
+for its trigger. A trigger queued before a silence or maintenance mode began is not sent
+while it mutes the incident, unless an attempt may already have reached PagerDuty.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
                 delivery, now, Delivery.Status.SKIPPED, "its trigger was never delivered"
             )
 
-        if delivery.action == Delivery.Action.TRIGGER:
+        # Only a trigger never tried: one that was may have reached PagerDuty (an answer lost
+        # to a timeout), and holding it back would leave that alert with no resolve.
+        if delivery.action == Delivery.Action.TRIGGER and delivery.attempts == 0:
             muted = muting.why_muted(muting.subject_of(incident), now)
             if muted:
                 return _hold_back(delivery, earlier, now, muted)
@@ -143,10 +145,10 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
 def _hold_back(
     delivery: Delivery, earlier: QuerySet[Delivery], now: datetime, muted: str
 ) -> Outcome:
-    """A trigger queued before a silence or maintenance began is not sent during it. If the
-    incident has not paged yet, it is marked so, and the evaluation that finds it no longer
-    muted and still open pages it then; if it has, this was a renotify, and its resolve will
-    still be sent."""
+    """A trigger queued before a silence or maintenance began, and not tried yet, is not sent
+    during it. If the incident has not paged yet, it is marked so, and the evaluation that
+    finds it no longer muted and still open pages it then; if it has, this was a renotify,
+    and its resolve will still be sent."""
     incident = delivery.incident
     if not earlier.filter(
         action=Delivery.Action.TRIGGER, status=Delivery.Status.DELIVERED

@@ -3,11 +3,13 @@ mute ends while the problem still holds."""
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
+from policies import http
 from policies.engine import evaluate_all
 from policies.models import (
     AlertPolicy,
@@ -419,3 +421,36 @@ def test_a_renotify_queued_before_a_silence_is_not_sent_and_the_resolve_still_is
     evaluate_all(later(700))  # the failures left the window
     drain(later(700))
     assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
+
+
+@pytest.mark.django_db
+def test_a_trigger_pagerduty_may_have_got_is_sent_again_under_maintenance_and_resolved(
+    policy, search, pagerduty
+):
+    """Found in review: a retried trigger was held back like a new one, so an alert PagerDuty
+    had opened (its answer lost to a timeout) was never resolved."""
+    answers_lost = [True]
+
+    def answer_lost(request):
+        response = pagerduty.handle(request)  # PagerDuty opens the alert...
+        if answers_lost:
+            answers_lost.clear()
+            raise httpx.ReadTimeout("timed out")  # ...but its answer never arrives
+        return response
+
+    http.transport = httpx.MockTransport(answer_lost)
+    breach(later(-5))
+    evaluate_all(T0)
+    drain(T0)
+    incident = Incident.objects.get()
+    assert pagerduty.actions() == [("trigger", incident.dedup_key)]
+
+    Maintenance.objects.create(enabled=True, reason="database upgrade")
+    drain(later(60))  # the retry goes out: the same alert, not a new page
+    evaluate_all(later(120))  # the failures left the window, still in maintenance
+    drain(later(120))
+
+    assert pagerduty.actions() == [
+        ("trigger", incident.dedup_key), ("trigger", incident.dedup_key),
+        ("resolve", incident.dedup_key),
+    ]  # fmt: skip
