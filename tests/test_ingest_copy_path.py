@@ -21,6 +21,9 @@ NOW = JUST_AFTER_RECORDING.timestamp()
 def copy_path(monkeypatch):
     monkeypatch.setattr(store, "VALUES_BATCH_LIMIT", 0)
     monkeypatch.setattr(store, "_merge_until", {})
+    # The staging table lives as long as the connection: an earlier test's may still be there.
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{store.STAGING}")
 
 
 def started(request_id):

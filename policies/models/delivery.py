@@ -43,7 +43,13 @@ class Delivery(models.Model):
             # The sweeper: pending deliveries that are due (policies.tasks.deliver_due).
             models.Index(
                 fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due"
-            )
+            ),
+            # Delivery health on the home page: the few rows not delivered, never the rest.
+            models.Index(
+                fields=["status"],
+                condition=Q(status__in=["pending", "gave_up", "refused"]),
+                name="delivery_not_delivered",
+            ),
         ]
 
     def __str__(self) -> str:
