@@ -90,7 +90,8 @@ def tune_garbage_collector() -> None:
     as long as the process; frozen, a full collection no longer scans it, which took it from
     about 75 ms, stalling every thread of the worker, to about 1 ms (README, "Performance").
     Requests make few reference cycles, so collecting young objects less often costs little
-    memory."""
+    memory. Any process that imports this module is tuned: the web workers, which are what it
+    is for, and also `runserver` and the test suite, where it is harmless."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
