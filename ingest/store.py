@@ -28,6 +28,7 @@ COLUMNS = ("source", *EVENT_COLUMNS, "received_at")
 TABLE = GatewayRequest._meta.db_table
 # dataclasses.astuple deep-copies every value: ten times slower than reading the attributes.
 event_values = attrgetter(*EVENT_COLUMNS)
+_by_request_id = attrgetter("request_id")
 
 
 def _set_clause() -> str:
@@ -111,6 +112,9 @@ def store_events(source: str, events: list[Event], now: datetime) -> int:
     batch = merge_batch(events)
     if not batch:
         return 0
+    # Rows are written, and their keys locked, in this order: the same for every post, so two
+    # posts of the same requests (replicas) wait for each other instead of deadlocking.
+    batch.sort(key=_by_request_id)
     if connection.vendor != "postgresql":
         with transaction.atomic():
             _orm_upsert(source, batch, now)

@@ -2,12 +2,14 @@
 stored is merged instead (the COPY is undone alone), and its source is merged directly for a
 while. Which path ran is read from the database: only the merge creates the staging table."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 
 from ingest import store
+from ingest.events import parse_console_event
 from ingest.models import GatewayRequest
 from tests.ingest_client import EVENTS_URL, post
 from tests.litellm_fixtures import JUST_AFTER_RECORDING
@@ -91,3 +93,36 @@ def test_a_source_that_met_stored_requests_is_merged_directly_then_copied_again(
     assert store._merge_until[source] == NOW + 2 * store.MERGE_MEMORY_SECONDS + 1
 
     assert rows() == {"a": (True, "failure"), "b": (True, "failure"), "c": (True, "")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_of_the_same_requests_in_opposite_orders_do_not_deadlock():
+    """Two replicas may report the same requests at once, in different orders. Written in the
+    order they came, each batch could wait for a row the other holds: a deadlock, which
+    Postgres breaks by failing one post. Both are written in request-id order."""
+    now = JUST_AFTER_RECORDING
+    errors: list[Exception] = []
+
+    def post_batch(events, ready):
+        try:
+            ready.wait()
+            store.store_events("replicas", events, now)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    for round_ in range(10):
+        events = [parse_console_event(finished(f"r{round_}-{i:03}"), now) for i in range(300)]
+        ready = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=post_batch, args=(batch, ready))
+            for batch in (events, list(reversed(events)))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert errors == []
+    assert GatewayRequest.objects.filter(source="replicas").count() == 3000
