@@ -3,8 +3,8 @@
 On Postgres, small batches are one ``INSERT ... VALUES ... ON CONFLICT DO UPDATE`` that
 applies the rules of ``merge.py`` to rows already stored. Large batches of requests not
 stored yet are COPY'd straight into the table; otherwise they are COPY'd into a temporary
-table and merged with the same ``ON CONFLICT``. Other databases (the embedded
-SQLite default) take a slower ORM path that applies the same rules.
+table and merged with the same ``ON CONFLICT``. Other databases (the embedded SQLite
+default) take a slower ORM path that applies the same rules.
 """
 
 from __future__ import annotations
@@ -145,9 +145,9 @@ def _store_large(
     """COPY the batch straight into the table; if a request of it is already stored, merge.
 
     A plain COPY writes rows in bulk, about a third faster than INSERT ... ON CONFLICT, which
-    inserts and checks one row at a time (README, "Performance"). But one request already stored
-    fails the COPY on the unique constraint: it is then undone alone (a savepoint) and the
-    batch is merged instead. That is the rule for a source fed by the shipped callback, whose
+    inserts and checks one row at a time (README, "Performance"). But one request already
+    stored fails the COPY on the unique constraint: it is then undone alone (a savepoint) and
+    the batch is merged instead. That is the rule for a source fed by the shipped callback, whose
     finishes follow their starts, so such a source is merged directly for a while rather than
     fail a COPY per batch; LiteLLM's generic_api sends each request once, and is COPY'd."""
     if time.time() >= _merge_until.get(source, 0.0):
