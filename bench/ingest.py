@@ -171,16 +171,21 @@ def parse_baseline(bodies: list[bytes], per_body: int) -> float:
 
 
 def summary(result: Result, events_per_request: int) -> dict[str, float]:
-    total = sum(result.statuses.values())
     bad = {s: n for s, n in result.statuses.items() if s != 200}
     if bad:
         log(f"  non-200 answers: {bad}")
     return {
-        "events_per_s": round(total * events_per_request / result.elapsed),
+        "events_per_s": round(stored_per_s(result, events_per_request)),
         "p50_ms": round(result.percentile(50) * 1000, 2),
         "p99_ms": round(result.percentile(99) * 1000, 2),
-        "requests": total,
+        "requests": sum(result.statuses.values()),
+        "failed_requests": sum(bad.values()),
     }
+
+
+def stored_per_s(result: Result, events_per_request: int) -> float:
+    """Events answered 200, per second: an error answer stored nothing and is not throughput."""
+    return result.statuses.get(200, 0) * events_per_request / result.elapsed
 
 
 def main() -> None:
@@ -237,7 +242,7 @@ def against_baseline(
 
 def ratios(results: list[Result], rates: list[float], per_request: int) -> list[float]:
     return [
-        round(sum(r.statuses.values()) * per_request / r.elapsed / rate, 3)
+        round(stored_per_s(r, per_request) / rate, 3)
         for r, rate in zip(results, rates, strict=True)
     ]
 
