@@ -105,6 +105,15 @@ def policy(make_policy):
     )  # fmt: skip
 
 
+@pytest.fixture
+def renotifying(make_policy):
+    """Pages again every minute while open; its failures stay in the window for ten."""
+    return make_policy(
+        name="Failures", threshold=3, window_seconds=600, group_by="team", renotify_seconds=60,
+        resolve_hold_seconds=0,
+    )  # fmt: skip
+
+
 def breach(at):
     add_requests(
         4, at=at, gateway_team_id="team-search", key_alias="search-svc", model_group="gpt-4o"
@@ -316,12 +325,9 @@ def test_a_policy_silence_mutes_only_that_policy(policy, search, make_policy, pa
 
 @pytest.mark.django_db
 def test_a_silence_set_on_a_paged_incident_stops_renotifies_but_not_the_resolve(
-    make_policy, search, pagerduty
+    renotifying, search, pagerduty
 ):
-    policy = make_policy(
-        name="Failures", threshold=3, window_seconds=600, group_by="team", renotify_seconds=60,
-        resolve_hold_seconds=0,
-    )  # fmt: skip
+    policy = renotifying
     breach(later(-5))
     evaluate_all(T0)
     drain(T0)
@@ -400,13 +406,8 @@ def test_a_trigger_queued_before_maintenance_began_is_held_back_and_paged_after(
 
 
 @pytest.mark.django_db
-def test_a_renotify_queued_before_a_silence_is_not_sent_and_the_resolve_still_is(
-    make_policy, search, pagerduty
-):
-    make_policy(
-        name="Failures", threshold=3, window_seconds=600, group_by="team", renotify_seconds=60,
-        resolve_hold_seconds=0,
-    )  # fmt: skip
+@pytest.mark.usefixtures("renotifying")
+def test_a_renotify_queued_before_a_silence_is_not_sent_and_the_resolve_still_is(search, pagerduty):
     breach(later(-5))
     evaluate_all(T0)
     drain(T0)
