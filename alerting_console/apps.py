@@ -14,6 +14,7 @@ class ConsoleConfig(AppConfig):
         checks.register(console_checks.check_debug_hosts, checks.Tags.security)
         checks.register(console_checks.check_base_url)
         checks.register(console_checks.check_embedded_services)
+        checks.register(console_checks.check_proxy_ssl_header, checks.Tags.security, deploy=True)
 
 
 class ConsoleAdminConfig(AdminConfig):

@@ -68,3 +68,17 @@ def check_embedded_services(app_configs: Any = None, **kwargs: Any) -> list[Chec
             )
         ]
     return []
+
+
+def check_proxy_ssl_header(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if settings.SERVED_OVER_HTTPS and not getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        return [
+            Warning(
+                "CONSOLE_BASE_URL is HTTPS but SECURE_PROXY_SSL_HEADER is not set.",
+                hint="The web server speaks plain HTTP to the TLS proxy, so Django cannot tell "
+                "HTTPS requests apart, and does not redirect plain HTTP. Have the proxy set "
+                "X-Forwarded-Proto and set SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto.",
+                id="console.W003",
+            )
+        ]
+    return []

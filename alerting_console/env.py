@@ -8,6 +8,7 @@ The readers take the environment as a mapping, so they are tested without touchi
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,6 +103,19 @@ def read_list(environ_: Mapping[str, str], name: str, default: list[str]) -> lis
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def read_networks(
+    environ_: Mapping[str, str], name: str
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or CIDR blocks (``10.0.0.0/8, 2001:db8::/32, 192.0.2.1``)."""
+    networks = []
+    for item in read_list(environ_, name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(name, f"not an IP address or CIDR block: {item!r}") from None
+    return networks
 
 
 def check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:

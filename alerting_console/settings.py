@@ -16,12 +16,14 @@ import django_stubs_ext
 import environ
 
 from alerting_console.env import (
+    ConfigError,
     read_bool,
     read_choice,
     read_database,
     read_float,
     read_int,
     read_list,
+    read_networks,
     read_str,
     read_url,
     read_url_list,
@@ -105,6 +107,14 @@ AXES_COOLOFF_TIME = timedelta(minutes=read_int(ENV, "LOGIN_LOCKOUT_MINUTES", 15,
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Behind a proxy every peer is the proxy: lockouts key on the client address it forwarded, read
+# only as far as these say to trust it (alerting_console/client_address.py). Neither set: the
+# peer's address (REMOTE_ADDR), and X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = read_int(ENV, "TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+TRUSTED_PROXIES = read_networks(ENV, "TRUSTED_PROXIES")
+if TRUSTED_PROXY_COUNT and TRUSTED_PROXIES:
+    raise ConfigError("TRUSTED_PROXIES", "set it or TRUSTED_PROXY_COUNT, not both")
+AXES_CLIENT_IP_CALLABLE = "alerting_console.client_address.client_address"
 # The change history is for reading: no "Revert" button (see policies/admin/common.py).
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
@@ -193,6 +203,35 @@ EVALUATION_INTERVAL_SECONDS = read_float(ENV, "EVALUATION_INTERVAL_SECONDS", 5.0
 EVALUATION_CATCH_UP_SECONDS = read_int(ENV, "EVALUATION_CATCH_UP_SECONDS", 3600)
 # How long a page is retried (429, 5xx, timeouts) before it is given up.
 DELIVERY_RETRY_SECONDS = read_int(ENV, "DELIVERY_RETRY_SECONDS", 6 * 3600, minimum=60)
+
+# --- HTTPS ------------------------------------------------------------------------------------
+
+# The console is served as HTTPS in production when its public URL says so: then cookies travel
+# only over HTTPS, browsers are told to use nothing else (HSTS), and plain HTTP is redirected.
+# Each can be set on its own; `manage.py check --deploy` reports what is left unsafe.
+SERVED_OVER_HTTPS = CONSOLE_BASE_URL.startswith("https://") and not DEBUG and not EMBEDDED_DATABASE
+# The header the TLS proxy sets to say the request came in as HTTPS (X-Forwarded-Proto): Django
+# cannot tell otherwise, since the proxy talks plain HTTP to the web server.
+_proxy_ssl_header = read_str(ENV, "SECURE_PROXY_SSL_HEADER")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proxy_ssl_header.upper().replace("-", "_"),
+        "https",
+    )
+SESSION_COOKIE_SECURE = read_bool(ENV, "SESSION_COOKIE_SECURE", SERVED_OVER_HTTPS)
+CSRF_COOKIE_SECURE = read_bool(ENV, "CSRF_COOKIE_SECURE", SERVED_OVER_HTTPS)
+SECURE_HSTS_SECONDS = read_int(
+    ENV, "SECURE_HSTS_SECONDS", 365 * 24 * 3600 if SERVED_OVER_HTTPS else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = read_bool(ENV, "SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = read_bool(ENV, "SECURE_HSTS_PRELOAD", False)
+# Redirecting needs to know which requests are HTTPS already, or it would loop: on by default
+# only when the proxy's header is configured.
+SECURE_SSL_REDIRECT = read_bool(
+    ENV, "SECURE_SSL_REDIRECT", SERVED_OVER_HTTPS and bool(_proxy_ssl_header)
+)
+# Load balancers and Prometheus probe these over plain HTTP from inside; a redirect fails them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Celery ----------------------------------------------------------------------------------
 

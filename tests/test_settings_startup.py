@@ -50,6 +50,9 @@ def run_manage(tmp_path, *args, **env):
         ("CONSOLE_BASE_URL", "console.example.com"),
         ("CSRF_TRUSTED_ORIGINS", "console.example.com"),
         ("HTTP_TIMEOUT_SECONDS", "soon"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("TRUSTED_PROXY_COUNT", "one"),
+        ("SESSION_COOKIE_SECURE", "sure"),
     ],
 )
 def test_junk_in_a_variable_stops_start_up_naming_it(tmp_path, name, value):
