@@ -143,7 +143,8 @@ def count_groups(policy: AlertPolicy, now: datetime) -> dict[str, Count]:
 
 def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any]:
     """What a responder wants on the page: the top error classes and codes, a few sample
-    request ids, and the team, key alias and model most of the counted requests share."""
+    request ids, and the team, key alias and model most of the counted requests share (the
+    busiest, which for a platform-wide incident are not its owners)."""
     window = window_for(policy, now)
     where = window.where
     params = list(window.params)
@@ -171,10 +172,12 @@ def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any
         )
         rows = cursor.fetchall()
     details["sample_request_ids"] = [row[0] for row in rows[:5]]
+    # Information for the responder, named so as not to pass for the incident's owner: routing,
+    # labels and muting use only what the incident is surely about (engine._subject).
     for name, values in (
-        ("team", [row[1] or row[2] for row in rows]),
-        ("key_alias", [row[3] for row in rows]),
-        ("model", [row[4] for row in rows]),
+        ("busiest_team", [row[1] or row[2] for row in rows]),
+        ("busiest_key_alias", [row[3] for row in rows]),
+        ("busiest_model", [row[4] for row in rows]),
     ):
         common = _most_common(values)
         if common:

@@ -284,8 +284,7 @@ def _dedup_key(policy: AlertPolicy, group: str) -> str:
 
 def _open(policy: AlertPolicy, decision: Decision, started: datetime, now: datetime) -> None:
     details = counting.details_for(policy, decision.group, now)
-    team_ref, key_alias = _subject(policy, decision.group, details)
-    team = Team.objects.for_gateway(team_ref, team_ref) if team_ref else policy.filter_team
+    team, key_alias = _subject(policy, decision.group)
     routing_key = routing_key_for(team, key_alias or None)
     try:
         with transaction.atomic():  # a savepoint: should the constraint fire, only this is undone
@@ -329,9 +328,7 @@ def _create_incident(
         routing_key=routing_key,
         team=team,
         key_alias=key_alias,
-        model=muting.model_of(
-            policy.group_by, decision.group, policy.filter_model, str(details.get("model") or "")
-        ),
+        model=muting.model_of(policy.group_by, decision.group, policy.filter_model),
         started_at=started,
         detected_at=now,
         trigger_count=decision.count.matched,
@@ -399,13 +396,15 @@ def _queue(incident: Incident, action: str, now: datetime) -> None:
         transaction.on_commit(lambda: deliver.delay(delivery.pk), robust=True)
 
 
-def _subject(policy: AlertPolicy, group: str, details: dict[str, Any]) -> tuple[str, str]:
-    """The (team, key alias) an incident is about, for routing."""
-    team = group if policy.group_by == GroupBy.TEAM else str(details.get("team") or "")
-    if policy.group_by == GroupBy.KEY_ALIAS:
-        key_alias = group
-    else:
-        key_alias = policy.filter_key_alias or str(details.get("key_alias") or "")
+def _subject(policy: AlertPolicy, group: str) -> tuple[Team | None, str]:
+    """The team and key alias an incident is surely about, to route and label it: its group,
+    or its policy's filters. Never those most of its sampled requests shared: a platform-wide
+    incident belongs to no team and takes the default route; its busiest team is in its
+    details, as information."""
+    team = policy.filter_team
+    if policy.group_by == GroupBy.TEAM and group:
+        team = Team.objects.for_gateway(group, group)
+    key_alias = group if policy.group_by == GroupBy.KEY_ALIAS else policy.filter_key_alias
     return team, key_alias
 
 

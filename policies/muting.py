@@ -30,12 +30,10 @@ def subject_of(incident: Incident) -> Subject:
     )
 
 
-def model_of(group_by: str, group: str, filter_model: str, sampled: str) -> str:
-    """The model an incident is about: its group, the policy's filter, or what most of its
-    requests used."""
-    if group_by == GroupBy.MODEL:
-        return group
-    return filter_model or sampled
+def model_of(group_by: str, group: str, filter_model: str) -> str:
+    """The model an incident is surely about: its group, or the policy's filter; empty when
+    it is about several (the busiest one is in its details, as information)."""
+    return group if group_by == GroupBy.MODEL else filter_model
 
 
 def first_match(

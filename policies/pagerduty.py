@@ -56,10 +56,10 @@ def trigger_body(incident: Incident, routing_key: str) -> dict[str, Any]:
             "source": SOURCE,
             "severity": incident.severity,
             "timestamp": incident.detected_at.isoformat(),
-            "component": str(incident.details.get("model") or ""),
-            "group": incident.team.name
-            if incident.team
-            else str(incident.details.get("team") or ""),
+            # What the incident is surely about; the busiest team and model, which for a
+            # platform-wide incident are not its owners, are in custom_details.
+            "component": incident.model,
+            "group": incident.team.name if incident.team else "",
             "class": policy.kind,
             "custom_details": details,
         },

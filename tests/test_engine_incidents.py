@@ -57,8 +57,10 @@ def test_a_breach_opens_an_incident_and_pages_the_teams_key(policy, search_route
         "alerting-console",
         "failures",
     )
-    assert (payload["component"], payload["group"]) == ("gpt-4o", "Search")
+    # The team it is about labels it; the model its requests used is information only.
+    assert (payload.get("component"), payload["group"]) == (None, "Search")
     details = payload["custom_details"]
+    assert (details["busiest_model"], details["busiest_key_alias"]) == ("gpt-4o", "search-service")
     assert (details["count"], details["window_seconds"], details["group"]) == (6, 60, "team-search")
     assert details["top_errors"] == [
         {"error_class": "ServiceUnavailableError", "status_code": 503, "count": 6}
@@ -367,3 +369,64 @@ def test_ops_can_resolve_an_incident_by_hand(
     assert (incident.status, incident.resolved_by) == ("resolved", admin_user)
     assert incident.events.get(kind="resolved").message == "Resolved by hand by admin."
     assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]
+
+
+def test_a_platform_wide_incident_takes_the_default_route_not_its_busiest_teams(
+    make_policy, make_team, make_routing_key, make_route, pagerduty, ops
+):
+    """Found by review: an incident of everything was routed, labelled and owned by the key
+    alias and team that sent most of its sampled requests."""
+    billing = make_team(slug="billing", name="Billing", gateway_team_id="team-billing")
+    billing_key = make_routing_key(name="Billing on-call", team=billing)
+    make_route(billing_key, scope=Route.Scope.TEAM, team=billing)
+    make_route(billing_key, scope=Route.Scope.KEY_ALIAS, key_alias="billing-svc")
+    default = make_routing_key(name="Platform on-call", integration_key=KEY)
+    make_route(default, scope=Route.Scope.DEFAULT)
+    policy = make_policy(name="Platform failures", threshold=5, window_seconds=60)
+    add_requests(
+        5, at=later(-5), gateway_team_id="team-billing", key_alias="billing-svc", model="gpt-4o"
+    )
+    add_requests(2, at=later(-5), gateway_team_id="team-search", key_alias="search-svc")
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    incident = Incident.objects.get()
+    assert (incident.routing_key, incident.team, incident.key_alias, incident.model) == (
+        default,
+        None,
+        "",
+        "",
+    )
+    assert (incident.details["busiest_team"], incident.details["busiest_key_alias"]) == (
+        "team-billing",
+        "billing-svc",
+    )
+    [event] = pagerduty.events
+    assert event["routing_key"] == KEY
+    assert "group" not in event["payload"]  # no team owns it
+    assert event["payload"]["custom_details"]["busiest_team"] == "team-billing"
+    page = ops.get(f"/admin/policies/incident/{incident.pk}/change/").content.decode()
+    assert "Most of its requests came from" in page
+    assert "team team-billing, key alias billing-svc, model gpt-4o" in page
+
+
+def test_a_policy_filtered_to_a_team_routes_by_that_team(
+    make_policy, search_route, make_routing_key, make_route, pagerduty
+):
+    make_route(make_routing_key(name="Platform on-call"), scope=Route.Scope.DEFAULT)
+    policy = make_policy(
+        name="Search failures", threshold=5, window_seconds=60,
+        filter_team=search_route.routes.get().team,
+    )  # fmt: skip
+    add_requests(5, at=later(-5), gateway_team_id="team-search", key_alias="search-svc")
+
+    evaluate(policy, T0)
+    drain(T0)
+
+    incident = Incident.objects.get()
+    assert (incident.routing_key, incident.team, incident.key_alias) == (
+        search_route,
+        policy.filter_team,
+        "",
+    )

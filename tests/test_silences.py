@@ -17,6 +17,7 @@ from policies.models import (
     IncidentEvent,
     Maintenance,
     Route,
+    RoutingKey,
     Silence,
     Subject,
     Team,
@@ -254,9 +255,11 @@ def test_a_platform_wide_incident_is_not_muted_by_the_silence_of_its_busiest_tea
     drain(T0)
 
     incident = Incident.objects.get()
-    assert incident.team == search  # still routed by its busiest team...
-    assert incident.paged is True  # ...but not muted by that team's silence
-    assert len(pagerduty.events) == 1
+    assert incident.team is None  # it belongs to no team...
+    assert incident.details["busiest_team"] == "team-search"  # ...whoever sent the most
+    assert incident.paged is True  # and that team's silence does not mute it
+    [event] = pagerduty.events
+    assert event["routing_key"] == RoutingKey.objects.get(name="Ops").integration_key
 
 
 @pytest.mark.django_db

@@ -94,6 +94,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
                     "peak_count",
                     "last_count",
                     "top_errors",
+                    "busiest",
                     "sample_requests",
                 ]
             },
@@ -182,6 +183,22 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
                 ),
             ),
         )
+
+    @admin.display(description="most of its requests came from")
+    def busiest(self, incident: Incident) -> str:
+        """Information for the responder, not the owner: the incident is routed and muted by
+        its team, key alias and model above, which are only what it is surely about."""
+        details = incident.details or {}
+        parts = [
+            f"{label} {details[key]}"
+            for label, key in (
+                ("team", "busiest_team"),
+                ("key alias", "busiest_key_alias"),
+                ("model", "busiest_model"),
+            )
+            if details.get(key)
+        ]
+        return ", ".join(parts) or "—"
 
     @admin.display(description="sample requests")
     def sample_requests(self, incident: Incident) -> SafeString:
