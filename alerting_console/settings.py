@@ -231,7 +231,7 @@ SECURE_SSL_REDIRECT = read_bool(
     ENV, "SECURE_SSL_REDIRECT", SERVED_OVER_HTTPS and bool(_proxy_ssl_header)
 )
 # Load balancers and Prometheus probe these over plain HTTP from inside; a redirect fails them.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^engine-health$", r"^metrics$"]
 
 # --- Celery ----------------------------------------------------------------------------------
 

@@ -10,5 +10,6 @@ urlpatterns = [
     path("ingest/", include("ingest.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("engine-health", health.engine_health, name="engine-health"),
     path("metrics", metrics.metrics, name="metrics"),
 ]

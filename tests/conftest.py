@@ -133,3 +133,19 @@ def pagerduty(monkeypatch: pytest.MonkeyPatch) -> Any:
     fake = FakePagerDuty()
     monkeypatch.setattr(http, "transport", fake.transport())
     return fake
+
+
+@pytest.fixture
+def database_down(transactional_db: None) -> Any:
+    """The database stops answering: this process's connection points at a port where
+    nothing listens, until the test ends."""
+    from django.db import connection
+
+    from tests.e2e.processes import free_port
+
+    real_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = str(free_port())
+    yield
+    connection.close()
+    connection.settings_dict["PORT"] = real_port

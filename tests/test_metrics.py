@@ -78,3 +78,17 @@ def test_a_metrics_token_is_required_when_set(client):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+
+
+@pytest.mark.usefixtures("database_down")
+def test_while_the_database_is_down_the_ingest_counters_are_still_served(client):
+    """Found by review: /metrics answered 500 during the outage its counters describe."""
+    text = scrape(client)
+
+    assert sample(text, "console_database_up") == 0
+    assert sample(text, "console_ingest_events_total", 'result="stored"') >= 0
+    assert "console_open_incidents" not in text
+
+
+def test_the_database_collector_says_it_is_up(client):
+    assert sample(scrape(client), "console_database_up") == 1
