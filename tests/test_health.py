@@ -27,8 +27,7 @@ def broker_down():
 @pytest.fixture
 def empty_queue():
     """The evaluation queue with no tick in it (the suite's Redis db may hold old ones)."""
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")
+    app.control.purge()
 
 
 def test_healthz_answers_without_asking_anything_else(client):
