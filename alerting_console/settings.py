@@ -280,7 +280,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Gateway-supplied names in a message cannot forge log lines (alerting_console/logsafe.py).
+    "filters": {"escape": {"()": "alerting_console.logsafe.EscapeControlCharacters"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["escape"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # axes logs every login at INFO; failures and lockouts are WARNING.
     "loggers": {"django": {"level": "INFO"}, "axes": {"level": "WARNING"}},
