@@ -4,11 +4,12 @@ history is written by the engine, not edited by people."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Case, Model, QuerySet, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -119,8 +120,10 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
         ),
     ]
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
-        return ["-status", "-detected_at"]  # "resolved" > "open": open incidents first
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
+        # Open incidents first, newest first within each; not by the status's spelling.
+        still_open = Case(When(status=IncidentStatus.OPEN, then=Value(0)), default=Value(1))
+        return [still_open.asc(), "-detected_at", "-pk"]
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("policies.change_incident"))
