@@ -27,6 +27,7 @@ from policies.models import (
     Incident,
     IncidentEvent,
     IncidentStatus,
+    Maintenance,
     PolicyKind,
     PolicyState,
     RoutingKey,
@@ -94,6 +95,7 @@ def evaluate_all(now: datetime) -> dict[int, str]:
     incident, a gap to catch up) goes through ``evaluate_policy``, under its lock.
     A policy that fails is logged and skipped; the others go on.
     """
+    Maintenance.end_if_over(now)
     policies = list(
         AlertPolicy.objects.filter(enabled=True)
         .select_related("filter_team", "state")
@@ -140,30 +142,32 @@ def evaluate_all(now: datetime) -> dict[int, str]:
 
 
 def _page_unmuted(incidents: list[Incident], now: datetime) -> None:
-    """Page the open incidents that opened muted, once their silence (or maintenance) is over:
-    the problem still holds, or they would have resolved."""
+    """Page the open incidents that opened muted, once their silence (or maintenance) is over
+    and the problem still holds. One already clearing (its count below the resolve threshold)
+    is not paged: it resolves unpaged, unless it breaches again first."""
     if not incidents:
         return
     mutes = muting.Mutes.load(now)
     for candidate in incidents:
-        if mutes.why(muting.subject_of(candidate)):
+        if candidate.clear_since is not None or mutes.why(muting.subject_of(candidate)):
             continue
         with transaction.atomic():
             incident = (
                 Incident.objects.select_for_update()
-                .filter(pk=candidate.pk, status=IncidentStatus.OPEN, paged=False)
+                .filter(pk=candidate.pk, status=IncidentStatus.OPEN, paged=False, clear_since=None)
                 .first()
             )
             if incident is None:
                 continue
             incident.paged = True
             incident.last_paged_at = now
-            incident.save(update_fields=["paged", "last_paged_at"])
+            muted_by, incident.muted_by = incident.muted_by, ""  # muted no more
+            incident.save(update_fields=["paged", "last_paged_at", "muted_by"])
             _event(
                 incident,
                 now,
                 IncidentEvent.Kind.UNMUTED,
-                f"No longer muted ({incident.muted_by}) and still open: paging now.",
+                f"No longer muted ({muted_by}) and still open: paging now.",
             )
             _queue(incident, Delivery.Action.TRIGGER, now)
 

@@ -75,7 +75,7 @@ class Mutes:
         `moment` is the evaluated one, which after an outage is in the past (the engine
         replays missed moments); the page would go out now, so a silence active now mutes it
         too."""
-        if self.maintenance.enabled:
+        if self.maintenance.is_active(self.now):
             return f"maintenance mode is on ({self.maintenance.reason or 'no reason given'})"
         silence = first_match(self.silences, subject, self.moment, self.now)
         if silence is None:

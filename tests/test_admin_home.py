@@ -13,7 +13,7 @@ from django.utils import timezone
 from ingest.models import GatewayRequest, IngestToken
 from policies.models import AlertPolicy, Delivery, Incident, Maintenance, RoutingKey
 from tests.admin_helpers import form_data_of
-from tests.engine_helpers import add_requests
+from tests.engine_helpers import add_requests, in_a_day
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,9 @@ def _fresh_dashboard_cache():
 def test_maintenance_mode_is_shown_on_every_page_while_on(ops, staff_user, url):
     assert 'id="maintenance-banner"' not in ops.get(url).content.decode()
 
-    Maintenance.objects.create(enabled=True, reason="moving the database", changed_by=staff_user)
+    Maintenance.objects.create(
+        enabled=True, reason="moving the database", changed_by=staff_user, ends_at=in_a_day()
+    )
     html = ops.get(url).content.decode()
 
     assert 'id="maintenance-banner"' in html

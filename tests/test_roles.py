@@ -14,6 +14,7 @@ from ingest.models import IngestToken
 from policies.models import AlertPolicy, Incident, Maintenance, Route, RoutingKey, Silence
 from policies.roles import OPS_ADMINS, TEAM_EDITORS, VIEWERS
 from tests.admin_helpers import form_data_of
+from tests.engine_helpers import in_a_day
 
 pytestmark = pytest.mark.django_db
 
@@ -359,7 +360,9 @@ class TestIncidents:
 def test_only_ops_admins_turn_maintenance_mode_on(admin_client_, editor, viewer):
     url = reverse("admin:policies_maintenance_change", args=[1])
     Maintenance.objects.create()
-    data = {"enabled": "on", "reason": "upgrade"}
+    ends = in_a_day()
+    data = {"enabled": "on", "reason": "upgrade", "ends_at_0": f"{ends:%Y-%m-%d}"}
+    data["ends_at_1"] = f"{ends:%H:%M:%S}"
 
     assert editor.post(url, data).status_code == 403
     assert viewer.post(url, data).status_code == 403

@@ -23,7 +23,7 @@ from policies.models import (
     Team,
 )
 from policies.muting import first_match, why_muted
-from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+from tests.engine_helpers import T0, add_requests, drain, evaluate, in_a_day, later
 
 KEY = "R0AB" + "s" * 24 + "XY12"
 SEARCH = Subject(policy_id=1, team_id=10, key_alias="search-svc", model="gpt-4o")
@@ -352,7 +352,7 @@ def test_a_silence_set_on_a_paged_incident_stops_renotifies_but_not_the_resolve(
 
 @pytest.mark.django_db
 def test_maintenance_mode_records_and_pages_nobody_until_it_is_off(policy, search, pagerduty):
-    Maintenance.objects.create(enabled=True, reason="database upgrade")
+    Maintenance.objects.create(enabled=True, reason="database upgrade", ends_at=in_a_day())
     breach(later(-5))
 
     evaluate_all(T0)
@@ -371,6 +371,35 @@ def test_maintenance_mode_records_and_pages_nobody_until_it_is_off(policy, searc
 
     assert [e["event_action"] for e in pagerduty.events] == ["trigger"]
     assert pagerduty.events[0]["dedup_key"] == incident.dedup_key
+    incident.refresh_from_db()
+    assert incident.muted_by == ""  # found by review: it still said "maintenance mode is on"
+
+
+@pytest.mark.django_db
+def test_an_incident_that_clears_during_maintenance_is_never_paged(make_policy, search, pagerduty):
+    """Found by review: after maintenance ended, an incident whose count had dropped to 0 (but
+    not yet for its resolve hold) was paged."""
+    make_policy(
+        name="Upstream failures", threshold=3, window_seconds=60, group_by="team",
+        resolve_hold_seconds=120,
+    )  # fmt: skip
+    Maintenance.objects.create(enabled=True, reason="database upgrade", ends_at=in_a_day())
+    breach(later(-5))
+    evaluate_all(T0)
+    evaluate_all(later(70))  # the failures left the window: clearing, still muted
+
+    Maintenance.objects.filter(pk=1).update(enabled=False)
+    evaluate_all(later(75))
+    evaluate_all(later(80))
+    drain(later(80))
+
+    incident = Incident.objects.get()
+    assert (incident.status, incident.paged) == ("open", False)
+    assert pagerduty.events == []
+    evaluate_all(later(200))  # the hold has passed
+    drain(later(200))
+    incident.refresh_from_db()
+    assert (incident.status, pagerduty.events) == ("resolved", [])
 
 
 def test_the_silence_window_is_half_open():
@@ -386,7 +415,7 @@ def test_a_trigger_queued_before_maintenance_began_is_held_back_and_paged_after(
 ):
     breach(later(-5))
     evaluate_all(T0)  # the trigger is queued, not yet sent
-    Maintenance.objects.create(enabled=True, reason="database upgrade")
+    Maintenance.objects.create(enabled=True, reason="database upgrade", ends_at=in_a_day())
 
     drain(T0)
 
@@ -449,7 +478,7 @@ def test_a_trigger_pagerduty_may_have_got_is_sent_again_under_maintenance_and_re
     incident = Incident.objects.get()
     assert pagerduty.actions() == [("trigger", incident.dedup_key)]
 
-    Maintenance.objects.create(enabled=True, reason="database upgrade")
+    Maintenance.objects.create(enabled=True, reason="database upgrade", ends_at=in_a_day())
     drain(later(60))  # the retry goes out: the same alert, not a new page
     evaluate_all(later(120))  # the failures left the window, still in maintenance
     drain(later(120))

@@ -164,6 +164,8 @@ class History(_HistoryBase):
                 what = "; ".join(
                     f"{_label(obj, c.field)}: {c.old} → {c.new}" for c in delta.changes
                 )
+            if record.history_change_reason:
+                what = f"{what or 'saved'} ({record.history_change_reason})"
             rows.append((when, who, what or "saved"))
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} {}: {}</li>", rows[:5]))
 

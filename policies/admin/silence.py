@@ -166,7 +166,7 @@ class SilenceAdmin(TeamScoped[Silence], History):
 class MaintenanceAdmin(History):
     """One row: the list goes straight to it."""
 
-    fields = ["enabled", "reason", "changed_by", "changed_at", "recent_changes"]
+    fields = ["enabled", "ends_at", "reason", "changed_by", "changed_at", "recent_changes"]
     readonly_fields = ["changed_by", "changed_at", "recent_changes"]
 
     def changelist_view(
@@ -174,8 +174,14 @@ class MaintenanceAdmin(History):
     ) -> HttpResponse:
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        Maintenance.objects.get_or_create(pk=1)
         return HttpResponseRedirect(reverse("admin:policies_maintenance_change", args=[1]))
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Maintenance | None:
+        # Before anyone saved it, the page shows it off without writing a row: a GET that
+        # wrote would put a "created" into its history that nobody made.
+        return Maintenance.current() if object_id == "1" else None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
