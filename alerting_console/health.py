@@ -67,14 +67,30 @@ def waiting_ticks(queue: str) -> int:
             return 0
 
 
+def evaluation_late(last_run: datetime | None, now: datetime, interval: float) -> bool:
+    """Three intervals and a little: one late tick is no emergency, three are."""
+    return last_run is None or now - last_run > timedelta(seconds=3 * interval + 10)
+
+
+def late_pages(now: datetime) -> tuple[int, datetime | None]:
+    """How many pages were due more than a minute ago and are not sent, and the oldest's due
+    time (a partial index of the deliveries not delivered answers it)."""
+    from policies.models import Delivery
+
+    late = Delivery.objects.filter(
+        status=Delivery.Status.PENDING,
+        next_attempt_at__lt=now - timedelta(seconds=OUTBOX_LATE_SECONDS),
+    ).aggregate(n=Count("pk"), oldest=Min("next_attempt_at"))
+    return late["n"], late["oldest"]
+
+
 def evaluation_problem(
     last_run: datetime | None, now: datetime, interval: float, waiting: int | None, queue: str
 ) -> str | None:
     """What is wrong with evaluation, naming the component: beat (no tick is published) or
     the worker (ticks wait in its queue, unconsumed). `waiting` is None when the broker could
-    not be asked. Three intervals and a little: one late tick is no emergency, three are."""
-    limit = timedelta(seconds=3 * interval + 10)
-    if last_run is not None and now - last_run <= limit:
+    not be asked."""
+    if not evaluation_late(last_run, now, interval):
         return None
     if last_run is None:
         state = "no evaluation has run yet"
@@ -104,7 +120,7 @@ def outbox_problem(late: int, oldest_due: datetime | None, now: datetime) -> str
 
 
 def engine_health(request: HttpRequest) -> JsonResponse:
-    from policies.models import Delivery, Heartbeat
+    from policies.models import Heartbeat
 
     database = _database()
     if database:
@@ -121,9 +137,5 @@ def engine_health(request: HttpRequest) -> JsonResponse:
     evaluation = evaluation_problem(
         beat.at if beat else None, now, settings.EVALUATION_INTERVAL_SECONDS, waiting, queue
     )
-    late = Delivery.objects.filter(
-        status=Delivery.Status.PENDING,
-        next_attempt_at__lt=now - timedelta(seconds=OUTBOX_LATE_SECONDS),
-    ).aggregate(n=Count("pk"), oldest=Min("next_attempt_at"))
-    outbox = outbox_problem(late["n"], late["oldest"], now)
+    outbox = outbox_problem(*late_pages(now), now)
     return _answer([*problems, *(p for p in (evaluation, outbox) if p)])
