@@ -112,7 +112,9 @@ def _status_code(obj: dict[str, Any]) -> int | None:
         return None
     code = parse_status_code(raw)
     if code is None:
-        raise EventError("status_code", f"must be an HTTP status between 100 and 599, got {raw!r}")
+        raise EventError(
+            "status_code", f"must be an HTTP status between 100 and 599, got {fields.shown(raw)}"
+        )
     return code
 
 

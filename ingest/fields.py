@@ -26,6 +26,16 @@ class EventError(ValueError):
         super().__init__(f"{field}: {reason}")
 
 
+def shown(value: object, most: int = 40) -> str:
+    """A value quoted in a reason: its start only, so a huge value costs no more than a small
+    one to report (a reason is built for every invalid item of a body)."""
+    if isinstance(value, str):
+        return repr(value[:most]) + ("…" if len(value) > most else "")
+    if isinstance(value, bool | int | float) or value is None:
+        return repr(value)[:most]
+    return type(value).__name__
+
+
 def text(obj: dict[str, Any], key: str, max_length: int, field: str | None = None) -> str:
     """An optional short string. Numbers are accepted (ids are sometimes sent as numbers);
     NUL characters, which Postgres cannot store, are removed; long values are cut."""
@@ -117,7 +127,7 @@ def timestamp(
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise EventError(name, f"is not an ISO 8601 time: {value[:40]!r}") from None
+            raise EventError(name, f"is not an ISO 8601 time: {shown(value)}") from None
         if moment.tzinfo is None:
             raise EventError(name, "needs a time zone (e.g. 2026-01-01T12:00:00Z)")
     else:

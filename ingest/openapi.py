@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.bodies import REJECTIONS_LISTED
+
 TIME_RULE = (
     "Seconds since the epoch, or ISO 8601 with a time zone. At most 5 minutes ahead of the "
     "console's clock and at most 30 days old."
@@ -132,13 +134,28 @@ REJECTION = {
         "reason": {"type": "string"},
     },
 }
+REJECTED = {
+    "rejected": {
+        "type": "array",
+        "items": REJECTION,
+        "maxItems": REJECTIONS_LISTED,
+        "description": f"The refused items, by index: the first {REJECTIONS_LISTED} at most.",
+    },
+    "rejected_total": {
+        "type": "integer",
+        "minimum": REJECTIONS_LISTED + 1,
+        "description": f"Only when more than {REJECTIONS_LISTED} items were refused: how many.",
+    },
+    "rejected_omitted": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "Only with rejected_total: how many refused items are not listed.",
+    },
+}
 RESULT = {
     "type": "object",
     "required": ["accepted", "rejected"],
-    "properties": {
-        "accepted": {"type": "integer", "minimum": 1},
-        "rejected": {"type": "array", "items": REJECTION},
-    },
+    "properties": {"accepted": {"type": "integer", "minimum": 1}, **REJECTED},
 }
 NOTHING_VALID = {
     "type": "object",
@@ -146,7 +163,7 @@ NOTHING_VALID = {
     "properties": {
         "error": {"type": "string"},
         "accepted": {"type": "integer", "enum": [0]},
-        "rejected": {"type": "array", "items": REJECTION},
+        **REJECTED,
     },
 }
 
@@ -156,7 +173,11 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 RESPONSES = {
-    "200": ("Stored (committed). Items that were refused are listed.", RESULT),
+    "200": (
+        f"Stored (committed). Items that were refused are listed (the first "
+        f"{REJECTIONS_LISTED}, with a count of the rest).",
+        RESULT,
+    ),
     "400": ("The body is not JSON, not an object or list, or holds no valid event.", NOTHING_VALID),
     "401": ("Missing or unknown token.", ERROR),
     "403": ("The token is disabled.", ERROR),

@@ -66,9 +66,14 @@ CREATE_STAGING_SQL = (
 )
 COPY_SQL = f"COPY {STAGING} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 COPY_FRESH_SQL = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+# Rows are locked in the order they are written, on every path: the batch's, sorted by request
+# id (store_events). A SELECT without ORDER BY returns the staging table's heap order, which
+# stops being the COPY's order once earlier batches' deleted rows leave holes for it to fill.
+# "C" compares code points, as Python's sort does, whatever the database's collation.
+LOCK_ORDER = 'request_id COLLATE "C"'
 MERGE_STAGING_SQL = (
     f"INSERT INTO {TABLE} AS t ({', '.join(COLUMNS)}) "
-    f"SELECT {', '.join(COLUMNS)} FROM {STAGING} {ON_CONFLICT}"
+    f"SELECT {', '.join(COLUMNS)} FROM {STAGING} ORDER BY {LOCK_ORDER} {ON_CONFLICT}"
 )
 # Emptied inside the same transaction, not at commit: a caller's outer transaction may
 # store several batches before it commits.
@@ -112,8 +117,9 @@ def store_events(source: str, events: list[Event], now: datetime) -> int:
     batch = merge_batch(events)
     if not batch:
         return 0
-    # Rows are written, and their keys locked, in this order: the same for every post, so two
-    # posts of the same requests (replicas) wait for each other instead of deadlocking.
+    # Rows are written, and their keys locked, in this order: the same for every post and every
+    # path (VALUES lists them, COPY writes them, the merge selects them so), so two posts of
+    # the same requests (replicas) wait for each other instead of deadlocking.
     batch.sort(key=_by_request_id)
     if connection.vendor != "postgresql":
         with transaction.atomic():
@@ -191,9 +197,9 @@ def _connection_lost() -> bool:
 def _orm_upsert(source: str, batch: list[Event], now: datetime) -> None:
     stored = {
         row.request_id: row
-        for row in GatewayRequest.objects.select_for_update().filter(
-            source=source, request_id__in=[e.request_id for e in batch]
-        )
+        for row in GatewayRequest.objects.select_for_update()
+        .filter(source=source, request_id__in=[e.request_id for e in batch])
+        .order_by("request_id")  # locked in the batch's order, as on the other paths
     }
     new_rows = []
     for event in batch:

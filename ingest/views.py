@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ingest import metrics
 from ingest.auth import AuthError, authenticate
-from ingest.bodies import BodyError, Rejection, decode_items
+from ingest.bodies import BodyError, decode_items
 from ingest.events import Event, parse_console_event
 from ingest.fields import EventError
 from ingest.litellm import parse_litellm_payload
@@ -99,14 +99,12 @@ def _ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
         try:
             event = parse(item, now)
         except EventError as exc:
-            rejected.append(Rejection(index, exc.field, exc.reason))
+            rejected.add(index, exc.field, exc.reason)
             continue
         events.append(_with_token_team(event, token))
-    rejected.sort(key=lambda r: r.index)
-    rejections = [r.as_dict() for r in rejected]
     if not events:
-        metrics.REJECTED.inc(len(rejections))
-        return error(400, "no valid events in the body", accepted=0, rejected=rejections)
+        metrics.REJECTED.inc(rejected.total)
+        return error(400, "no valid events in the body", accepted=0, **rejected.as_answer())
 
     try:
         store_events(token.source, events, now)
@@ -115,8 +113,8 @@ def _ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
         logger.exception("ingest: could not store %d events", len(events))
         return error(503, "the database is unavailable; nothing was stored, retry later")
     metrics.STORED.inc(len(events))
-    metrics.REJECTED.inc(len(rejections))
-    return JsonResponse({"accepted": len(events), "rejected": rejections})
+    metrics.REJECTED.inc(rejected.total)
+    return JsonResponse({"accepted": len(events), **rejected.as_answer()})
 
 
 def _with_token_team(event: Event, token: IngestToken) -> Event:

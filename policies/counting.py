@@ -22,7 +22,7 @@ from django.db import connection
 
 from ingest.models import GatewayRequest
 from policies.evaluation import Count
-from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies.models import AlertPolicy, GroupBy, PolicyKind, Team
 from policies.sharedscan import Spec, shared_sql
 
 TABLE = GatewayRequest._meta.db_table
@@ -94,18 +94,20 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
 def filters_of(policy: AlertPolicy) -> list[tuple[str, tuple[Any, ...]]]:
     """The policy's filters, each a condition and its parameters."""
     conditions: list[tuple[str, tuple[Any, ...]]] = []
-    team = policy.filter_team
-    if team is not None:
-        ids = [value for value in (team.gateway_team_id, team.slug) if value]
-        alias = team.gateway_team_alias or team.name
-        conditions.append(
-            ("(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)", (ids[0], ids[-1], alias))
-        )
+    if policy.filter_team is not None:
+        conditions.append(team_condition(policy.filter_team))
     if policy.filter_key_alias:
         conditions.append(("key_alias = %s", (policy.filter_key_alias,)))
     if policy.filter_model:
         conditions.append(("(model_group = %s OR model = %s)", (policy.filter_model,) * 2))
     return conditions
+
+
+def team_condition(team: Team) -> tuple[str, tuple[Any, ...]]:
+    """Which requests are the team's: its gateway id (or slug), or its alias (or name)."""
+    ids = [value for value in (team.gateway_team_id, team.slug) if value]
+    alias = team.gateway_team_alias or team.name
+    return "(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)", (ids[0], ids[-1], alias)
 
 
 def failed_of(policy: AlertPolicy) -> tuple[str, tuple[Any, ...]]:

@@ -2,11 +2,14 @@
 stored is merged instead (the COPY is undone alone), and its source is merged directly for a
 while. Which path ran is read from the database: only the merge creates the staging table."""
 
+import math
+import random
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from ingest import store
 from ingest.events import parse_console_event
@@ -95,34 +98,101 @@ def test_a_source_that_met_stored_requests_is_merged_directly_then_copied_again(
     assert rows() == {"a": (True, "failure"), "b": (True, "failure"), "c": (True, "")}
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_batches_of_the_same_requests_in_opposite_orders_do_not_deadlock():
-    """Two replicas may report the same requests at once, in different orders. Written in the
-    order they came, each batch could wait for a row the other holds: a deadlock, which
-    Postgres breaks by failing one post. Both are written in request-id order."""
-    now = JUST_AFTER_RECORDING
-    errors: list[Exception] = []
+def replica_batch(prefix, count, now):
+    """Finishes whose rows differ in size (a long error message or none), as real ones do."""
+    sizes = random.Random(prefix).choices([0, 400], k=count)
+    return [
+        parse_console_event({**finished(f"{prefix}-{i:03}"), "error_message": "x" * size}, now)
+        for i, size in enumerate(sizes)
+    ]
 
-    def post_batch(events, ready):
+
+def staging_heap_order(earlier, batch, now):
+    """The order a staging table returns the batch in after merging the earlier batches."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{store.STAGING}")
+    for events in earlier:
+        store.store_events("replicas", events, now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(store.CREATE_STAGING_SQL)
+        rows = sorted(batch, key=lambda event: event.request_id)
+        store._copy(cursor.cursor, store.COPY_SQL, "replicas", rows, now)
+        cursor.execute(f"SELECT request_id FROM {store.STAGING}")  # noqa: S608 - our table
+        order = [request_id for (request_id,) in cursor.fetchall()]
+        transaction.set_rollback(True)
+    return order
+
+
+def waiting_for_a_lock(pid):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE pid = %s AND NOT granted)", [pid])
+        return cursor.fetchone()[0]
+
+
+def wait_until(condition, what):
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replicas_merging_the_same_requests_at_once_do_not_deadlock(monkeypatch):
+    """Two replicas may report the same requests at once. Each merges through its own staging
+    table, read back in heap order; once earlier batches have been merged and deleted, a COPY
+    into it fills the holes they left, and the heap order is no longer the order the rows were
+    copied in. Were rows written in heap order, the posts could each wait for a row the other
+    holds: a deadlock, which Postgres breaks by failing one post.
+
+    Replica A's staging table holds three earlier batches' holes (its heap starts a page into
+    the batch); replica B's is new (in request-id order). A third post holding the second
+    request makes the interleaving certain: B takes the first request and waits for the
+    second, then A starts. In heap order A would lock the rest of the batch and wait for B's
+    first request, while B, once the second is free, would wait for A's."""
+    now = JUST_AFTER_RECORDING
+    monkeypatch.setitem(store._merge_until, "replicas", math.inf)  # merged, not COPY'd
+    contested = replica_batch("r", 300, now)
+    earlier = [replica_batch(f"earlier{n}", 300, now) for n in range(3)]
+    first, second = sorted(e.request_id for e in contested)[:2]
+    # Postgres fills the holes the same way for the same batches: A's order is this one, where
+    # requests past the second come before the first.
+    order = staging_heap_order(earlier, contested, now)
+    assert 0 < order.index(first) < order.index(second)
+    starts = [parse_console_event(started(e.request_id), now) for e in contested]
+    store.store_events("replicas", starts, now)
+    errors: list[Exception] = []
+    pids: dict[str, int] = {}
+    a_ready, a_go, b_ready, b_go = (threading.Event() for _ in range(4))
+
+    def replica(name, earlier, ready, go):
         try:
-            ready.wait()
-            store.store_events("replicas", events, now)
+            for batch in earlier:
+                store.store_events("replicas", batch, now)
+            connection.ensure_connection()
+            pids[name] = connection.connection.info.backend_pid
+            ready.set()
+            go.wait()
+            store.store_events("replicas", contested if name == "A" else contested[::-1], now)
         except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
 
-    for round_ in range(10):
-        events = [parse_console_event(finished(f"r{round_}-{i:03}"), now) for i in range(300)]
-        ready = threading.Barrier(2)
-        threads = [
-            threading.Thread(target=post_batch, args=(batch, ready))
-            for batch in (events, list(reversed(events)))
-        ]
+    threads = [  # daemons: a failed wait below must not leave the test run hanging
+        threading.Thread(target=replica, args=("A", earlier, a_ready, a_go), daemon=True),
+        threading.Thread(target=replica, args=("B", [], b_ready, b_go), daemon=True),
+    ]
+    with transaction.atomic():
+        GatewayRequest.objects.select_for_update().get(source="replicas", request_id=second)
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        wait_until(lambda: a_ready.is_set() and b_ready.is_set(), "both replicas")
+        b_go.set()
+        wait_until(lambda: waiting_for_a_lock(pids["B"]), f"B to wait for {second}")
+        a_go.set()
+        wait_until(lambda: waiting_for_a_lock(pids["A"]), "A to wait")
+    for thread in threads:
+        thread.join()
 
     assert errors == []
-    assert GatewayRequest.objects.filter(source="replicas").count() == 3000
+    assert GatewayRequest.objects.filter(source="replicas", outcome="failure").count() == 1200
