@@ -25,6 +25,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from policies.admin.common import RECORD_DESCRIPTION, History, NoSecretLookups, TeamScoped
 from policies.models import Delivery, Route, RoutingKey, validate_integration_key
 from policies.probe import send_probe
+from policies.routing import routing_key_for
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -113,6 +114,7 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
     # Not the key itself: a search would tell whoever tries a guessed key that it is right.
     search_fields = ["name", "description"]
     readonly_fields = [
+        "used_by_routes",
         "current_integration_key",
         "last_success_at",
         "refused_at",
@@ -134,7 +136,7 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
             else ("current_integration_key",)
         )
         return [
-            (None, {"fields": ["name", "team", "description"]}),
+            (None, {"fields": ["name", "team", "used_by_routes", "description"]}),
             ("Integration key", {"fields": key_fields}),
             (
                 "Delivery health",
@@ -189,6 +191,45 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
         result = send_probe(key, sent_by=request.user.get_username())
         level = messages.SUCCESS if result.ok else messages.ERROR
         self.message_user(request, f"{key.name} ({key.masked_key}): {result.describe()}", level)
+
+    @admin.display(description="used by routes")
+    def used_by_routes(self, key: RoutingKey) -> SafeString:
+        """What pages this key: its routes. The owning team is not one of them."""
+        routes = [
+            (reverse("admin:policies_route_change", args=[route.pk]), describe_route(route))
+            for route in key.routes.select_related("team").order_by("scope", "pk")
+        ]
+        if not routes:
+            return format_html(
+                '<strong>None: no incident pages this key.</strong> <a href="{}">Add a route'
+                "</a> to it.",
+                add_route_url(key),
+            )
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", '<li><a href="{}">{}</a></li>', routes)
+        )
+
+    def save_model(self, request: HttpRequest, obj: RoutingKey, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.routes.exists():
+            return
+        fallback = routing_key_for(obj.team, None) if obj.team else None
+        goes_to = (
+            f"{obj.team}'s incidents page {fallback.name if fallback else 'nobody'} meanwhile"
+            if obj.team
+            else "until then"
+        )
+        self.message_user(
+            request,
+            format_html(
+                "No route uses “{}”: no incident pages it, {}. "
+                '<a href="{}">Add a route</a> to send incidents to it.',
+                obj.name,
+                goes_to,
+                add_route_url(obj),
+            ),
+            messages.WARNING,
+        )
 
     @admin.display(description="recent deliveries")
     def recent_deliveries(self, key: RoutingKey) -> SafeString:
@@ -282,13 +323,24 @@ class RouteAdmin(TeamScoped[Route], History):
 
     @admin.display(description="matches")
     def matches(self, route: Route) -> str:
-        if route.scope == Route.Scope.KEY_ALIAS:
-            return f"API-key alias “{route.key_alias}”"
-        if route.scope == Route.Scope.TEAM:
-            return f"team {route.team}"
-        return "everything else"
+        return describe_route(route)
 
     @admin.display(description="PagerDuty routing key", ordering="routing_key__name")
     def routing_key_display(self, route: Route) -> str:
         # str() of a routing key is its name and masked key, never the key itself.
         return str(route.routing_key)
+
+
+def describe_route(route: Route) -> str:
+    if route.scope == Route.Scope.KEY_ALIAS:
+        return f"API-key alias “{route.key_alias}”"
+    if route.scope == Route.Scope.TEAM:
+        return f"team {route.team}"
+    return "everything else"
+
+
+def add_route_url(key: RoutingKey) -> str:
+    """The route form, filled in: this key, for its owning team (or as the default)."""
+    query = f"routing_key={key.pk}"
+    query += f"&scope=team&team={key.team_id}" if key.team_id else "&scope=default"
+    return f"{reverse('admin:policies_route_add')}?{query}"

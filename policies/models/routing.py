@@ -53,8 +53,9 @@ class RoutingKey(models.Model):
         null=True,
         blank=True,
         related_name="routing_keys",
-        help_text="The team that owns this key; its team editors may change it and route to it. "
-        "Empty: only ops admins may.",
+        verbose_name="owning team",
+        help_text="Who may edit this key and route to it: that team's editors (empty: only ops "
+        "admins). Owning a key routes nothing to it: routes decide which incidents page it.",
     )
     description = models.TextField(blank=True, help_text="Optional notes about this service.")
     last_success_at = models.DateTimeField(
