@@ -170,3 +170,11 @@ class History(_HistoryBase):
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} {}: {}</li>", rows[:5]))
 
     recent_changes.short_description = "recent changes"  # type: ignore[attr-defined]
+
+
+def preview_table(rows: list[tuple[str, str]]) -> SafeString:
+    """A routing preview: what, and who it would page."""
+    return format_html(
+        '<ul class="routing-preview">{}</ul>',
+        format_html_join("", "<li>{}: <strong>{}</strong></li>", rows),
+    )

@@ -8,10 +8,14 @@ from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse_lazy
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import format_lazy
 
-from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped
+from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped, preview_table
 from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind
+from policies.routing import preview_for_policy
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
@@ -34,7 +38,7 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
         "filter_team__name",
     ]
     radio_fields = {"kind": admin.VERTICAL}
-    readonly_fields = ["created_at", "updated_at", "recent_changes"]
+    readonly_fields = ["would_page", "created_at", "updated_at", "recent_changes"]
     # A runbook link typed without a scheme is https (Django 6's default; silences its warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["enable_policies", "disable_policies"]
@@ -83,6 +87,17 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
             ),
             ("The page", {"fields": ["severity", "runbook_url", "description"]}),
             (
+                "Who is paged",
+                {
+                    "fields": ["would_page"],
+                    "description": format_lazy(
+                        'Worked out from the routes now; nothing is sent. <a href="{}">Who would '
+                        "be paged for …?</a>",
+                        reverse_lazy("admin:policies_route_test"),
+                    ),
+                },
+            ),
+            (
                 "State",
                 {
                     "fields": ["enabled", "created_at", "updated_at", "recent_changes"],
@@ -90,6 +105,12 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
                 },
             ),
         ]
+
+    @admin.display(description="its incidents would page")
+    def would_page(self, policy: AlertPolicy) -> SafeString:
+        if policy.pk is None:
+            return format_html("{}", "— (save the policy first)")
+        return preview_table(preview_for_policy(policy))
 
     def teams_of(self, obj: AlertPolicy) -> set[int | None]:
         return {obj.filter_team_id}

@@ -16,16 +16,18 @@ from django.http import (
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
-from django.urls import URLPattern, path, reverse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import format_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
 from policies.admin.common import RECORD_DESCRIPTION, History, NoSecretLookups, TeamScoped
-from policies.models import Delivery, Route, RoutingKey, validate_integration_key
+from policies.models import Delivery, Route, RoutingKey, Team, validate_integration_key
 from policies.probe import send_probe
-from policies.routing import routing_key_for
+from policies.routing import explain, routing_key_for
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -287,6 +289,20 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
         return key.route_count
 
 
+class RoutingQuestion(forms.Form):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"),
+        required=False,
+        help_text="The team the incident is about; empty: no team (a platform-wide incident).",
+    )
+    key_alias = forms.CharField(
+        label="API-key alias",
+        required=False,
+        max_length=Route._meta.get_field("key_alias").max_length,
+        help_text="LiteLLM's user_api_key_alias, if the incident is about one.",
+    )
+
+
 @admin.register(Route)
 class RouteAdmin(TeamScoped[Route], History):
     own_team_choices = {"team": "pk", "routing_key": "team"}
@@ -302,8 +318,11 @@ class RouteAdmin(TeamScoped[Route], History):
             "What it matches",
             {
                 "fields": ["scope", "team", "key_alias"],
-                "description": "An incident goes to the route of its API-key alias, else to "
-                "its team's route, else to the default route.",
+                "description": format_lazy(
+                    "An incident goes to the route of its API-key alias, else to its team's "
+                    'route, else to the default route. <a href="{}">Who would be paged for …?</a>',
+                    reverse_lazy("admin:policies_route_test"),
+                ),
             },
         ),
         ("Who is paged", {"fields": ["routing_key"]}),
@@ -315,6 +334,32 @@ class RouteAdmin(TeamScoped[Route], History):
             },
         ),
     ]
+
+    def get_urls(self) -> list[URLPattern]:
+        question = path(
+            "test/",
+            self.admin_site.admin_view(self.who_would_be_paged_view),
+            name="policies_route_test",
+        )
+        return [question, *super().get_urls()]
+
+    def who_would_be_paged_view(self, request: HttpRequest) -> HttpResponse:
+        """Answers "who would be paged for team X, key alias Y" from the routes, as amtool's
+        `config routes test` does; a GET form, so nothing is written or sent."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = RoutingQuestion(request.GET or None)
+        answer = None
+        if form.is_valid():
+            answer = explain(form.cleaned_data["team"], form.cleaned_data["key_alias"] or None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Who would be paged?",
+            "opts": self.opts,
+            "form": form,
+            "answer": answer,
+        }
+        return TemplateResponse(request, "admin/policies/route/test.html", context)
 
     def teams_of(self, obj: Route) -> set[int | None]:
         # A team editor's route must be their team's, and page one of their team's keys.

@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from django.contrib import admin
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from policies.admin.common import RECORD_DESCRIPTION, History
+from policies.admin.common import RECORD_DESCRIPTION, History, preview_table
 from policies.models import Route, Team
+from policies.routing import preview_for_team
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -50,10 +53,18 @@ class TeamAdmin(History):
     list_filter = [HasRouteFilter]
     search_fields = ["name", "slug", "gateway_team_id", "gateway_team_alias"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "updated_at", "recent_changes"]
+    readonly_fields = ["would_page", "created_at", "updated_at", "recent_changes"]
     filter_horizontal = ["editors"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description"]}),
+        (
+            "Who is paged",
+            {
+                "fields": ["would_page"],
+                "description": "Worked out from the routes now; nothing is sent. An incident "
+                "about an API-key alias with a route of its own goes there first.",
+            },
+        ),
         (
             "How the gateway names this team",
             {
@@ -91,3 +102,9 @@ class TeamAdmin(History):
     @admin.display(description="own route", boolean=True, ordering="has_route")
     def has_route(self, team: AnnotatedTeam) -> bool:
         return team.has_route
+
+    @admin.display(description="incidents here would page")
+    def would_page(self, team: Team) -> SafeString:
+        if team.pk is None:
+            return format_html("{}", "— (save the team first)")
+        return preview_table(preview_for_team(team))
