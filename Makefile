@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# A generated first password waits here until the start-up's last words print it again.
+FIRST_LOGIN = $${CONSOLE_VAR_DIR:-var}/first-login
 
 # The test suite runs against real Postgres and Redis (see README, "Tests").
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
@@ -27,9 +29,10 @@ install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_admin --url http://127.0.0.1:$(PORT)/admin/
+	$(BIN)/python manage.py ensure_admin --url http://127.0.0.1:$(PORT)/admin/ --remember "$(FIRST_LOGIN)"
 	@# One foreground process group: Ctrl-C stops the web server, the worker and beat together.
-	PATH="$(CURDIR)/$(BIN):$$PATH" CONSOLE_PORT=$(PORT) exec $(BIN)/honcho start --procfile Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" CONSOLE_PORT=$(PORT) FIRST_LOGIN="$(FIRST_LOGIN)" \
+		exec $(BIN)/honcho start --procfile Procfile
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -27,6 +27,10 @@ def test_make_run_serves_the_admin_and_one_ctrl_c_stops_all_three_processes(tmp_
         run.wait_for(lambda: answers(login), timeout=90, what="the admin login page")
         run.wait_for(lambda: "ready." in run.output(), timeout=60, what="the Celery worker")
         run.wait_for(lambda: "beat: Starting" in run.output(), timeout=60, what="Celery beat")
+        ready = f"The Alerting Console is ready: http://127.0.0.1:{port}/admin/"
+        run.wait_for(lambda: ready in run.output(), timeout=30, what="the last words")
+        # Last, after the other processes' banners: what a newcomer reads is where to go.
+        assert run.output().index(ready) > run.output().index("beat: Starting")
 
         output = run.output()
         assert "Created admin user 'newcomer'." in output

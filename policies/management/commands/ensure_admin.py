@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -18,6 +19,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--url", default="", help="The admin URL to print.")
+        parser.add_argument(
+            "--remember",
+            default="",
+            help="A file (made readable by its owner only) where a generated password is kept "
+            "until `announce` prints it again, once, when everything has started.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
@@ -35,5 +42,14 @@ class Command(BaseCommand):
         if generated:
             # Shown once, on the terminal of the person who ran `make run`; never logged.
             self.stdout.write(f"Password (shown only now): {password}")
+            if options["remember"]:
+                remember(Path(options["remember"]), username, password)
         if url:
             self.stdout.write(f"Console: {url}")
+
+
+def remember(path: Path, username: str, password: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # touch keeps the mode of a file that was there
+    path.write_text(f"{username}\n{password}\n")
