@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
-from alerting_console.logsafe import escape_in
+from alerting_console.logfilters import install
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alerting_console.settings")
 
@@ -18,7 +18,7 @@ app.autodiscover_tasks()
 
 @after_setup_logger.connect
 @after_setup_task_logger.connect
-def _escape_control_characters(logger: logging.Logger, **kwargs: Any) -> None:
-    # Celery replaces the handlers Django's LOGGING set up: they get the same filter. A task's
+def _filter_log_lines(logger: logging.Logger, **kwargs: Any) -> None:
+    # Celery replaces the handlers Django's LOGGING set up: they get the same filters. A task's
     # return value is logged as it is, and evaluation's names the groups the gateway sent.
-    escape_in(logger.handlers)
+    install(logger.handlers)

@@ -280,13 +280,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Gateway-supplied names in a message cannot forge log lines (alerting_console/logsafe.py).
-    "filters": {"escape": {"()": "alerting_console.logsafe.EscapeControlCharacters"}},
+    # Gateway-supplied names in a message cannot forge log lines (alerting_console/logfilters.py).
+    "filters": {
+        "escape": {"()": "alerting_console.logfilters.EscapeControlCharacters"},
+        "routine": {"()": "alerting_console.logfilters.RoutineAsDebug"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["escape"],
+            "filters": ["escape", "routine"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

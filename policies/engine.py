@@ -380,6 +380,15 @@ def resolve(incident: Incident, now: datetime, message: str, user: Any = None) -
 
 def _event(incident: Incident, now: datetime, kind: str, message: str, user: Any = None) -> None:
     IncidentEvent.objects.create(incident=incident, at=now, kind=kind, message=message, user=user)
+    # The one log line per transition: with the deliveries', the log tells the story.
+    logger.info(
+        "incident %s of policy %s (%s), group %s: %s",
+        incident.pk,
+        incident.policy_id,
+        incident.policy.name,
+        incident.group_key or "everything",
+        message,
+    )
 
 
 def _queue(incident: Incident, action: str, now: datetime) -> None:

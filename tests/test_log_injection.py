@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from alerting_console.health import evaluation_queue
-from alerting_console.logsafe import EscapeControlCharacters, printable
+from alerting_console.logfilters import EscapeControlCharacters, RoutineAsDebug, printable
 from tests.e2e.live import database_url
 from tests.e2e.processes import ROOT, Process, child_environment
 from tests.engine_helpers import add_requests
@@ -45,7 +45,8 @@ def test_djangos_handler_escapes():
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_logs_a_task_result_naming_a_forged_team_on_one_line(tmp_path, make_policy):
     """Found by review: a team name with a newline wrote a line of its own into the worker
-    log, through the return value of policies.evaluate."""
+    log, through the return value of policies.evaluate; it is in the incident's own log line
+    now, escaped, and the task chatter is gone at INFO."""
     make_policy(name="Per team", threshold=1, window_seconds=60, group_by="team")
     add_requests(1, at=timezone.now(), gateway_team_id=f"search\n{FORGED}")
     redis_url = "redis://127.0.0.1:6379/10"
@@ -66,10 +67,38 @@ def test_a_worker_logs_a_task_result_naming_a_forged_team_on_one_line(tmp_path, 
         worker.wait_for(lambda: "ready." in worker.output(), 60, "the worker")
         caller = Process([*celery, "call", "policies.evaluate"], env, tmp_path / "call.log", ROOT)
         caller.popen.wait(timeout=60)
-        worker.wait_for(lambda: "succeeded in" in worker.output(), 60, "the evaluation")
+        worker.wait_for(lambda: "Opened: " in worker.output(), 60, "the incident's log line")
     finally:
         worker.kill()
 
     log = worker.output()
-    assert "search\\nERROR policies.engine" in log
+    assert "group search\\nERROR policies.engine the database is gone: Opened: " in log
     assert f"\n{FORGED}" not in log
+    assert "succeeded in" not in log  # Celery's routine, DEBUG now
+
+
+def _record(name, level=logging.INFO, message="Task policies.evaluate succeeded"):
+    return logging.LogRecord(name, level, "f", 1, message, None, None)
+
+
+def test_celerys_routine_lines_are_dropped_at_info(caplog):
+    routine = RoutineAsDebug()
+    logging.getLogger().setLevel(logging.INFO)
+
+    assert routine.filter(_record("celery.app.trace")) is False
+    assert routine.filter(_record("celery.beat", message="Sending due task evaluate")) is False
+    assert routine.filter(_record("celery.app.trace", logging.ERROR)) is True  # failures stay
+    assert routine.filter(_record("policies.engine")) is True
+
+
+def test_celerys_routine_lines_are_debug_lines_at_debug():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        record = _record("celery.worker.strategy")
+        assert RoutineAsDebug().filter(record) is True
+    finally:
+        root.setLevel(level)
+
+    assert record.levelname == "DEBUG"
