@@ -204,3 +204,31 @@ def test_the_limits_come_from_the_settings():
     assert application.limits.deadline_seconds == settings.REQUEST_BODY_TIMEOUT_SECONDS
     assert application.limits.ingest_bytes == settings.INGEST_MAX_BODY_BYTES
     assert application.limits.ingest_prefix == wsgi.INGEST_PREFIX
+
+
+def test_an_application_that_raises_is_logged_and_answered_500(caplog):
+    def broken(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise RuntimeError("a bug")
+
+    adapter = BufferedWsgi(broken, LIMITS, threads=1)
+    client = Client(body_of(b""))
+    asyncio.run(adapter(scope("/anything", [], method="GET"), client.receive, client.send))
+    adapter.pool.shutdown()
+
+    assert client.status == 500
+    assert client.json() == {"error": "internal server error"}
+    assert any("a bug" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+def test_it_completes_granians_startup_and_shutdown_and_stops_its_threads():
+    adapter = BufferedWsgi(wsgi.application, LIMITS, threads=1)
+    client = Client([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    asyncio.run(adapter({"type": "lifespan"}, client.receive, client.send))
+
+    assert client.sent == [
+        {"type": "lifespan.startup.complete"},
+        {"type": "lifespan.shutdown.complete"},
+    ]
+    with pytest.raises(RuntimeError, match="shutdown"):
+        adapter.pool.submit(print)
