@@ -1,12 +1,14 @@
-"""The production web server: `python -m alerting_console.serve`, granian serving the WSGI app.
+"""The production web server: `python -m alerting_console.serve`, granian serving the console.
 
 granian parses HTTP in Rust, off the GIL: on two cores it answers single-event posts with
 typically a third more capacity than gunicorn's threaded workers did, and a shorter tail
-(README, "Performance"). A worker per core plus one keeps the CPUs busy while others wait on
-Postgres; four threads each run the Django code, and each keeps one database connection.
+(README, "Performance"). It runs the ASGI adapter of `alerting_console/asgi.py`, which reads
+each request body on the worker's event loop within a deadline and a size cap, then runs the
+WSGI application in WEB_THREADS threads (each keeps one database connection): slow clients
+hold no thread. A worker per core plus one keeps the CPUs busy while others wait on Postgres.
 
-BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers), WEB_THREADS (threads per worker) and
-ACCESS_LOG (any value: log every request) come from the environment.
+BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers), WEB_THREADS (threads per worker, read by
+the adapter) and ACCESS_LOG (any value: log every request) come from the environment.
 """
 
 from __future__ import annotations
@@ -41,13 +43,13 @@ def prepare_metrics_dir() -> None:
 def server() -> MPServer:
     host, _, port = os.environ.get("BIND", "127.0.0.1:8000").rpartition(":")
     granian = MPServer(
-        "alerting_console.wsgi:application",
+        "alerting_console.asgi:application",
         address=host.strip("[]"),
         port=int(port),
-        interface=Interfaces.WSGI,
+        interface=Interfaces.ASGI,
         workers=int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) + 1),
-        # Each thread keeps a database connection: bounded, unlike granian's default (hundreds).
-        blocking_threads=int(os.environ.get("WEB_THREADS") or 4),
+        # The event loop's thread; the adapter's own pool runs the views.
+        blocking_threads=1,
         websockets=False,
         log_access=bool(os.environ.get("ACCESS_LOG")),
     )

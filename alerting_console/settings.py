@@ -186,6 +186,9 @@ PAGERDUTY_EVENTS_URL = read_url(
 CONSOLE_BASE_URL = read_url(ENV, "CONSOLE_BASE_URL", "", ("http", "https")).rstrip("/")
 # Largest ingest body accepted. LiteLLM's generic_api posts up to 512 events of about 16 KB.
 INGEST_MAX_BODY_BYTES = read_int(ENV, "INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024)
+# Seconds a request body may take to arrive after its headers (408 after): slow clients must
+# not hold the web server (alerting_console/asgi.py).
+REQUEST_BODY_TIMEOUT_SECONDS = read_float(ENV, "REQUEST_BODY_TIMEOUT_SECONDS", 30.0, minimum=0.1)
 # Seconds a process trusts what it read of an ingest token; disabling one takes this long.
 INGEST_TOKEN_CACHE_SECONDS = read_float(ENV, "INGEST_TOKEN_CACHE_SECONDS", 10.0)
 # (The ingest view reads the body as a stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which

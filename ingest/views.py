@@ -77,16 +77,9 @@ def _ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
             415,
             f"unsupported content type {request.content_type or '(none)'!r}: send application/json",
         )
-    limit = settings.INGEST_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return error(400, "the Content-Length header is not a number")
-    if declared > limit:
-        return error(413, f"the body is {declared} bytes; the limit is {limit}")
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        return error(413, f"the body is over the limit of {limit} bytes")
+    body = read_body(request, settings.INGEST_MAX_BODY_BYTES)
+    if isinstance(body, JsonResponse):
+        return body
 
     try:
         items, rejected = decode_items(body)
@@ -115,6 +108,28 @@ def _ingest(request: HttpRequest, parse: Parser) -> JsonResponse:
     metrics.STORED.inc(len(events))
     metrics.REJECTED.inc(rejected.total)
     return JsonResponse({"accepted": len(events), **rejected.as_answer()})
+
+
+def read_body(request: HttpRequest, limit: int) -> bytes | JsonResponse:
+    """The body, or the error answer: 413 over `limit` bytes, however the body is framed."""
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            return error(400, "the Content-Length header is not a number")
+        if length > limit:
+            return error(413, f"the body is {length} bytes; the limit is {limit}")
+        body = request.read(limit + 1)
+    elif request.META.get("wsgi.input_terminated"):
+        # A chunked body has no Content-Length, so Django reads it as empty; a WSGI server
+        # that ends the input stream where the body ends (granian's, gunicorn) says so here.
+        body = request.META["wsgi.input"].read(limit + 1)
+    else:
+        body = b""
+    if len(body) > limit:
+        return error(413, f"the body is over the limit of {limit} bytes")
+    return body
 
 
 def _with_token_team(event: Event, token: IngestToken) -> Event:

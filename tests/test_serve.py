@@ -1,24 +1,28 @@
 """The production web server's launcher (`python -m alerting_console.serve`): what it serves,
-where, with how many workers and threads, and the directory its workers share counters in."""
+where, with how many workers and threads, and the directory its workers share counters in.
+What it does with request bodies: tests/test_asgi.py and tests/e2e/test_request_bodies.py."""
 
 import os
 
 from granian.constants import Interfaces
 
 from alerting_console import serve
+from alerting_console.asgi import web_threads
 
 
-def test_it_serves_the_wsgi_application_on_bind_with_the_configured_workers(monkeypatch):
+def test_it_serves_the_asgi_adapter_on_bind_with_the_configured_workers(monkeypatch):
     monkeypatch.setenv("BIND", "192.0.2.10:9000")
     monkeypatch.setenv("WEB_CONCURRENCY", "2")
     monkeypatch.setenv("WEB_THREADS", "3")
 
     server = serve.server()
 
-    assert server.target == "alerting_console.wsgi:application"
-    assert server.interface == Interfaces.WSGI
+    assert server.target == "alerting_console.asgi:application"
+    assert server.interface == Interfaces.ASGI
     assert (server.bind_addr, server.bind_port) == ("192.0.2.10", 9000)
-    assert (server.workers, server.blocking_threads) == (2, 3)
+    assert server.workers == 2
+    assert web_threads() == 3  # the adapter's threads; granian's one runs the event loop
+    assert server.blocking_threads == 1
     assert server.log_access is False
     assert serve.prepare_metrics_dir in server.hooks_startup
 
@@ -31,7 +35,7 @@ def test_by_default_it_binds_to_loopback_with_a_worker_per_core_plus_one(monkeyp
     server = serve.server()
 
     assert (server.bind_addr, server.bind_port) == ("127.0.0.1", 8000)
-    assert (server.workers, server.blocking_threads) == (3, 4)
+    assert (server.workers, web_threads()) == (3, 4)
 
 
 def test_an_ipv6_bind_address_loses_its_brackets(monkeypatch):

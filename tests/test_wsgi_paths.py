@@ -142,6 +142,32 @@ def test_a_body_declared_over_the_limit_is_a_413_in_json(make_token):
     assert "limit" in answer.json()["error"]
 
 
+def chunked(body: bytes) -> dict[str, Any]:
+    """What a WSGI server that reads chunked bodies (granian's, gunicorn) passes for one: no
+    Content-Length, and an input stream that ends where the body ends."""
+    return {
+        "CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True,
+    }  # fmt: skip
+
+
+def test_a_chunked_body_is_read_and_stored(make_token):
+    token, _ = make_token(source="gw")
+    answer = post_event(token, b"", **chunked(event("chunked-1")))
+
+    assert answer.status == 200, answer.body
+    assert GatewayRequest.objects.filter(source="gw", request_id="chunked-1").exists()
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_in_json(make_token):
+    token, _ = make_token()
+    body = b"[" + b" " * settings.INGEST_MAX_BODY_BYTES + event("big") + b"]"
+    answer = post_event(token, b"", **chunked(body))
+
+    assert answer.status == 413
+    assert "limit" in answer.json()["error"]
+
+
 def test_a_host_not_allowed_is_a_400_in_json(make_token):
     token, _ = make_token()
     answer = post_event(token, event("h"), HTTP_HOST="attacker.example")
