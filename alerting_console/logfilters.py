@@ -36,16 +36,22 @@ class EscapeControlCharacters(logging.Filter):
         return True
 
 
-# Where Celery logs its routine at INFO: the worker's "Task ... received" and "... succeeded",
-# and beat's "Scheduler: Sending due task".
-ROUTINE_LOGGERS = frozenset({"celery.worker.strategy", "celery.app.trace", "celery.beat"})
+# Celery's routine at INFO, by logger and the start of its message template: the worker's
+# "Task ... received" and "... succeeded", and beat's "Scheduler: Sending due task". Start-up
+# banners ("beat: Starting...") stay.
+ROUTINE = {
+    "celery.worker.strategy": "Task %(name)s[%(id)s] received",
+    "celery.app.trace": "Task %(name)s[%(id)s] succeeded",
+    "celery.beat": "Scheduler: Sending due task",
+}
 
 
 class RoutineAsDebug(logging.Filter):
     """Celery's routine INFO lines become DEBUG lines: shown only when DEBUG is."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno != logging.INFO or record.name not in ROUTINE_LOGGERS:
+        routine = ROUTINE.get(record.name)
+        if record.levelno != logging.INFO or not routine or not str(record.msg).startswith(routine):
             return True
         if not logging.getLogger().isEnabledFor(logging.DEBUG):
             return False
@@ -56,6 +62,8 @@ class RoutineAsDebug(logging.Filter):
 def install(handlers: list[logging.Handler]) -> None:
     """Add the filters to handlers set up outside Django's LOGGING (Celery's worker and beat)."""
     for handler in handlers:
-        for kind in (EscapeControlCharacters, RoutineAsDebug):
+        # In this order: the routine is recognised by its message template, which escaping
+        # replaces with the formatted message.
+        for kind in (RoutineAsDebug, EscapeControlCharacters):
             if not any(isinstance(f, kind) for f in handler.filters):
                 handler.addFilter(kind())

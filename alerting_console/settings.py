@@ -292,7 +292,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["escape", "routine"],
+            "filters": ["routine", "escape"],  # in this order: see logfilters.install
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

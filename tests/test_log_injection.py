@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery.app import trace as celery_trace
 from django.conf import settings
 from django.utils import timezone
 
@@ -77,18 +78,25 @@ def test_a_worker_logs_a_task_result_naming_a_forged_team_on_one_line(tmp_path, 
     assert "succeeded in" not in log  # Celery's routine, DEBUG now
 
 
-def _record(name, level=logging.INFO, message="Task policies.evaluate succeeded"):
+def _record(name, message, level=logging.INFO):
     return logging.LogRecord(name, level, "f", 1, message, None, None)
 
 
-def test_celerys_routine_lines_are_dropped_at_info(caplog):
+SUCCEEDED = celery_trace.LOG_SUCCESS
+
+
+def test_celerys_routine_lines_are_dropped_at_info():
     routine = RoutineAsDebug()
     logging.getLogger().setLevel(logging.INFO)
 
-    assert routine.filter(_record("celery.app.trace")) is False
-    assert routine.filter(_record("celery.beat", message="Sending due task evaluate")) is False
-    assert routine.filter(_record("celery.app.trace", logging.ERROR)) is True  # failures stay
-    assert routine.filter(_record("policies.engine")) is True
+    assert routine.filter(_record("celery.app.trace", SUCCEEDED)) is False
+    assert routine.filter(_record("celery.worker.strategy", celery_trace.LOG_RECEIVED)) is False
+    sending = "Scheduler: Sending due task %s (%s)"
+    assert routine.filter(_record("celery.beat", sending)) is False
+    # Failures, start-up banners and the console's own lines stay.
+    assert routine.filter(_record("celery.app.trace", celery_trace.LOG_FAILURE)) is True
+    assert routine.filter(_record("celery.beat", "beat: Starting...")) is True
+    assert routine.filter(_record("policies.engine", "incident 1 opened")) is True
 
 
 def test_celerys_routine_lines_are_debug_lines_at_debug():
@@ -96,7 +104,7 @@ def test_celerys_routine_lines_are_debug_lines_at_debug():
     level = root.level
     root.setLevel(logging.DEBUG)
     try:
-        record = _record("celery.worker.strategy")
+        record = _record("celery.worker.strategy", celery_trace.LOG_RECEIVED)
         assert RoutineAsDebug().filter(record) is True
     finally:
         root.setLevel(level)

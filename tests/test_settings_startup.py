@@ -26,6 +26,8 @@ def run_manage(tmp_path, *args, **env):
             "CONSOLE_BASE_URL",
             "PAGERDUTY_EVENTS_URL",
             "CSRF_TRUSTED_ORIGINS",
+            # Set by the browser tests' Playwright plugin; check --deploy refuses it.
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
     }
     environ.update(CONSOLE_VAR_DIR=str(tmp_path / "var"), **env)
