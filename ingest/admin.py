@@ -2,19 +2,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.main import PAGE_VAR
+from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
 from ingest.models import GatewayRequest, IngestToken
 from ingest.paging import EstimatedCountPaginator
 from policies.admin.common import History, NoSecretLookups
 from policies.counting import team_condition
 from policies.models import Team
+
+SHOW_ONCE_KEY = "ingest_token_to_show_once"
 
 
 @admin.register(IngestToken)
@@ -53,14 +58,41 @@ class IngestTokenAdmin(NoSecretLookups, History):
         token = getattr(request, "_new_ingest_token", None)
         if token is None:
             return super().response_add(request, obj, post_url_continue)
+        # Post, redirect, get: a reload of the page that shows the token must not post the
+        # form again and make a second token. The token waits in the session for that one
+        # page, which takes it out.
+        request.session[SHOW_ONCE_KEY] = {"pk": obj.pk, "token": token}
+        return HttpResponseRedirect(reverse("admin:ingest_ingesttoken_created", args=[obj.pk]))
+
+    def get_urls(self) -> list[URLPattern]:
+        created = path(
+            "<int:object_id>/created/",
+            self.admin_site.admin_view(self.created_view),
+            name="ingest_ingesttoken_created",
+        )
+        return [created, *super().get_urls()]
+
+    def created_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The new token, shown once, with a curl line to try it; a reload shows it no more."""
+        row = self.get_object(request, str(object_id))
+        if row is None or not self.has_view_permission(request, row):
+            raise PermissionDenied
+        waiting = request.session.get(SHOW_ONCE_KEY) or {}
+        token = waiting.get("token") if waiting.get("pk") == row.pk else None
+        if token is not None:
+            del request.session[SHOW_ONCE_KEY]
+        base = settings.CONSOLE_BASE_URL or request.build_absolute_uri("/").rstrip("/")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Ingest token created",
-            "token_row": obj,
+            "token_row": row,
             "token": token,
+            "events_url": f"{base}/ingest/v1/events",
         }
-        return TemplateResponse(request, "admin/ingest/token_created.html", context)
+        response = TemplateResponse(request, "admin/ingest/token_created.html", context)
+        response["Cache-Control"] = "no-store"  # not kept by the browser or a proxy either
+        return response
 
     @admin.action(description="Disable selected tokens", permissions=["change"])
     def disable_tokens(self, request: HttpRequest, queryset: Any) -> None:

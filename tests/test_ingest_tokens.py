@@ -40,6 +40,7 @@ def test_the_admin_shows_a_new_token_once(admin_client):
     response = admin_client.post(
         "/admin/ingest/ingesttoken/add/",
         {"name": "proxy", "source": "litellm-prod", "enabled": "on"},
+        follow=True,
     )
 
     assert response.status_code == 200
