@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
@@ -132,6 +133,15 @@ class History(_HistoryBase):
     behind the "History" button, and the latest changes on the object's own page."""
 
     history_list_per_page = 50
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # No "delete" button next to a choice of team, policy or key: one click away from
+        # deleting a team in the middle of writing a silence is a trap, not a shortcut.
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        widget = getattr(formfield, "widget", None)
+        if isinstance(widget, RelatedFieldWidgetWrapper):
+            widget.can_delete_related = False
+        return formfield
 
     def history_form_view(
         self,
