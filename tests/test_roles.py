@@ -439,3 +439,36 @@ def test_a_list_cannot_be_filtered_by_a_tokens_hash(viewer, make_token, lookup):
     response = viewer.get(list_url(IngestToken), {lookup: row.token_hash[:10]})
 
     assert response.status_code == 400
+
+
+SYSTEM_PAGES = [
+    reverse("admin:policies_heartbeat_changelist"),
+    reverse("admin:policies_policystate_changelist"),
+    reverse("admin:axes_accessattempt_changelist"),
+    reverse("admin:axes_accesslog_changelist"),
+]
+
+
+def test_internals_are_one_system_section_for_ops_admins(admin_client_):
+    home = admin_client_.get(reverse("admin:index"))
+
+    sections = {app["name"]: app for app in home.context["app_list"]}
+    assert [m["object_name"] for m in sections["System"]["models"]] == [
+        "AccessAttempt", "AccessFailureLog", "AccessLog", "Heartbeat", "PolicyState",
+    ]  # fmt: skip
+    assert "axes" not in {app["app_label"] for app in home.context["app_list"]}
+    policies_section = next(a for a in home.context["app_list"] if a["app_label"] == "policies")
+    assert "Heartbeat" not in [m["object_name"] for m in policies_section["models"]]
+    for url in SYSTEM_PAGES:
+        assert admin_client_.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["viewer", "editor"])
+def test_others_neither_see_nor_open_the_internals(request, who):
+    client = request.getfixturevalue(who)
+
+    home = client.get(reverse("admin:index"))
+
+    assert "System" not in {app["name"] for app in home.context["app_list"]}
+    for url in SYSTEM_PAGES:
+        assert client.get(url).status_code == 403

@@ -21,10 +21,8 @@ from policies.engine import resolve
 from policies.models import (
     Delivery,
     DeliveryAttempt,
-    Heartbeat,
     Incident,
     IncidentStatus,
-    PolicyState,
 )
 from policies.muting import subject_of
 from policies.roles import own_team_ids
@@ -275,16 +273,3 @@ class DeliveryAdmin(ReadOnly, admin.ModelAdmin[Delivery]):
         "incident", "action", "status", "attempts", "created_at", "next_attempt_at",
         "finished_at", "last_error",
     )  # fmt: skip
-
-
-@admin.register(PolicyState)
-class PolicyStateAdmin(ReadOnly, admin.ModelAdmin[PolicyState]):
-    list_display = ["policy", "evaluated_at"]
-    list_select_related = ["policy"]
-    search_fields = ["policy__name"]
-    fields = readonly_fields = ("policy", "evaluated_at", "pending")
-
-
-@admin.register(Heartbeat)
-class HeartbeatAdmin(ReadOnly, admin.ModelAdmin[Heartbeat]):
-    list_display = ["name", "at"]
