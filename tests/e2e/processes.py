@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -141,8 +142,12 @@ class Console:
     def wait_until_ready(self, timeout: float = 60) -> None:
         self.web.wait_for(lambda: answers(f"{self.url}/admin/login/"), timeout, "the web server")
         for worker in (self.engine, self.worker):
-            worker.wait_for(lambda w=worker: "ready." in w.output(), timeout, "a worker")
+            worker.wait_for(partial(_says_ready, worker), timeout, "a worker")
 
     def stop(self) -> None:
         for process in (self.web, self.engine, self.worker, self.beat):
             process.kill()
+
+
+def _says_ready(worker: Process) -> bool:
+    return "ready." in worker.output()
