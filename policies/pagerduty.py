@@ -41,6 +41,10 @@ def trigger_body(incident: Incident, routing_key: str) -> dict[str, Any]:
         "peak": incident.peak_count,
         "window_seconds": policy.window_seconds,
         "started_at": incident.started_at.isoformat(),
+        # When the breach happened, and when the console noticed it: later after a gap in
+        # evaluation, when it was found by replaying the moments missed.
+        "detected_at": incident.detected_at.isoformat(),
+        "noticed_at": incident.noticed_at.isoformat(),
         **incident.details,
     }
     if policy.runbook_url:
