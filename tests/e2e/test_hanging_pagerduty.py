@@ -42,3 +42,12 @@ def test_a_new_breach_is_detected_while_pagerduty_hangs(console):
 
     assert time.monotonic() - posted < DETECTION_BOUND
     assert console["pagerduty"].events == []  # PagerDuty answered nothing all along
+
+    # PagerDuty recovers: every page goes out, the calls cut off at their deadline retried.
+    pagerduty.release()
+    every_incident = set(Incident.objects.values_list("dedup_key", flat=True))
+    wait_until(
+        lambda: {key for _, key in console["pagerduty"].actions()} == every_incident,
+        120,
+        "every page to be delivered",
+    )
