@@ -1,4 +1,4 @@
-"""Migration 0006 keeps every incident and gives those recorded before it noticed_at =
+"""Migration 0008 keeps every incident and gives those recorded before it noticed_at =
 detected_at (nothing else is known of when they were noticed)."""
 
 from datetime import UTC, datetime
@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("policies", "0005_delivery_not_delivered_index")]
-AFTER = [("policies", "0006_incident_noticed_at")]
+BEFORE = [("policies", "0007_routing_key_owning_team")]
+AFTER = [("policies", "0008_incident_noticed_at")]
 
 
 def migrate(targets):

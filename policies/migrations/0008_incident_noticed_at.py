@@ -14,7 +14,7 @@ def noticed_when_detected(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("policies", "0005_delivery_not_delivered_index"),
+        ("policies", "0007_routing_key_owning_team"),
     ]
 
     operations = [
