@@ -14,7 +14,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from alerting_console.env import (
     ConfigError,
@@ -271,7 +271,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # production"): `engine` (evaluation and the outbox sweep, short and frequent), `deliveries`
 # (the calls to PagerDuty), `housekeeping` (hourly pruning, which may run for minutes: it may
 # delay a page a little, never an evaluation). A worker started without -Q serves them all.
-CELERY_TASK_QUEUES = [Queue("engine"), Queue("deliveries"), Queue("housekeeping")]
+# Each queue on a direct exchange of its own, named like it (a Queue given only a name is
+# bound to the default queue's exchange and key, which the worker banners then show).
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("engine", "deliveries", "housekeeping")
+]
 CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
 CELERY_TASK_ROUTES = {
     "policies.evaluate": {"queue": "engine"},
