@@ -31,9 +31,9 @@ def test_make_run_serves_the_admin_and_one_ctrl_c_stops_every_process(tmp_path):
         # Evaluation has a worker of its own, the deliveries another (README, "Running in
         # production").
         for worker in ("engine", "deliveries"):
-            ready = re.compile(rf"{worker}@\S+ ready\.")
+            banner = re.compile(rf"{worker}@\S+ ready\.")
             run.wait_for(
-                lambda: ready.search(run.output()) is not None,  # noqa: B023 - called at once
+                lambda: banner.search(run.output()) is not None,  # noqa: B023 - called at once
                 timeout=60,
                 what=f"the Celery worker {worker}",
             )
