@@ -30,7 +30,7 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_admin --url http://127.0.0.1:$(PORT)/admin/ --remember "$(FIRST_LOGIN)"
-	@# One foreground process group: Ctrl-C stops the web server, the worker and beat together.
+	@# One foreground process group: Ctrl-C stops the web server, both workers and beat together.
 	PATH="$(CURDIR)/$(BIN):$$PATH" CONSOLE_PORT=$(PORT) FIRST_LOGIN="$(FIRST_LOGIN)" \
 		exec $(BIN)/honcho start --procfile Procfile
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from kombu import Exchange, Queue
 
 from alerting_console.env import (
     ConfigError,
@@ -266,6 +267,25 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Evaluation must never wait behind a page: a delivery holds a worker process for up to
+# HTTP_TIMEOUT_SECONDS, and an evaluation tick that waits longer than an interval expires.
+# So each kind of work has a queue, and each queue a worker of its own (README, "Running in
+# production"): `engine` (evaluation and the outbox sweep, short and frequent), `deliveries`
+# (the calls to PagerDuty), `housekeeping` (hourly pruning, which may run for minutes: it may
+# delay a page a little, never an evaluation). A worker started without -Q serves them all.
+# Each queue on a direct exchange of its own, named like it (a Queue given only a name is
+# bound to the default queue's exchange and key, which the worker banners then show).
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("engine", "deliveries", "housekeeping")
+]
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
+CELERY_TASK_ROUTES = {
+    "policies.evaluate": {"queue": "engine"},
+    "policies.deliver_due": {"queue": "engine"},
+    "policies.deliver": {"queue": "deliveries"},
+    "ingest.prune": {"queue": "housekeeping"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "evaluate": {

@@ -41,6 +41,10 @@ def trigger_body(incident: Incident, routing_key: str) -> dict[str, Any]:
         "peak": incident.peak_count,
         "window_seconds": policy.window_seconds,
         "started_at": incident.started_at.isoformat(),
+        # When the breach happened, and when the console noticed it: later after a gap in
+        # evaluation, when it was found by replaying the moments missed.
+        "detected_at": incident.detected_at.isoformat(),
+        "noticed_at": incident.noticed_at.isoformat(),
         **incident.details,
     }
     if policy.runbook_url:
@@ -105,17 +109,18 @@ class Answer:
 
 
 def send(body: dict[str, Any]) -> Answer:
+    """POST one event, within HTTP_TIMEOUT_SECONDS overall (policies/http.py); no answer in
+    time is a transient error like a timeout."""
     started = time.monotonic()
     try:
-        with http.client() as client:
-            response = client.post(settings.PAGERDUTY_EVENTS_URL, json=body)
+        reply = http.post_json(settings.PAGERDUTY_EVENTS_URL, body)
     except httpx.HTTPError as exc:
         return Answer(None, "", _ms_since(started), error=f"{type(exc).__name__}: {exc}"[:500])
     return Answer(
-        response.status_code,
-        response.text[:500],
+        reply.status_code,
+        reply.text[:500],
         _ms_since(started),
-        retry_after=_retry_after(response.headers.get("Retry-After")),
+        retry_after=_retry_after(reply.headers.get("Retry-After")),
     )
 
 

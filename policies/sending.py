@@ -6,11 +6,14 @@
 - anything else (429, 5xx, timeouts, connection errors): retried with exponential backoff and
   jitter, waiting at least what Retry-After asks, until DELIVERY_RETRY_SECONDS have passed.
 
-The delivery row stays locked while it is sent, so two workers never send it twice; a worker
-that dies mid-send leaves it pending, and it is sent again with the same dedup_key, which
-PagerDuty folds into the same alert. Events of one incident go out in order: a resolve waits
-for its trigger. A trigger queued before a silence or maintenance mode began is not sent
-while it mutes the incident, unless an attempt may already have reached PagerDuty.
+No transaction or row lock is held while PagerDuty is called: a worker claims the delivery
+in a short transaction (its next attempt pushed past a lease, so that no other worker or
+sweep sends it meanwhile), sends it, then records the answer in another. Two workers never
+send it twice; a worker that dies mid-send leaves it pending, and once the lease has passed
+it is sent again with the same dedup_key, which PagerDuty folds into the same alert. Events
+of one incident go out in order: a resolve waits for its trigger. A trigger queued before a
+silence or maintenance mode began is not sent while it mutes the incident, unless an attempt
+may already have reached PagerDuty.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -30,6 +34,8 @@ from policies.models import Delivery, DeliveryAttempt, Incident, IncidentEvent, 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 300.0
 ORDER_WAIT_SECONDS = 2.0
+# A claim lasts the call's deadline and this much more, to record its answer.
+LEASE_MARGIN_SECONDS = 30.0
 # A retry task may wake a little early: within this, it counts as due.
 DUE_SLACK = timedelta(seconds=1)
 
@@ -51,8 +57,35 @@ def backoff_seconds(
     return max(exponential * jitter, retry_after or 0.0)
 
 
+def lease() -> timedelta:
+    """How long a claimed delivery is kept from other workers and the sweeper: the call's
+    deadline and time to record its answer. A worker killed mid-send leaves the delivery to be
+    sent again once its lease has passed."""
+    return timedelta(seconds=settings.HTTP_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    delivery_id: int
+    routing_key_id: int
+    body: dict[str, Any]
+
+
 def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
+    """Claim the delivery (a short transaction), send it with no transaction open, then
+    record what came of it (another short one)."""
     now = now or timezone.now()
+    claim = _claim(delivery_id, now)
+    if isinstance(claim, Outcome):
+        return claim
+    answer = pagerduty.send(claim.body)
+    return _record_answer(claim, answer, now)
+
+
+def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
+    """Decide whether to send now, and if so, take the delivery for the lease: its next
+    attempt is pushed past the lease, so that neither another worker nor the sweeper sends
+    it meanwhile, and committed before anything goes out."""
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -61,11 +94,13 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
             .first()
         )
         if delivery is None:
-            return Outcome("skipped: not pending, or another worker is sending it")
+            return Outcome("skipped: not pending, or another worker is claiming it")
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + DUE_SLACK:
-            # A duplicate (the sweeper, or an older retry chain): the task that set this time
-            # runs it then. Rescheduling here would multiply the retries.
-            return Outcome("skipped: not due yet")
+            # A retry not due yet, or a claim of another worker. A duplicate (the sweeper, or
+            # an older retry chain) does nothing: the task that set this time runs it then, or
+            # the sweeper once a dead worker's lease has passed. Rescheduling here would
+            # multiply the retries.
+            return Outcome("skipped: not due yet, or another worker is sending it")
         incident = delivery.incident
         earlier = Delivery.objects.filter(incident=incident, pk__lt=delivery.pk)
         if earlier.filter(status=Delivery.Status.PENDING).exists():
@@ -86,7 +121,8 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
             )
 
         # Only a trigger never tried: one that was may have reached PagerDuty (an answer lost
-        # to a timeout), and holding it back would leave that alert with no resolve.
+        # to a timeout, or a worker killed mid-send), and holding it back would leave that
+        # alert with no resolve.
         if delivery.action == Delivery.Action.TRIGGER and delivery.attempts == 0:
             muted = muting.why_muted(muting.subject_of(incident), now)
             if muted:
@@ -98,8 +134,20 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
             body = pagerduty.trigger_body(incident, routing_key.integration_key)
         else:
             body = pagerduty.resolve_body(incident, routing_key.integration_key)
-        answer = pagerduty.send(body)
+        # Counted when it starts: from here on, PagerDuty may get it.
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + lease()
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+    return _Claim(delivery.pk, routing_key.pk, body)
 
+
+def _record_answer(claim: _Claim, answer: pagerduty.Answer, now: datetime) -> Outcome:
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("incident")
+            .get(pk=claim.delivery_id)
+        )
         DeliveryAttempt.objects.create(
             delivery=delivery,
             at=now,
@@ -108,38 +156,45 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
             response_excerpt=answer.excerpt,
             error=answer.error,
         )
-        delivery.attempts += 1
-        if answer.accepted:
-            RoutingKey.objects.filter(pk=routing_key.pk).update(last_success_at=now)
-            return _finish(
-                delivery,
-                now,
-                Delivery.Status.DELIVERED,
-                f"PagerDuty accepted it ({answer.http_status})",
-            )
-        outcome = answer.error or f"PagerDuty answered {answer.http_status}: {answer.excerpt[:200]}"
-        if answer.permanent:
-            RoutingKey.objects.filter(pk=routing_key.pk).update(
-                refused_at=now, refusal=outcome[:500]
-            )
-            return _finish(delivery, now, Delivery.Status.REFUSED, f"refused for good: {outcome}")
-        if now - delivery.created_at >= timedelta(seconds=settings.DELIVERY_RETRY_SECONDS):
-            return _finish(
-                delivery,
-                now,
-                Delivery.Status.GAVE_UP,
-                f"gave up after {delivery.attempts} attempts: {outcome}",
-            )
-        delay = backoff_seconds(delivery.attempts, answer.retry_after)
-        delivery.next_attempt_at = now + timedelta(seconds=delay)
-        delivery.last_error = outcome[:500]
-        delivery.save(update_fields=["attempts", "next_attempt_at", "last_error"])
-        _record(
+        if delivery.status != Delivery.Status.PENDING:
+            # This call outlived its lease and another worker finished the delivery: its
+            # outcome stands.
+            return Outcome(f"recorded late: already {delivery.status}")
+        return _decide(delivery, claim.routing_key_id, answer, now)
+
+
+def _decide(
+    delivery: Delivery, routing_key_id: int, answer: pagerduty.Answer, now: datetime
+) -> Outcome:
+    if answer.accepted:
+        RoutingKey.objects.filter(pk=routing_key_id).update(last_success_at=now)
+        return _finish(
             delivery,
             now,
-            f"attempt {delivery.attempts} failed ({outcome}); retrying in {delay:.0f} s",
+            Delivery.Status.DELIVERED,
+            f"PagerDuty accepted it ({answer.http_status})",
         )
-        return Outcome(f"retrying in {delay:.0f} s: {outcome}", delay)
+    outcome = answer.error or f"PagerDuty answered {answer.http_status}: {answer.excerpt[:200]}"
+    if answer.permanent:
+        RoutingKey.objects.filter(pk=routing_key_id).update(refused_at=now, refusal=outcome[:500])
+        return _finish(delivery, now, Delivery.Status.REFUSED, f"refused for good: {outcome}")
+    if now - delivery.created_at >= timedelta(seconds=settings.DELIVERY_RETRY_SECONDS):
+        return _finish(
+            delivery,
+            now,
+            Delivery.Status.GAVE_UP,
+            f"gave up after {delivery.attempts} attempts: {outcome}",
+        )
+    delay = backoff_seconds(delivery.attempts, answer.retry_after)
+    delivery.next_attempt_at = now + timedelta(seconds=delay)
+    delivery.last_error = outcome[:500]
+    delivery.save(update_fields=["next_attempt_at", "last_error"])
+    _record(
+        delivery,
+        now,
+        f"attempt {delivery.attempts} failed ({outcome}); retrying in {delay:.0f} s",
+    )
+    return Outcome(f"retrying in {delay:.0f} s: {outcome}", delay)
 
 
 def _hold_back(

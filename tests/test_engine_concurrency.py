@@ -2,9 +2,10 @@
 one incident, one page. Real threads, each with its own Postgres connection."""
 
 import threading
+import time
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from policies.models import Delivery, Incident, Route
 from tests.engine_helpers import T0, add_requests, drain, evaluate, later
@@ -51,36 +52,42 @@ def test_concurrent_evaluations_open_one_incident_and_page_once(
 
 
 def test_a_delivery_another_worker_is_sending_is_skipped(
-    make_policy, make_routing_key, make_route, pagerduty
+    make_policy, make_routing_key, make_route, settings
 ):
-    """While one worker holds the delivery (its send in flight), a second one skips it."""
+    """While one worker's send is in flight (a real HTTP call, held up by PagerDuty), a second
+    worker, or the sweeper's duplicate task, does not send it again."""
     from policies.sending import attempt_delivery
+    from tests.e2e.pagerduty_server import PagerDutyServer
 
     make_route(make_routing_key(), scope=Route.Scope.DEFAULT)
     policy = make_policy(threshold=5)
     add_requests(5, at=later(-1))
     evaluate(policy, T0)
     delivery = Delivery.objects.get()
-    locked, release = threading.Event(), threading.Event()
+    first = []
 
     def first_worker():
         try:
-            with transaction.atomic():
-                Delivery.objects.select_for_update().get(pk=delivery.pk)
-                locked.set()
-                release.wait(10)
+            first.append(attempt_delivery(delivery.pk, later(1)).message)
         finally:
             connection.close()
 
-    holder = threading.Thread(target=first_worker)
-    holder.start()
-    try:
-        assert locked.wait(10)
-        outcome = attempt_delivery(delivery.pk, later(1))
-    finally:
-        release.set()
-        holder.join(10)
+    with PagerDutyServer() as pagerduty:
+        settings.PAGERDUTY_EVENTS_URL = pagerduty.url
+        pagerduty.hang()
+        sender = threading.Thread(target=first_worker)
+        sender.start()
+        try:
+            deadline = time.monotonic() + 10
+            while pagerduty.received == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert pagerduty.received == 1
+            second = attempt_delivery(delivery.pk, later(1.5))
+        finally:
+            pagerduty.release()
+            sender.join(10)
 
-    assert outcome.message == "skipped: not pending, or another worker is sending it"
-    assert pagerduty.events == []
-    assert Delivery.objects.get().status == "pending"
+    assert second.message == "skipped: not due yet, or another worker is sending it"
+    assert first[0].startswith("delivered")
+    assert len(pagerduty.fake.events) == 1
+    assert Delivery.objects.get().status == "delivered"

@@ -93,7 +93,7 @@ def test_engine_health_blames_the_worker_when_ticks_wait_unconsumed(client):
 
     assert response.status_code == 503
     assert response.json()["problems"] == [
-        "no evaluation has run yet, while 3 evaluation ticks wait in queue 'celery': no Celery "
+        "no evaluation has run yet, while 3 evaluation ticks wait in queue 'engine': no Celery "
         "worker consumes that queue, or it is stuck"
     ]
 

@@ -1,11 +1,13 @@
 """Sending a test event to a routing key reports PagerDuty's real answer."""
 
+import time
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from policies.models import RoutingKey
+from tests.e2e.pagerduty_server import PagerDutyServer
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +63,26 @@ def test_the_admin_action_reports_each_answer(admin_client, key, pagerduty):
     assert "Search on-call (R0AB…XY12): trigger: HTTP 503" in page
     assert KEY not in page
     assert pagerduty.events == []
+
+
+def test_the_admin_action_gives_up_at_the_deadline_on_a_trickling_pagerduty(
+    admin_client, key, settings
+):
+    """The test event is sent from a web thread: a PagerDuty answering a byte a second must not
+    hold it past HTTP_TIMEOUT_SECONDS."""
+    settings.HTTP_TIMEOUT_SECONDS = 2
+    with PagerDutyServer() as server:
+        settings.PAGERDUTY_EVENTS_URL = server.url
+        server.trickle("headers", 1.0)
+        started = time.monotonic()
+        response = admin_client.post(
+            "/admin/policies/routingkey/",
+            {"action": "send_test_event", "_selected_action": [key.pk]},
+            follow=True,
+        )
+        took = time.monotonic() - started
+
+    assert took < 2 + 3  # the deadline and a margin; the trickled answers take minutes
+    assert "trigger: no answer (DeadlineExceeded: no complete answer within 2 s)" in (
+        response.content.decode()
+    )

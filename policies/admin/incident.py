@@ -100,7 +100,16 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
         ),
         (
             "Times",
-            {"fields": ["started_at", "detected_at", "resolved_at", "resolved_by", "clear_since"]},
+            {
+                "fields": [
+                    "started_at",
+                    "detected_at",
+                    "noticed_at",
+                    "resolved_at",
+                    "resolved_by",
+                    "clear_since",
+                ]
+            },
         ),
         (
             "PagerDuty",

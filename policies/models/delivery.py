@@ -30,7 +30,9 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(
         null=True, blank=True, help_text="When a worker should try it (next)."
     )
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Calls to PagerDuty started, counted when a worker claims it."
+    )
     finished_at = models.DateTimeField(
         null=True, blank=True, help_text="When it was delivered, refused or given up on."
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class PolicyState(models.Model):
@@ -88,7 +89,15 @@ class Incident(models.Model):
         help_text="The silence or maintenance mode that kept it from being paged.",
     )
     started_at = models.DateTimeField(help_text="The first breaching evaluation.")
-    detected_at = models.DateTimeField(help_text="When the incident opened.")
+    detected_at = models.DateTimeField(
+        help_text="When the breach was detected: the evaluation moment that opened the "
+        "incident. After a gap in evaluation, a moment replayed in the past."
+    )
+    noticed_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When the console noticed it: the real time the incident was recorded. "
+        "Later than detected_at when a catch-up after a gap in evaluation found the breach.",
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,5 +1,7 @@
 """The live console the end-to-end tests run against."""
 
+import os
+
 import pytest
 import redis
 from django.conf import settings
@@ -12,7 +14,9 @@ from tests.e2e.processes import Console, child_environment, free_port
 @pytest.fixture
 def console(tmp_path, make_token):
     """Web server, worker and beat, configured like production, on the test database."""
-    redis_url = "redis://127.0.0.1:6379/14"
+    # A Redis database of its own (E2E_REDIS_URL, for runs side by side): the suite's is
+    # full of messages no worker should see.
+    redis_url = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/14")
     redis.Redis.from_url(redis_url).flushdb()  # no messages left over from another run
     port = free_port()
     with PagerDutyServer() as pagerduty:
@@ -42,6 +46,7 @@ def console(tmp_path, make_token):
                 "url": running[0].url,
                 "token": token,
                 "pagerduty": pagerduty.fake,
+                "pagerduty_server": pagerduty,
                 "restart": restart,
             }
         finally:

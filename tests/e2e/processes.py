@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -106,9 +107,16 @@ def answers(url: str) -> bool:
         return False
 
 
+# The worker commands of the README's "Running in production": evaluation has a worker of
+# its own, so that no page, however slow PagerDuty is, keeps it waiting.
+ENGINE_WORKER = ["-Q", "engine", "-n", "engine@%h", "--concurrency", "2"]
+DELIVERY_WORKER = ["-Q", "deliveries,housekeeping", "-n", "deliveries@%h", "--concurrency", "2"]
+
+
 class Console:
-    """The console as production runs it: the web server (python -m alerting_console.serve), a
-    Celery worker and Celery beat, each a process of its own, with `env` (which sets BIND)."""
+    """The console as production runs it: the web server (python -m alerting_console.serve),
+    the engine's and the deliveries' Celery workers and Celery beat, each a process of its own,
+    with `env` (which sets BIND)."""
 
     def __init__(self, env: Mapping[str, str], log_dir: Path, port: int) -> None:
         bin_dir = Path(sys.executable).parent  # this virtualenv's commands
@@ -119,8 +127,13 @@ class Console:
             env,
             log_dir / "web.log",
         )
+        self.engine = Process(
+            [*celery, "worker", *ENGINE_WORKER, "--loglevel", "INFO"],
+            env,
+            log_dir / "engine.log",
+        )
         self.worker = Process(
-            [*celery, "worker", "--concurrency", "2", "--loglevel", "INFO"],
+            [*celery, "worker", *DELIVERY_WORKER, "--loglevel", "INFO"],
             env,
             log_dir / "worker.log",
         )
@@ -128,8 +141,13 @@ class Console:
 
     def wait_until_ready(self, timeout: float = 60) -> None:
         self.web.wait_for(lambda: answers(f"{self.url}/admin/login/"), timeout, "the web server")
-        self.worker.wait_for(lambda: "ready." in self.worker.output(), timeout, "the worker")
+        for worker in (self.engine, self.worker):
+            worker.wait_for(partial(_says_ready, worker), timeout, "a worker")
 
     def stop(self) -> None:
-        for process in (self.web, self.worker, self.beat):
+        for process in (self.web, self.engine, self.worker, self.beat):
             process.kill()
+
+
+def _says_ready(worker: Process) -> bool:
+    return "ready." in worker.output()
