@@ -23,6 +23,7 @@ from policies.models import (
     RoutingKey,
     Team,
 )
+from policies.page_state import page_badge, state_of, with_latest_trigger
 
 HOURS = 12
 CACHE_SECONDS = 15
@@ -33,12 +34,20 @@ MAX_TEAMS = 12
 class KeyHealth:
     key: RoutingKey
     pending: int
-    failed_last_day: int
-    last_failure_at: datetime | None
+    failed_last_day: int  # refused or given up on, and those failing now (retrying)
+    last_failure_at: datetime | None  # the last failed attempt, if it is still retrying
+    retrying: int = 0  # pending after a failed attempt: PagerDuty has not taken them
 
     @property
     def healthy(self) -> bool:
-        return self.key.refused_at is None and self.failed_last_day == 0 and self.pending < 10
+        """Red on a refusal, a give-up, or a page that failed and is being retried: two
+        transient failures in a row are as much news as a refusal."""
+        return (
+            self.key.refused_at is None
+            and self.failed_last_day == 0
+            and self.retrying == 0
+            and self.pending < 10
+        )
 
 
 def hour_buckets(now: datetime, hours: int = HOURS) -> list[datetime]:
@@ -100,22 +109,35 @@ FAILED = (Delivery.Status.GAVE_UP, Delivery.Status.REFUSED)
 NOT_DELIVERED = [Delivery.Status.PENDING, *FAILED]
 
 
-def delivery_counts(now: datetime) -> dict[int, tuple[int, int, datetime | None]]:
-    """Per routing key id: deliveries pending, failed in the last day, and the last failure.
-    Delivered ones, nearly all of a table that is never pruned, are not read (a partial index
-    holds only the others)."""
+def delivery_counts(now: datetime) -> dict[int, tuple[int, int, datetime | None, int]]:
+    """Per routing key id: deliveries pending, failed in the last day (counting those failing
+    now), the last failure, and those retrying after a failed attempt. Delivered ones, nearly
+    all of a table that is never pruned, are not read (a partial index holds only the others)."""
     day_ago = now - timedelta(days=1)
+    failing = Q(status=Delivery.Status.PENDING) & ~Q(last_error="")
     rows = (
         Delivery.objects.filter(status__in=NOT_DELIVERED)
         .values("incident__routing_key_id")
         .annotate(
-            pending=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
-            failed=Count("pk", filter=Q(status__in=FAILED, finished_at__gte=day_ago)),
-            last_failure=Max("finished_at", filter=Q(status__in=FAILED)),
+            # distinct: the attempts joined for last_attempt repeat each delivery's row.
+            pending=Count("pk", filter=Q(status=Delivery.Status.PENDING), distinct=True),
+            failed=Count(
+                "pk",
+                filter=Q(status__in=FAILED, finished_at__gte=day_ago) | failing,
+                distinct=True,
+            ),
+            last_finished=Max("finished_at", filter=Q(status__in=FAILED)),
+            last_attempt=Max("attempts_made__at", filter=failing),
+            retrying=Count("pk", filter=failing, distinct=True),
         )
     )
     return {
-        row["incident__routing_key_id"]: (row["pending"], row["failed"], row["last_failure"])
+        row["incident__routing_key_id"]: (
+            row["pending"],
+            row["failed"],
+            max((t for t in (row["last_finished"], row["last_attempt"]) if t), default=None),
+            row["retrying"],
+        )
         for row in rows
         if row["incident__routing_key_id"] is not None
     }
@@ -128,7 +150,7 @@ def key_health(now: datetime) -> list[KeyHealth]:
         counts = delivery_counts(now)
         cache.set("console:delivery-counts", counts, CACHE_SECONDS)
     return [
-        KeyHealth(key, *counts.get(key.pk, (0, 0, None)))
+        KeyHealth(key, *counts.get(key.pk, (0, 0, None, 0)))
         for key in RoutingKey.objects.order_by("name")
     ]
 
@@ -141,11 +163,7 @@ def dashboard(now: datetime) -> dict[str, Any]:
         cache.set("console:dashboard", cached, CACHE_SECONDS)
     scale = max((max([*s.failures, 0]) + max([*s.hung, 0]) for s in cached["series"]), default=1)
     return {
-        "open_incidents": list(
-            Incident.objects.filter(status=IncidentStatus.OPEN)
-            .select_related("policy", "team")
-            .order_by("-detected_at")[:20]
-        ),
+        "open_incidents": open_incidents(),
         "open_count": Incident.objects.filter(status=IncidentStatus.OPEN).count(),
         "chart_hours": HOURS,
         "chart_labels": cached["labels"],
@@ -153,3 +171,15 @@ def dashboard(now: datetime) -> dict[str, Any]:
         "chart_at": cached["at"],
         "key_health": key_health(now),
     }
+
+
+def open_incidents() -> list[Incident]:
+    """The newest open incidents, each with the badge of what happened to its page."""
+    incidents = list(
+        with_latest_trigger(Incident.objects.filter(status=IncidentStatus.OPEN))
+        .select_related("policy", "team")
+        .order_by("-detected_at")[:20]
+    )
+    for incident in incidents:
+        incident.page_badge = page_badge(state_of(incident))  # type: ignore[attr-defined]
+    return incidents

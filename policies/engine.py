@@ -33,6 +33,7 @@ from policies.models import (
     RoutingKey,
     Team,
 )
+from policies.reach import trigger_may_have_reached
 from policies.routing import routing_key_for
 
 logger = logging.getLogger(__name__)
@@ -371,11 +372,44 @@ def resolve(incident: Incident, now: datetime, message: str, user: Any = None) -
     incident.resolved_at = now
     incident.resolved_by = user
     incident.save(update_fields=["status", "resolved_at", "resolved_by"])
+    reached = incident.paged and _settle_pending_triggers(incident, now)
     if not incident.paged:
         message += " It was never paged, so PagerDuty has nothing to resolve."
+    elif not reached:
+        message += " Its page never reached PagerDuty and is cancelled: nothing is sent."
     _event(incident, now, IncidentEvent.Kind.RESOLVED, message, user=user)
-    if incident.paged:
+    if reached:
         _queue(incident, Delivery.Action.RESOLVE, now)
+
+
+def _settle_pending_triggers(incident: Incident, now: datetime) -> bool:
+    """Stop the triggers still to be sent for a resolved incident: a page must not ring for a
+    problem that is over. One that certainly never reached PagerDuty is cancelled; one that
+    may have is not retried, and the resolve follows it. A call in flight finishes, and the
+    resolve waits for it. Whether PagerDuty may have the alert at all (a resolve is due)."""
+    triggers = incident.deliveries.select_for_update().filter(action=Delivery.Action.TRIGGER)
+    reached = False
+    for trigger in triggers:
+        may = trigger_may_have_reached(trigger)
+        reached = reached or may
+        # Claimed by a worker whose answer is not recorded, and its lease still running.
+        in_flight = (
+            trigger.attempts > trigger.attempts_made.count()
+            and trigger.next_attempt_at is not None
+            and trigger.next_attempt_at > now
+        )
+        if trigger.status != Delivery.Status.PENDING or in_flight:
+            continue
+        trigger.status = Delivery.Status.SKIPPED
+        trigger.finished_at = now
+        trigger.next_attempt_at = None
+        trigger.last_error = (
+            "not retried: the incident resolved; PagerDuty may have it, so its resolve follows"
+            if may
+            else "cancelled: the incident resolved before PagerDuty got it; nothing is sent"
+        )
+        trigger.save(update_fields=["status", "finished_at", "next_attempt_at", "last_error"])
+    return reached
 
 
 def _event(incident: Incident, now: datetime, kind: str, message: str, user: Any = None) -> None:

@@ -18,6 +18,7 @@ may already have reached PagerDuty.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,9 @@ from django.utils import timezone
 
 from policies import muting, pagerduty
 from policies.models import Delivery, DeliveryAttempt, Incident, IncidentEvent, RoutingKey
+from policies.reach import trigger_may_have_reached
+
+logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 300.0
@@ -110,14 +114,11 @@ def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
                 "waiting: an earlier event of this incident is not delivered yet",
                 ORDER_WAIT_SECONDS,
             )
-        if (
-            delivery.action == Delivery.Action.RESOLVE
-            and not earlier.filter(
-                action=Delivery.Action.TRIGGER, status=Delivery.Status.DELIVERED
-            ).exists()
+        if delivery.action == Delivery.Action.RESOLVE and not any(
+            trigger_may_have_reached(d) for d in earlier.filter(action=Delivery.Action.TRIGGER)
         ):
             return _finish(
-                delivery, now, Delivery.Status.SKIPPED, "its trigger was never delivered"
+                delivery, now, Delivery.Status.SKIPPED, "its trigger never reached PagerDuty"
             )
 
         # Only a trigger never tried: one that was may have reached PagerDuty (an answer lost
@@ -220,8 +221,8 @@ def _finish(delivery: Delivery, now: datetime, status: str, message: str) -> Out
     delivery.status = status
     delivery.finished_at = now
     delivery.next_attempt_at = None
-    if status != Delivery.Status.DELIVERED:
-        delivery.last_error = message[:500]
+    # A delivered page shows no error: an earlier attempt's is in its attempts, not here.
+    delivery.last_error = "" if status == Delivery.Status.DELIVERED else message[:500]
     delivery.save(
         update_fields=["status", "finished_at", "next_attempt_at", "attempts", "last_error"]
     )
@@ -236,4 +237,14 @@ def _record(delivery: Delivery, now: datetime, message: str) -> None:
         kind=IncidentEvent.Kind.DELIVERY,
         message=f"{delivery.get_action_display()}: {message}"[:1000],
         data={"delivery": delivery.pk, "attempts": delivery.attempts},
+    )
+    # The one log line per delivery outcome: with the engine's transitions, the log tells the
+    # story.
+    logger.info(
+        "delivery %s (%s of incident %s, routing key #%s): %s",
+        delivery.pk,
+        delivery.get_action_display().lower(),
+        delivery.incident_id,
+        delivery.incident.routing_key_id,
+        message,
     )

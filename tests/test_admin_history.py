@@ -81,6 +81,11 @@ def test_the_timeline_lists_each_attempt_with_pagerdutys_answer_in_order(admin_c
     failed = timeline.index("HTTP 500")
     accepted = timeline.index("HTTP 202")
     assert opened < failed < accepted
+    # Found by review: each attempt was shown twice, as a "Delivery" row and a "sent" row.
+    rows = timeline.split("<tr>")[1:]
+    assert sum("Trigger sent" in row for row in rows) == 2
+    assert sum("Trigger: " in row for row in rows) == 2  # each with its decision
+    assert not any("<td>Delivery</td>" in row for row in rows)
 
 
 def test_sample_requests_link_to_their_rows_and_say_when_pruned(admin_client, incident):

@@ -3,28 +3,32 @@ history is written by the engine, not edited by people."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Case, Model, QuerySet, Value, When
+from django.db.models import Case, Max, Model, QuerySet, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from alerting_console.moments import shown
 from ingest.models import GatewayRequest
 from policies.engine import resolve
 from policies.models import (
     Delivery,
     DeliveryAttempt,
     Incident,
+    IncidentEvent,
     IncidentStatus,
 )
 from policies.muting import subject_of
+from policies.page_state import page_badge, state_of, with_latest_trigger
 from policies.roles import own_team_ids
 
 
@@ -55,15 +59,28 @@ class DeliveryInline(ReadOnly, admin.TabularInline[Delivery, Incident]):
     show_change_link = True
 
 
+class MutedFilter(admin.SimpleListFilter):
+    title = "muted"
+    parameter_name = "muted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Silenced or in maintenance"), ("no", "Not muted")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(paged=self.value() == "no")
+        return queryset
+
+
 @admin.register(Incident)
 class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     list_display = [
-        "summary", "status", "paged", "policy", "team", "key_alias", "model", "severity",
+        "summary", "status", "page", "policy", "team", "key_alias", "model", "severity",
         "routed_to", "detected_at", "resolved_at",
     ]  # fmt: skip
     list_filter = [
         "status",
-        "paged",
+        MutedFilter,
         "severity",
         "policy__kind",
         "policy",
@@ -81,7 +98,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     inlines = [DeliveryInline]
     actions = ["resolve_incidents"]
     fieldsets = [
-        (None, {"fields": ["summary", "status", "paged", "muted_by", "timeline"]}),
+        (None, {"fields": ["summary", "status", "page_in_full", "timeline"]}),
         (
             "What tripped it",
             {
@@ -121,11 +138,31 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
                     "key_alias",
                     "model",
                     "dedup_key",
-                    "last_paged_at",
+                    "paged_at",
                 ]
             },
         ),
     ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
+        return with_latest_trigger(super().get_queryset(request))
+
+    @admin.display(description="page")
+    def page(self, incident: Incident) -> SafeString:
+        """What happened to its page, from its deliveries: not "paged" for "not muted"."""
+        return page_badge(state_of(incident))
+
+    @admin.display(description="page")
+    def page_in_full(self, incident: Incident) -> SafeString:
+        state = state_of(incident)
+        return format_html("{} {}", page_badge(state), state.detail)
+
+    @admin.display(description="last paged at")
+    def paged_at(self, incident: Incident) -> str:
+        delivered = incident.deliveries.filter(
+            action=Delivery.Action.TRIGGER, status=Delivery.Status.DELIVERED
+        ).aggregate(at=Max("finished_at"))["at"]
+        return shown(delivered) if delivered else "never: PagerDuty accepted no trigger for it"
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         # Open incidents first, newest first within each; not by the status's spelling.
@@ -140,13 +177,25 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
         """Opened, count changes, every delivery attempt with PagerDuty's answer, renotifies,
         silences, and the resolve (and by whom), in order."""
         entries: list[tuple[datetime, str, str, str]] = []
+        attempts = attempts_by_ordinal(incident)
         for event in incident.events.select_related("user"):
             who = f" ({event.user.get_username()})" if event.user else ""
-            entries.append((event.at, event.get_kind_display(), event.message + who, ""))
-        attempts = DeliveryAttempt.objects.filter(delivery__incident=incident).select_related(
-            "delivery"
-        )
-        for attempt in attempts:
+            decided_on = _attempt_of(event)
+            attempt = attempts.pop(decided_on, None) if decided_on else None
+            if attempt is None:
+                entries.append((event.at, event.get_kind_display(), event.message + who, ""))
+                continue
+            # One row per attempt: what PagerDuty answered, and what was decided of it.
+            answer = f"HTTP {attempt.http_status}" if attempt.http_status else "no answer"
+            entries.append(
+                (
+                    event.at,
+                    f"{attempt.delivery.get_action_display()} sent",
+                    f"{answer} in {attempt.duration_ms} ms. {event.message}",
+                    reverse("admin:policies_delivery_change", args=[attempt.delivery_id]),
+                )
+            )
+        for attempt in attempts.values():  # no decision recorded (its worker died)
             answer = f"HTTP {attempt.http_status}" if attempt.http_status else "no answer"
             said = attempt.response_excerpt or attempt.error
             entries.append(
@@ -282,3 +331,26 @@ class DeliveryAdmin(ReadOnly, admin.ModelAdmin[Delivery]):
         "incident", "action", "status", "attempts", "created_at", "next_attempt_at",
         "finished_at", "last_error",
     )  # fmt: skip
+
+
+def attempts_by_ordinal(incident: Incident) -> dict[tuple[int, int], DeliveryAttempt]:
+    """Each delivery's attempts by (delivery, 1 for its first attempt, 2, ...)."""
+    attempts = (
+        DeliveryAttempt.objects.filter(delivery__incident=incident)
+        .select_related("delivery")
+        .order_by("delivery_id", "at", "pk")
+    )
+    numbered: dict[tuple[int, int], DeliveryAttempt] = {}
+    counts: Counter[int] = Counter()
+    for attempt in attempts:
+        counts[attempt.delivery_id] += 1
+        numbered[(attempt.delivery_id, counts[attempt.delivery_id])] = attempt
+    return numbered
+
+
+def _attempt_of(event: IncidentEvent) -> tuple[int, int] | None:
+    """The (delivery, attempt) a delivery event decided on: it records both in its data."""
+    data = event.data or {}
+    if event.kind != IncidentEvent.Kind.DELIVERY or "delivery" not in data:
+        return None
+    return int(data["delivery"]), int(data.get("attempts") or 0)

@@ -30,7 +30,9 @@ def test_a_burst_of_failures_pages_the_team_once_and_resolves_once(console, rout
     AlertPolicy.objects.create(
         name="Upstream failures",
         threshold=5,
-        window_seconds=4,
+        # Longer than the retry after the 429 (a backoff of 2.5 to 5 s): an incident that
+        # clears before its trigger got through pages nobody.
+        window_seconds=12,
         group_by="team",
         resolve_hold_seconds=0,
     )
@@ -48,7 +50,7 @@ def test_a_burst_of_failures_pages_the_team_once_and_resolves_once(console, rout
     assert trigger["routing_key"] == KEY
     assert (
         trigger["payload"]["summary"]
-        == "Upstream failures: 5 failed requests in 4 s for team team-search"
+        == "Upstream failures: 5 failed requests in 12 s for team team-search"
     )
     assert (
         trigger["links"][0]["href"]

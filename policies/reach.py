@@ -1,0 +1,40 @@
+"""Whether a trigger may have reached PagerDuty: what decides, when its incident resolves
+first, between cancelling it (nothing is sent) and sending only the resolve.
+
+A call that failed to connect sent nothing, and a 4xx (a refusal, a 429 "not now") says the
+event was not taken: PagerDuty cannot have the alert. A 2xx opened it. Anything else (a 5xx; a
+timeout after the body went out; a worker that died or is still in the call) may have, and
+PagerDuty accepts a resolve for a dedup_key it never saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from policies.models import Delivery
+
+# httpx's errors raised before a request is on the wire (policies/pagerduty.py records them as
+# "<class name>: <message>").
+NOT_SENT_ERRORS = ("ConnectError", "ConnectTimeout")
+
+
+def may_have_reached(claims: int, recorded: Iterable[tuple[int | None, str]]) -> bool:
+    """`claims`: calls started (Delivery.attempts); `recorded`: (HTTP status, error) of each
+    call whose outcome was recorded."""
+    outcomes = list(recorded)
+    if claims > len(outcomes):
+        return True  # a call in flight, or one whose worker died: it may have got there
+    return any(_may_have_taken(status, error) for status, error in outcomes)
+
+
+def _may_have_taken(status: int | None, error: str) -> bool:
+    if status is None:
+        return not error.startswith(NOT_SENT_ERRORS)
+    return not 400 <= status < 500
+
+
+def trigger_may_have_reached(delivery: Delivery) -> bool:
+    if delivery.status == Delivery.Status.DELIVERED:
+        return True
+    recorded = delivery.attempts_made.values_list("http_status", "error")
+    return may_have_reached(delivery.attempts, recorded)
