@@ -161,6 +161,12 @@ class GatewayRequestAdmin(admin.ModelAdmin[GatewayRequest]):
         "request_id", "started_at", "finished_at", "outcome", "failure_class", "status_code",
         "latency_seconds", "model_group", "gateway_team_id", "key_alias",
     ]  # fmt: skip
+    # Newest first by when the request started, read backwards through that column's index
+    # (a request reported with no start comes first). Not by id: a batch is stored in request
+    # id order, so ids sort a batch by request id as text. Columns sort only where an index
+    # serves the order.
+    ordering = ["-started_at"]
+    sortable_by = ["started_at", "finished_at"]
     list_filter = ["outcome", "failure_class", "finished_at", TeamFilter, SourceFilter]
     search_fields = ["=request_id"]
     search_help_text = "An exact request id (LiteLLM: litellm_call_id)."

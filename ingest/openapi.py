@@ -182,6 +182,11 @@ RESPONSES = {
     "401": ("Missing or unknown token.", ERROR),
     "403": ("The token is disabled.", ERROR),
     "405": ("Only POST.", ERROR),
+    "408": (
+        "The body did not arrive whole within REQUEST_BODY_TIMEOUT_SECONDS; the connection is "
+        "closed.",
+        ERROR,
+    ),
     "413": ("The body is over INGEST_MAX_BODY_BYTES.", ERROR),
     "415": ("Not application/json.", ERROR),
     "503": ("The database is unavailable; nothing was stored.", ERROR),

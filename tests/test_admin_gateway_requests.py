@@ -155,3 +155,26 @@ def test_a_search_finds_the_request_by_its_id(admin_client, requests_table):
 def test_an_unknown_team_lists_nothing(admin_client, requests_table):
     response, _ = list_queries(admin_client, "?team=999999")
     assert list(response.context["cl"].result_list) == []
+
+
+@pytest.mark.usefixtures("at_recording")
+def test_the_list_is_newest_first_not_by_request_id_as_text(admin_client, make_token):
+    """Found by review: the list sorted request ids as text (a batch is stored in request id
+    order, so newest-id-first put a batch's rows in reverse alphabetical order)."""
+    make_token()
+    now = JUST_AFTER_RECORDING
+    times = {"aaa-newest": 10, "mmm-middle": 20, "zzz-oldest": 30}  # minutes ago
+    GatewayRequest.objects.bulk_create(
+        GatewayRequest(
+            source="litellm-prod",
+            request_id=request_id,
+            received_at=now,
+            started_at=now - timedelta(minutes=minutes_ago),
+        )
+        for request_id, minutes_ago in times.items()  # stored in request id order
+    )
+
+    html = admin_client.get(URL).content.decode()
+
+    positions = [html.index(request_id) for request_id in times]
+    assert positions == sorted(positions)

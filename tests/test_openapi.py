@@ -33,6 +33,13 @@ def test_the_description_is_served(client):
     assert set(response.json()["paths"]) == {"/ingest/v1/events", "/ingest/v1/litellm"}
 
 
+def test_the_answers_the_web_server_gives_before_the_app_are_described_too():
+    """The body deadline (408) and size cap (413) are answered by alerting_console/asgi.py,
+    outside the view that schemathesis exercises."""
+    for path in openapi_document()["paths"].values():
+        assert {"408", "413"} <= set(path["post"]["responses"])
+
+
 @pytest.mark.django_db
 @pytest.mark.usefixtures("_keep_test_connection")
 @schema.parametrize()
