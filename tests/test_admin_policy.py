@@ -111,7 +111,7 @@ def test_the_add_page_links_to_each_kinds_defaults(ops):
     html = ops.get(ADD_URL).content.decode()
 
     for kind in ("failures", "hung", "slow"):
-        assert f'<a href="?kind={kind}">{kind}</a>' in html
+        assert f'<a href="?kind={kind}" data-policy-defaults="{kind}">{kind}</a>' in html
 
 
 def test_a_hung_policy_without_t_shows_the_error_on_duration_and_creates_nothing(ops):
@@ -261,3 +261,21 @@ def test_a_runbook_link_without_a_scheme_is_taken_as_https(ops):
     ops.post(ADD_URL, form_data(runbook_url="wiki.example.com/runbooks/gateway"))
 
     assert AlertPolicy.objects.get().runbook_url == "https://wiki.example.com/runbooks/gateway"
+
+
+def test_the_form_carries_each_kinds_fields_and_defaults_for_its_script(ops):
+    import json
+    import re
+
+    html = ops.get("/admin/policies/alertpolicy/add/").content.decode()
+
+    found = re.search(r'id="policy-kinds" data-kinds="([^"]*)"', html)
+    assert found
+    spec = json.loads(found.group(1).replace("&quot;", '"'))
+    assert spec["hung"]["fields"] == ["duration_seconds"]
+    assert spec["hung"]["defaults"] == {
+        "threshold": 60, "window_seconds": 600, "duration_seconds": 60.0
+    }  # fmt: skip
+    assert spec["failure_rate"]["fields"][:2] == ["failure_rate_percent", "min_requests"]
+    assert "policies/policy_form.js" in html
+    assert 'data-policy-defaults="slow"' in html

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db import models, transaction
@@ -15,10 +16,38 @@ from django.utils.text import format_lazy
 
 from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped, preview_table
 from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind
+from policies.models.policy import KINDS_COUNTING_FAILURES, KINDS_WITH_DURATION
 from policies.routing import preview_for_policy
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec
+
+
+def kind_form_spec() -> dict[str, dict[str, Any]]:
+    """Per kind: the fields only some kinds use that it uses, its defaults, and the fields
+    that must be left empty by the kinds that do not use them."""
+    spec: dict[str, dict[str, Any]] = {}
+    for kind in PolicyKind:
+        defaults = KIND_DEFAULTS[kind]
+        fields = []
+        if kind in KINDS_WITH_DURATION:
+            fields.append("duration_seconds")
+        if kind == PolicyKind.FAILURE_RATE:
+            fields += ["failure_rate_percent", "min_requests"]
+        if kind in KINDS_COUNTING_FAILURES:
+            fields += ["count_gateway_rejections", "count_client_errors"]
+        values: dict[str, float] = {
+            "threshold": defaults.threshold,
+            "window_seconds": defaults.window_seconds,
+        }
+        if defaults.duration_seconds is not None:
+            values["duration_seconds"] = defaults.duration_seconds
+        spec[kind.value] = {
+            "fields": fields,
+            "defaults": values,
+            "empty_otherwise": ["duration_seconds", "failure_rate_percent"],
+        }
+    return spec
 
 
 def _plural(n: int) -> str:
@@ -59,8 +88,14 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
                 "count_client_errors",
             ]
         }
-        if obj is None:
-            counted["description"] = self._defaults_links()
+        # The kinds' fields and defaults, for the script that shows only the chosen kind's.
+        spec = format_html(
+            '<span id="policy-kinds" data-kinds="{}" hidden></span>',
+            json.dumps(kind_form_spec()),
+        )
+        counted["description"] = (
+            format_html("{} {}", self._defaults_links(), spec) if obj is None else spec
+        )
         return [
             ("What is counted", counted),
             (
@@ -117,9 +152,17 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
 
     def _defaults_links(self) -> str:
         links = format_html_join(
-            ", ", '<a href="?kind={}">{}</a>', ((kind.value, kind.value) for kind in PolicyKind)
+            ", ",
+            '<a href="?kind={}" data-policy-defaults="{}">{}</a>',
+            ((kind.value, kind.value, kind.value) for kind in PolicyKind),
         )
-        return format_html("Start from LiteLLM's defaults for {} (this reloads the form).", links)
+        return format_html(
+            "Start from LiteLLM's defaults for {}: fills in X, Y and T, keeping what you typed.",
+            links,
+        )
+
+    class Media:
+        js = ["policies/policy_form.js"]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, str | list[str]]:
         """``?kind=hung`` pre-fills X, Y and T with that kind's defaults."""
