@@ -149,3 +149,16 @@ def database_down(transactional_db: None) -> Any:
     yield
     connection.close()
     connection.settings_dict["PORT"] = real_port
+
+
+@pytest.fixture
+def incident(make_policy: Any, make_routing_key: Any, make_route: Any) -> Any:
+    """An open incident of "Upstream failures" (5 failures, threshold 5), its trigger queued
+    to the default route and not sent yet."""
+    from policies.models import Incident
+    from tests.engine_helpers import T0, add_requests, evaluate, later
+
+    make_route(make_routing_key(name="Platform on-call"), scope=Route.Scope.DEFAULT)
+    add_requests(5, at=later(-1))
+    evaluate(make_policy(name="Upstream failures", threshold=5), T0)
+    return Incident.objects.get()

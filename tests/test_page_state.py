@@ -7,9 +7,8 @@ import httpx
 import pytest
 
 from policies import http
-from policies.models import Incident, Route
 from policies.page_state import Trigger, page_state, state_of
-from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+from tests.engine_helpers import T0, drain, later
 
 AT = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
@@ -48,14 +47,6 @@ def test_each_state_says_what_happened(paged, routed, facts, word, tone, detail)
 
     assert (state.word, state.tone) == (word, tone)
     assert state.detail.startswith(detail)
-
-
-@pytest.fixture
-def incident(make_policy, make_routing_key, make_route):
-    make_route(make_routing_key(name="Platform on-call"), scope=Route.Scope.DEFAULT)
-    add_requests(5, at=later(-1))
-    evaluate(make_policy(name="Upstream failures", threshold=5), T0)
-    return Incident.objects.get()
 
 
 def refuse_connections(request):

@@ -7,18 +7,10 @@ import pytest
 
 from policies import http
 from policies.engine import resolve
-from policies.models import Delivery, Incident, Route
-from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+from policies.models import Delivery
+from tests.engine_helpers import T0, drain, later
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def incident(make_policy, make_routing_key, make_route):
-    make_route(make_routing_key(name="Platform on-call"), scope=Route.Scope.DEFAULT)
-    add_requests(5, at=later(-1))
-    evaluate(make_policy(name="Upstream failures", threshold=5), T0)
-    return Incident.objects.get()
 
 
 def failing_with(error, pagerduty):
