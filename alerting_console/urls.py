@@ -3,9 +3,16 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from alerting_console import health, metrics
+from policies.admin.audit import recent_changes_view
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # Before the admin's own URLs, which would answer any other path under admin/ with a 404.
+    path(
+        "admin/recent-changes/",
+        admin.site.admin_view(recent_changes_view),
+        name="recent-changes",
+    ),
     path("admin/", admin.site.urls),
     path("ingest/", include("ingest.urls")),
     path("healthz", health.healthz, name="healthz"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -11,33 +11,50 @@ from django.utils.safestring import SafeString
 BAR_WIDTH = 10
 GAP = 2
 HEIGHT = 36
+AXIS_HEIGHT = 12
+AXIS_EVERY = 3  # a time label under every third bar: "HH:00" is wider than one bar
 
 
 @dataclass(frozen=True)
 class Series:
-    """One team's row: failed and hung requests per time bucket."""
+    """One team's row: failed, hung and finished requests per time bucket."""
 
     label: str
     failures: Sequence[int]
     hung: Sequence[int]
+    finished: Sequence[int] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return sum(self.failures) + sum(self.hung)
 
+    def share(self, i: int) -> tuple[float, float]:
+        """The failed and the hung part of bucket `i`'s requests, between 0 and 1. Hung ones
+        that never finished are not among the finished: they are added to the whole."""
+        failed, hung = self.failures[i], self.hung[i]
+        finished = self.finished[i] if i < len(self.finished) else 0
+        whole = max(finished, failed + hung, 1)
+        return failed / whole, hung / whole
 
-def stacked_bars(series: Series, bucket_labels: Sequence[str], scale: int) -> SafeString:
-    """One row of bars, failures below and hung stacked above, on a shared `scale` so rows
-    compare. Every bar has a tooltip with its numbers."""
+
+def stacked_bars(series: Series, bucket_labels: Sequence[str]) -> SafeString:
+    """One row of bars, each the share of its hour's requests that failed (below) and hung
+    (stacked above), full height being all of them: a team failing 5% of a big volume shows
+    low bars, a small team failing all of its requests a full one. Every bar has a tooltip
+    with its numbers."""
     width = len(bucket_labels) * (BAR_WIDTH + GAP)
-    scale = max(scale, 1)
     bars = []
     for i, label in enumerate(bucket_labels):
         failed, hung = series.failures[i], series.hung[i]
+        failed_share, hung_share = series.share(i)
+        finished = series.finished[i] if i < len(series.finished) else 0
         x = i * (BAR_WIDTH + GAP)
-        failed_h = round(HEIGHT * failed / scale, 1)
-        hung_h = round(HEIGHT * hung / scale, 1)
-        title = f"{series.label}, {label}: {failed} failed, {hung} hung"
+        failed_h = round(HEIGHT * failed_share, 1)
+        hung_h = round(HEIGHT * hung_share, 1)
+        title = (
+            f"{series.label}, {label}: {failed} failed, {hung} hung, {finished} finished"
+            f" ({failed_share:.0%} failed)"
+        )
         bars.append((x, HEIGHT - failed_h, failed_h, x, HEIGHT - failed_h - hung_h, hung_h, title))
     body = format_html_join(
         "",
@@ -58,4 +75,27 @@ def stacked_bars(series: Series, bucket_labels: Sequence[str], scale: int) -> Sa
         width,
         HEIGHT,
         body,
+    )
+
+
+def time_axis(bucket_labels: Sequence[str]) -> SafeString:
+    """The time labels under a column of `stacked_bars`, aligned with their bars."""
+    width = len(bucket_labels) * (BAR_WIDTH + GAP)
+    ticks = format_html_join(
+        "",
+        '<text x="{}" y="{}" class="chart-axis">{}</text>',
+        (
+            (i * (BAR_WIDTH + GAP), AXIS_HEIGHT - 2, label)
+            for i, label in enumerate(bucket_labels)
+            if i % AXIS_EVERY == 0
+        ),
+    )
+    return format_html(
+        '<svg class="chart-axis" aria-hidden="true" width="{}" height="{}" viewBox="0 0 {} {}">'
+        "{}</svg>",
+        width + 2 * BAR_WIDTH,  # room for the last label, which starts at its bar
+        AXIS_HEIGHT,
+        width + 2 * BAR_WIDTH,
+        AXIS_HEIGHT,
+        ticks,
     )

@@ -1,5 +1,6 @@
-"""What the admin home page shows: open incidents, failures and hangs per team over the last
-hours, and delivery health per routing key. Cached briefly: a busy table is not counted on
+"""What the admin home page shows: open incidents, per team the share of requests that failed
+or hung over the last hours (and the teams the gateway sends that the console does not know),
+and delivery health per routing key. Cached briefly: a busy table is not counted on
 every page view."""
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, Value
-from django.db.models.functions import Coalesce, NullIf, TruncHour
+from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import TruncHour
+from django.utils.http import urlencode
+from django.utils.text import slugify
 
-from ingest.models import GatewayRequest
-from policies.charts import Series, stacked_bars
+from ingest.models import GatewayRequest, Outcome
+from policies.charts import Series, stacked_bars, time_axis
 from policies.models import (
     KIND_DEFAULTS,
     Delivery,
@@ -56,52 +59,148 @@ def hour_buckets(now: datetime, hours: int = HOURS) -> list[datetime]:
     return [current - timedelta(hours=h) for h in range(hours - 1, -1, -1)]
 
 
-def team_series(now: datetime) -> tuple[list[str], list[Series]]:
+@dataclass(frozen=True)
+class TeamRow:
+    """One team's line on the home page. `team_pk` is None for a team the gateway sends that
+    the console does not know: its gateway id and alias are offered for a new team."""
+
+    series: Series
+    team_pk: int | None
+    gateway_team_id: str = ""
+    gateway_team_alias: str = ""
+    open_incidents: int = 0
+    open_since: datetime | None = None
+
+    @property
+    def finished(self) -> int:
+        return sum(self.series.finished)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.series.failures)
+
+    @property
+    def hung(self) -> int:
+        return sum(self.series.hung)
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed out of finished requests: what tells a team in trouble from a busy one."""
+        return self.failed / self.finished if self.finished else None
+
+    @property
+    def failure_percent(self) -> str:
+        rate = self.failure_rate
+        return "—" if rate is None else f"{rate:.1%}"
+
+    @property
+    def unknown(self) -> bool:
+        return self.team_pk is None and bool(self.gateway_team_id or self.gateway_team_alias)
+
+    @property
+    def create_query(self) -> str:
+        """The team add form's fields, filled in with what the gateway sends."""
+        name = self.gateway_team_alias or self.gateway_team_id
+        return urlencode(
+            {
+                "name": name,
+                "slug": slugify(name),
+                "gateway_team_id": self.gateway_team_id,
+                "gateway_team_alias": self.gateway_team_alias,
+            }
+        )
+
+
+class TeamIndex:
+    """Which console team a request's gateway team id and alias belong to, matched as
+    policies count them (policies.counting.team_condition): the gateway id or slug first,
+    then the alias, or the name of a team that has no alias."""
+
+    def __init__(self, teams: list[tuple[int, str, str, str, str]]) -> None:
+        self.names: dict[int, str] = {}
+        self.by_id: dict[str, int] = {}
+        self.by_alias: dict[str, int] = {}
+        for pk, name, slug, team_id, alias in teams:
+            self.names[pk] = name
+            for reference in (slug, team_id):
+                if reference:
+                    self.by_id[reference] = pk
+            self.by_alias[alias or name] = pk
+
+    @classmethod
+    def load(cls) -> TeamIndex:
+        return cls(
+            list(
+                Team.objects.values_list(
+                    "pk", "name", "slug", "gateway_team_id", "gateway_team_alias"
+                )
+            )
+        )
+
+    def find(self, team_id: str, alias: str) -> int | None:
+        return self.by_id.get(team_id) or self.by_alias.get(alias) if (team_id or alias) else None
+
+
+def team_rows(now: datetime) -> tuple[list[str], list[TeamRow]]:
+    """Per team, per hour of the last HOURS: requests finished, failed, and hung. Two grouped
+    queries through the time indexes; the rows are a few per team and hour."""
     buckets = hour_buckets(now)
     since = buckets[0]
     hang_after = timedelta(seconds=KIND_DEFAULTS[PolicyKind.HUNG].duration_seconds or 600)
-    team = Coalesce(NullIf("gateway_team_alias", Value("")), NullIf("gateway_team_id", Value("")))
-    failures = (
-        GatewayRequest.objects.filter(finished_at__gte=since, outcome="failure")
-        .annotate(team=team, hour=TruncHour("finished_at"))
-        .values("team", "hour")
-        .annotate(n=Count("pk"))
+    finished = (
+        GatewayRequest.objects.filter(finished_at__gte=since)
+        .annotate(hour=TruncHour("finished_at"))
+        .values("gateway_team_id", "gateway_team_alias", "hour")
+        .annotate(n=Count("pk"), failed=Count("pk", filter=Q(outcome=Outcome.FAILURE)))
     )
     # A request hangs when it runs past LiteLLM's default hang time: counted in the hour it
     # started, whether it finished late or is still running.
     hung = (
         GatewayRequest.objects.filter(started_at__gte=since, started_at__lte=now - hang_after)
         .filter(Q(finished_at__isnull=True) | Q(latency_seconds__gt=hang_after.total_seconds()))
-        .annotate(team=team, hour=TruncHour("started_at"))
-        .values("team", "hour")
+        .annotate(hour=TruncHour("started_at"))
+        .values("gateway_team_id", "gateway_team_alias", "hour")
         .annotate(n=Count("pk"))
     )
     index = {bucket: i for i, bucket in enumerate(buckets)}
-    names = team_names()
-    rows: dict[str, tuple[list[int], list[int]]] = {}
-    for kind, query in ((0, failures), (1, hung)):
+    teams = TeamIndex.load()
+    # Keyed by the console's team, or by what the gateway sent for a team it does not know.
+    counts: dict[int | tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
+    for kind, query in ((2, finished), (1, hung)):
         for row in query:
             position = index.get(row["hour"])
             if position is None:
                 continue
-            label = names.get(row["team"] or "", row["team"] or "no team")
-            pair = rows.setdefault(label, ([0] * len(buckets), [0] * len(buckets)))
-            pair[kind][position] += row["n"]
-    series = [Series(label, f, h) for label, (f, h) in rows.items()]
-    series.sort(key=lambda s: (-s.total, s.label))
-    return [f"{b:%H}:00" for b in buckets], series[:MAX_TEAMS]
+            team_id, alias = row["gateway_team_id"], row["gateway_team_alias"]
+            key = teams.find(team_id, alias) or (team_id, alias)
+            lists = counts.setdefault(
+                key, ([0] * len(buckets), [0] * len(buckets), [0] * len(buckets))
+            )
+            lists[kind][position] += row["n"]
+            if kind == 2:
+                lists[0][position] += row["failed"]
+    incidents = open_per_team()
+    rows = []
+    for key, (failures, hung_counts, finished_counts) in counts.items():
+        if isinstance(key, int):
+            series = Series(teams.names[key], failures, hung_counts, finished_counts)
+            rows.append(TeamRow(series, key, "", "", *incidents.get(key, (0, None))))
+        else:
+            team_id, alias = key
+            series = Series(alias or team_id or "no team", failures, hung_counts, finished_counts)
+            rows.append(TeamRow(series, None, team_id, alias))
+    rows.sort(key=lambda r: (-(r.failure_rate or 0), -r.hung, -r.finished, r.series.label))
+    return [f"{b:%H}:00" for b in buckets], rows[:MAX_TEAMS]
 
 
-def team_names() -> dict[str, str]:
-    """The console's name for each gateway team id and alias it knows."""
-    names: dict[str, str] = {}
-    for name, team_id, alias in Team.objects.values_list(
-        "name", "gateway_team_id", "gateway_team_alias"
-    ):
-        for reference in (team_id, alias):
-            if reference:
-                names[reference] = name
-    return names
+def open_per_team() -> dict[int, tuple[int, datetime | None]]:
+    """Per team: its open incidents and when the oldest of them was detected."""
+    rows = (
+        Incident.objects.filter(status=IncidentStatus.OPEN, team__isnull=False)
+        .values("team")
+        .annotate(n=Count("pk"), since=Min("detected_at"))
+    )
+    return {row["team"]: (row["n"], row["since"]) for row in rows}
 
 
 FAILED = (Delivery.Status.GAVE_UP, Delivery.Status.REFUSED)
@@ -158,16 +257,16 @@ def key_health(now: datetime) -> list[KeyHealth]:
 def dashboard(now: datetime) -> dict[str, Any]:
     cached = cache.get("console:dashboard")
     if cached is None:
-        labels, series = team_series(now)
-        cached = {"labels": labels, "series": series, "at": now}
+        labels, rows = team_rows(now)
+        cached = {"labels": labels, "rows": rows, "at": now}
         cache.set("console:dashboard", cached, CACHE_SECONDS)
-    scale = max((max([*s.failures, 0]) + max([*s.hung, 0]) for s in cached["series"]), default=1)
     return {
         "open_incidents": open_incidents(),
         "open_count": Incident.objects.filter(status=IncidentStatus.OPEN).count(),
         "chart_hours": HOURS,
         "chart_labels": cached["labels"],
-        "chart_rows": [(s, stacked_bars(s, cached["labels"], scale)) for s in cached["series"]],
+        "chart_rows": [(r, stacked_bars(r.series, cached["labels"])) for r in cached["rows"]],
+        "chart_axis": time_axis(cached["labels"]),
         "chart_at": cached["at"],
         "key_health": key_health(now),
     }

@@ -228,9 +228,10 @@ class TestRouting:
         assert send(editor, keys[0]) == 302
         assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
 
-    def test_the_test_event_page_takes_only_posts(self, admin_client_, keys):
+    def test_the_test_event_page_sends_only_on_a_post(self, admin_client_, keys, pagerduty):
         url = reverse("admin:policies_routingkey_test_event", args=[keys[0].pk])
-        assert admin_client_.get(url).status_code == 405
+        assert admin_client_.get(url).status_code == 200  # the confirmation
+        assert pagerduty.events == []
 
 
 def silence_form(**fields: Any) -> dict[str, Any]:

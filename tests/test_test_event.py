@@ -55,7 +55,7 @@ def test_the_admin_action_reports_each_answer(admin_client, key, pagerduty):
 
     response = admin_client.post(
         "/admin/policies/routingkey/",
-        {"action": "send_test_event", "_selected_action": [key.pk]},
+        {"action": "send_test_event", "_selected_action": [key.pk], "confirm": "yes"},
         follow=True,
     )
 
@@ -77,7 +77,7 @@ def test_the_admin_action_gives_up_at_the_deadline_on_a_trickling_pagerduty(
         started = time.monotonic()
         response = admin_client.post(
             "/admin/policies/routingkey/",
-            {"action": "send_test_event", "_selected_action": [key.pk]},
+            {"action": "send_test_event", "_selected_action": [key.pk], "confirm": "yes"},
             follow=True,
         )
         took = time.monotonic() - started

@@ -11,9 +11,9 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin  # type: ignore[import-untyped]
 
+from policies.admin.audit import ChangeDisplay, changes_between
 from policies.roles import may_change_team_row, own_team_ids
 
 M = TypeVar("M", bound=Model)
@@ -116,10 +116,6 @@ class NoSecretLookups:
         return bool(super().lookup_allowed(lookup, value, request))  # type: ignore[misc]
 
 
-def _label(obj: Model, field: str) -> str:
-    return capfirst(str(getattr(obj._meta.get_field(field), "verbose_name", field)))
-
-
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
@@ -133,6 +129,10 @@ class History(_HistoryBase):
     behind the "History" button, and the latest changes on the object's own page."""
 
     history_list_per_page = 50
+    object_history_list_template = "admin/history_list.html"  # no empty "reason" column
+
+    def get_historical_record_context_helper(self, request: HttpRequest, record: Any) -> Any:
+        return ChangeDisplay(self.model, record)  # booleans as on/off, choices by label
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # No "delete" button next to a choice of team, policy or key: one click away from
@@ -167,15 +167,12 @@ class History(_HistoryBase):
         for record, older in zip(records, [*records[1:], None], strict=True):
             who = record.history_user.get_username() if record.history_user else "the system"
             when = f"{record.history_date:%Y-%m-%d %H:%M:%S}"
-            if older is None:
-                what = record.get_history_type_display().lower()
-            else:
-                delta = record.diff_against(older, excluded_fields=["updated_at", "changed_at"])
-                what = "; ".join(
-                    f"{_label(obj, c.field)}: {c.old} → {c.new}" for c in delta.changes
-                )
+            what: str = record.get_history_type_display().lower()
+            if older is not None:
+                # Escaped by simple-history's display: joined as safe text, not escaped twice.
+                what = format_html_join("; ", "{}: {} → {}", changes_between(record, older))
             if record.history_change_reason:
-                what = f"{what or 'saved'} ({record.history_change_reason})"
+                what = format_html("{} ({})", what or "saved", record.history_change_reason)
             rows.append((when, who, what or "saved"))
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} {}: {}</li>", rows[:5]))
 

@@ -24,9 +24,9 @@ from django.utils.safestring import SafeString
 from django.utils.text import format_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
+from policies.admin import test_event
 from policies.admin.common import RECORD_DESCRIPTION, History, NoSecretLookups, TeamScoped
-from policies.models import Delivery, Route, RoutingKey, Team, validate_integration_key
-from policies.probe import send_probe
+from policies.models import Delivery, Probe, Route, RoutingKey, Team, validate_integration_key
 from policies.routing import explain, routing_key_for
 
 if TYPE_CHECKING:
@@ -170,29 +170,46 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
         return {obj.team_id, *routed}
 
     def get_urls(self) -> list[URLPattern]:
-        test_event = path(
-            "<path:object_id>/test-event/",
-            self.admin_site.admin_view(self.test_event_view),
-            name="policies_routingkey_test_event",
-        )
-        return [test_event, *super().get_urls()]
+        test_event = [
+            path(
+                "<path:object_id>/test-event/",
+                self.admin_site.admin_view(self.test_event_view),
+                name="policies_routingkey_test_event",
+            ),
+            path(
+                "<path:object_id>/test-event/<int:probe_id>/",
+                self.admin_site.admin_view(self.test_event_result_view),
+                name="policies_routingkey_test_event_result",
+            ),
+        ]
+        return [*test_event, *super().get_urls()]
 
-    def test_event_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The "Send a test event" button on the key's page: POST only, by who may change it."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+    def _key_for(self, request: HttpRequest, object_id: str) -> RoutingKey:
         key = self.get_object(request, object_id)
         if key is None:
             raise Http404("No such routing key.")
         if not self.has_change_permission(request, key):
             raise PermissionDenied
-        self._send_test_event(request, key)
-        return HttpResponseRedirect(reverse("admin:policies_routingkey_change", args=[key.pk]))
+        return key
 
-    def _send_test_event(self, request: HttpRequest, key: RoutingKey) -> None:
-        result = send_probe(key, sent_by=request.user.get_username())
-        level = messages.SUCCESS if result.ok else messages.ERROR
-        self.message_user(request, f"{key.name} ({key.masked_key}): {result.describe()}", level)
+    def test_event_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Send a test event" button on the key's page, by who may change the key: GET
+        says what would be sent (nothing is), POST sends it and shows what went."""
+        key = self._key_for(request, object_id)
+        if request.method == "GET":
+            return test_event.confirm_page(self, request, [key], from_list=False)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        result = test_event.send_and_report(self, request, key)
+        return HttpResponseRedirect(test_event.result_url(result.record))
+
+    def test_event_result_view(
+        self, request: HttpRequest, object_id: str, probe_id: int
+    ) -> HttpResponse:
+        key = self.get_object(request, object_id)
+        if key is None or not self.has_view_permission(request, key):
+            raise Http404("No such routing key.")
+        return test_event.result_page(self, request, key, str(probe_id))
 
     @admin.display(description="used by routes")
     def used_by_routes(self, key: RoutingKey) -> SafeString:
@@ -235,6 +252,7 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
 
     @admin.display(description="recent deliveries")
     def recent_deliveries(self, key: RoutingKey) -> SafeString:
+        """Its incidents' deliveries and its test events, newest first."""
         deliveries = (
             Delivery.objects.filter(incident__routing_key=key)
             .select_related("incident")
@@ -242,18 +260,29 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
         )
         rows = [
             (
+                d.created_at,
                 reverse("admin:policies_delivery_change", args=[d.pk]),
                 f"{d.created_at:%Y-%m-%d %H:%M:%S}",
                 d.get_action_display(),
-                d.get_status_display(),
-                d.last_error or "",
+                f"{d.get_status_display()} {d.last_error or ''}",
             )
             for d in deliveries
+        ] + [
+            (
+                p.sent_at,
+                test_event.result_url(p),
+                f"{p.sent_at:%Y-%m-%d %H:%M:%S}",
+                f"Test event by {p.sent_by}",
+                ("accepted" if p.ok else "not accepted") + f" ({p.trigger_answer})",
+            )
+            for p in Probe.objects.filter(routing_key=key).order_by("-sent_at")[:5]
         ]
         if not rows:
             return format_html("{}", "none yet")
+        rows.sort(key=lambda row: row[0], reverse=True)
         return format_html(
-            "<ul>{}</ul>", format_html_join("", '<li><a href="{}">{}</a> {}: {} {}</li>', rows)
+            "<ul>{}</ul>",
+            format_html_join("", '<li><a href="{}">{}</a> {}: {}</li>', (r[1:] for r in rows[:5])),
         )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RoutingKey]:
@@ -271,10 +300,16 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Send a test event (trigger, then resolve)", permissions=["change"])
-    def send_test_event(self, request: HttpRequest, queryset: QuerySet[RoutingKey]) -> None:
+    def send_test_event(
+        self, request: HttpRequest, queryset: QuerySet[RoutingKey]
+    ) -> TemplateResponse | None:
+        """First what would be sent, to confirm; then (confirm=yes) each key's answers."""
         self.check_rows(request, queryset)
+        if request.POST.get("confirm") != "yes":
+            return test_event.confirm_page(self, request, list(queryset), from_list=True)
         for key in queryset:
-            self._send_test_event(request, key)
+            test_event.send_and_report(self, request, key)
+        return None
 
     @admin.display(description="integration key")
     def masked_integration_key(self, key: RoutingKey) -> str:

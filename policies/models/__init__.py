@@ -9,6 +9,7 @@ from policies.models.policy import (
     PolicyKind,
     Severity,
 )
+from policies.models.probe import Probe
 from policies.models.routing import Route, RoutingKey, validate_integration_key
 from policies.models.silence import Silence, Subject
 from policies.models.team import Team
@@ -26,6 +27,7 @@ __all__ = [
     "Maintenance",
     "PolicyKind",
     "PolicyState",
+    "Probe",
     "Route",
     "RoutingKey",
     "Severity",
