@@ -5,6 +5,7 @@ test server)."""
 import os
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from playwright.sync_api import expect, sync_playwright
 
 from policies.models import AlertPolicy
@@ -17,6 +18,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see test_browser.p
 
 @pytest.fixture
 def page(live_server, admin_user):
+    # An earlier test's flush re-created the content types under new ids: the admin's log of
+    # this test's changes must not use the ids this process cached before.
+    ContentType.objects.clear_cache()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
