@@ -104,7 +104,8 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     inlines = [DeliveryInline]
     actions = ["resolve_incidents"]
     fieldsets = [
-        (None, {"fields": ["summary", "status", "page_in_full", "timeline"]}),
+        # Summary, status and page state lead the page, above these (incident_page.py).
+        (None, {"fields": ["timeline"]}),
         (
             "What tripped it",
             {
@@ -346,6 +347,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
         if incident is not None and self.has_view_permission(request, incident):
             screen = first_screen(incident, timezone.now(), self.may_act(request, incident))
             screen["may_silence"] = request.user.has_perm("policies.add_silence")
+            screen["page_in_full"] = self.page_in_full(incident)
             extra_context = {**(extra_context or {}), **screen}
         return super().change_view(request, object_id, form_url, extra_context)
 

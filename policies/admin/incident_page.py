@@ -18,7 +18,6 @@ from ingest.models import Outcome
 from policies.charts import CountChart, count_chart
 from policies.count_history import History, count_history
 from policies.models import Delivery, GroupBy, Incident, IncidentStatus, PolicyKind
-from policies.page_state import page_badge, state_of
 
 UNITS = {
     PolicyKind.FAILURES: "failed requests",
@@ -66,11 +65,10 @@ def chart_html(incident: Incident, now: datetime) -> tuple[SafeString, str]:
     if 0 <= opened < span.points:
         chart = CountChart(**{**chart.__dict__, "opened_at": opened})
     window = history.policy.window_seconds
-    last = f"{chart.values[-1]:g}"
     caption = (
-        f"{chart.unit.capitalize()} in the {window:g} s window ending at each moment, from "
-        f"{shown(span.first)} to {shown(span.end)}; dashed: the threshold "
-        f"({chart.threshold:g}); shaded: the last window ({last}); the vertical mark: opened."
+        f"{chart.unit.capitalize()} per {window:g} s window, {shown(span.first)} to "
+        f"{shown(span.end)}. Dashed: the threshold ({chart.threshold:g}); shaded: the last "
+        f"window ({chart.values[-1]:g}); the mark: opened."
     )
     return count_chart(chart), caption
 
@@ -145,10 +143,7 @@ def describe_waiting(delivery: Delivery) -> str:
 def first_screen(incident: Incident, now: datetime, may_act: bool) -> dict[str, Any]:
     chart, caption = chart_html(incident, now)
     waiting = waiting_deliveries(incident)
-    state = state_of(incident)
     return {
-        "page_badge": page_badge(state),
-        "page_detail": state.detail,
         "incident": incident,
         "is_open": incident.status == IncidentStatus.OPEN,
         "open_for": open_for(incident, now),
