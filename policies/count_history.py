@@ -130,6 +130,7 @@ def _bucket_index(column: str, origin: datetime, step: float) -> tuple[str, list
     """SQL for ceil((column - origin) / step) - 1: which half-open (…] bucket a row is in."""
     if connection.vendor == "postgresql":
         return f"(CEIL(EXTRACT(EPOCH FROM ({column} - %s)) / %s)::int - 1)", [origin, step]
-    # SQLite: no CEIL before 3.35; a whole quotient belongs to the bucket below.
-    x = f"((julianday({column}) - julianday(%s)) * 86400.0 / %s)"
+    # SQLite: no CEIL before 3.35; a whole quotient belongs to the bucket below. julianday's
+    # float is off by microseconds: rounded, a request on a bucket's edge stays in it.
+    x = f"ROUND((julianday({column}) - julianday(%s)) * 86400.0 / %s, 4)"
     return f"(CAST({x} AS INTEGER) - ({x} = CAST({x} AS INTEGER)))", [origin, step] * 3
