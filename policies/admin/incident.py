@@ -7,18 +7,23 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Case, Max, Model, QuerySet, Value, When
-from django.http import HttpRequest
-from django.urls import reverse
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from alerting_console.moments import shown
 from ingest.models import GatewayRequest
+from policies.admin.incident_page import first_screen
 from policies.engine import resolve
 from policies.models import (
     Delivery,
@@ -29,6 +34,7 @@ from policies.models import (
 )
 from policies.muting import subject_of
 from policies.page_state import page_badge, state_of, with_latest_trigger
+from policies.retry import retry_now
 from policies.roles import own_team_ids
 
 
@@ -98,7 +104,8 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     inlines = [DeliveryInline]
     actions = ["resolve_incidents"]
     fieldsets = [
-        (None, {"fields": ["summary", "status", "page_in_full", "timeline"]}),
+        # Summary, status and page state lead the page, above these (incident_page.py).
+        (None, {"fields": ["timeline"]}),
         (
             "What tripped it",
             {
@@ -261,24 +268,32 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
 
     @admin.display(description="sample requests")
     def sample_requests(self, incident: Incident) -> SafeString:
+        """The sampled requests in the order they happened, each linked to its row."""
         ids = [str(i) for i in (incident.details or {}).get("sample_request_ids") or []]
         if not ids:
             return format_html("{}", "—")
-        rows = dict(
-            GatewayRequest.objects.filter(request_id__in=ids).values_list("request_id", "pk")
+        rows = {
+            request_id: (pk, at)
+            for request_id, pk, at in GatewayRequest.objects.filter(request_id__in=ids)
+            .annotate(at=Coalesce("finished_at", "started_at"))
+            .values_list("request_id", "pk", "at")
+        }
+        kept = sorted(
+            (i for i in ids if i in rows),
+            key=lambda i: rows[i][1].timestamp() if rows[i][1] else float("inf"),
         )
         links = [
             format_html(
-                '<a href="{}">{}</a>',
-                reverse("admin:ingest_gatewayrequest_change", args=[rows[i]]),
+                '{} <a href="{}">{}</a>',
+                shown(rows[i][1]) if rows[i][1] else "not finished",
+                reverse("admin:ingest_gatewayrequest_change", args=[rows[i][0]]),
                 i,
             )
-            if i in rows
-            else format_html("{} (pruned)", i)
-            for i in ids
-        ]
+            for i in kept
+        ] + [format_html("{} (pruned)", i) for i in ids if i not in rows]
         return format_html(
-            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((link,) for link in links))
+            '<ul id="sample-requests">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((link,) for link in links)),
         )
 
     @admin.action(
@@ -286,27 +301,118 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
         permissions=["resolve"],
     )
     def resolve_incidents(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        own = own_team_ids(request.user)
-        if own is not None:
-            # The incident's team as known for sure (its group, or its policy's team): not the
-            # team most of its requests came from, which for a platform-wide one is a guess.
-            for selected in queryset.select_related("policy"):
-                if subject_of(selected).team_id not in own:
-                    raise PermissionDenied("You may only resolve your own teams' incidents.")
+        for selected in queryset.select_related("policy"):
+            self.check_may_act(request, selected)
         now = timezone.now()
-        resolved = 0
-        for pk in queryset.filter(status=IncidentStatus.OPEN).values_list("pk", flat=True):
-            with transaction.atomic():
-                incident = (
-                    Incident.objects.select_for_update()
-                    .filter(pk=pk, status=IncidentStatus.OPEN)
-                    .first()
-                )
-                if incident is not None:  # the engine may have resolved it meanwhile
-                    who = request.user.get_username()
-                    resolve(incident, now, f"Resolved by hand by {who}.", user=request.user)
-                    resolved += 1
+        open_ones = queryset.filter(status=IncidentStatus.OPEN).values_list("pk", flat=True)
+        resolved = sum(resolve_by_hand(request, pk, now) for pk in open_ones)
         self.message_user(request, f"{resolved} incident{'s' if resolved != 1 else ''} resolved.")
+
+    def may_act(self, request: HttpRequest, incident: Incident) -> bool:
+        """Resolve it, retry its page: the incident "change" permission, and for a team
+        editor, the incident's team as known for sure (its group, or its policy's team): not
+        the team most of its requests came from, which for a platform-wide one is a guess."""
+        if not self.has_resolve_permission(request):
+            return False
+        own = own_team_ids(request.user)
+        return own is None or subject_of(incident).team_id in own
+
+    def check_may_act(self, request: HttpRequest, incident: Incident) -> None:
+        if not self.may_act(request, incident):
+            raise PermissionDenied("You may only act on your own teams' incidents.")
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<path:object_id>/resolve/",
+                self.admin_site.admin_view(self.resolve_view),
+                name="policies_incident_resolve",
+            ),
+            path(
+                "<path:object_id>/retry/",
+                self.admin_site.admin_view(require_POST(self.retry_view)),
+                name="policies_incident_retry",
+            ),
+        ]
+        return [*own, *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        incident = self.get_object(request, unquote(object_id))
+        if incident is not None and self.has_view_permission(request, incident):
+            screen = first_screen(incident, timezone.now(), self.may_act(request, incident))
+            screen["may_silence"] = request.user.has_perm("policies.add_silence")
+            screen["page_in_full"] = self.page_in_full(incident)
+            extra_context = {**(extra_context or {}), **screen}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _incident_for(self, request: HttpRequest, object_id: str) -> Incident:
+        incident = self.get_object(request, unquote(object_id))
+        if incident is None:
+            raise Http404("No such incident.")
+        self.check_may_act(request, incident)
+        return incident
+
+    def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Resolve, with a confirmation: a GET asks, a POST resolves and records who."""
+        incident = self._incident_for(request, object_id)
+        back = reverse("admin:policies_incident_change", args=[incident.pk])
+        if incident.status != IncidentStatus.OPEN:
+            by = f" by {incident.resolved_by.get_username()}" if incident.resolved_by else ""
+            when = shown(incident.resolved_at) if incident.resolved_at else "?"
+            self.message_user(
+                request, f"Already resolved{by} at {when}: nothing done.", messages.WARNING
+            )
+            return HttpResponseRedirect(back)
+        if request.method == "POST":
+            if resolve_by_hand(request, incident.pk, timezone.now()):
+                self.message_user(request, resolved_message(incident.pk), messages.SUCCESS)
+            else:
+                self.message_user(request, "It resolved meanwhile: nothing done.", messages.WARNING)
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Resolve this incident?",
+            "incident": incident,
+            "page_state": state_of(incident),
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/policies/incident/resolve.html", context)
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Retry delivery now: the incident's waiting pages go to a worker at once."""
+        incident = self._incident_for(request, object_id)
+        handed, busy = retry_now(incident.pk, timezone.now())
+        for delivery in handed:
+            plural = "s" if delivery.attempts != 1 else ""
+            tried = f"after {delivery.attempts} failed attempt{plural}"
+            self.message_user(
+                request,
+                f"The {delivery.get_action_display().lower()} was handed to a worker now "
+                f"({tried if delivery.attempts else 'not tried before'}): its outcome shows "
+                "in the timeline and the page state in a few seconds.",
+                messages.SUCCESS,
+            )
+        for delivery in busy:
+            self.message_user(
+                request,
+                f"The {delivery.get_action_display().lower()} is being sent right now: "
+                "left alone, so that it is not sent twice.",
+                messages.WARNING,
+            )
+        if not handed and not busy:
+            self.message_user(
+                request,
+                "Nothing to retry: no page of this incident is waiting to be sent.",
+                messages.WARNING,
+            )
+        return HttpResponseRedirect(reverse("admin:policies_incident_change", args=[incident.pk]))
 
     @admin.display(description="routed to")
     def routed_to(self, incident: Incident) -> str:
@@ -354,3 +460,23 @@ def _attempt_of(event: IncidentEvent) -> tuple[int, int] | None:
     if event.kind != IncidentEvent.Kind.DELIVERY or "delivery" not in data:
         return None
     return int(data["delivery"]), int(data.get("attempts") or 0)
+
+
+def resolve_by_hand(request: HttpRequest, pk: int, now: datetime) -> bool:
+    """Resolve the incident if it is still open (the engine may have resolved it meanwhile),
+    recording who did."""
+    with transaction.atomic():
+        incident = (
+            Incident.objects.select_for_update().filter(pk=pk, status=IncidentStatus.OPEN).first()
+        )
+        if incident is None:
+            return False
+        who = request.user.get_username()
+        resolve(incident, now, f"Resolved by hand by {who}.", user=request.user)
+        return True
+
+
+def resolved_message(pk: int) -> str:
+    """What the resolve did about PagerDuty: its last timeline line says."""
+    said = IncidentEvent.objects.filter(incident_id=pk, kind=IncidentEvent.Kind.RESOLVED).last()
+    return f"Incident resolved. {said.message if said else ''}".strip()

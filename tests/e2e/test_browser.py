@@ -1,8 +1,8 @@
 """The console as people use it: Debian's Chromium, driven by Playwright, against a live
 console (granian, a Celery worker and beat, Postgres, Redis, a fake PagerDuty).
 
-Screenshots of the home page, the incident list and an incident page are saved to
-$SCREENSHOTS_DIR when it is set (`make screenshots` sets it to docs/screenshots).
+Screenshots of the home page, the incident list, an incident page and its first screen on a
+phone are saved to $SCREENSHOTS_DIR when it is set (`make screenshots` sets it to docs/screenshots).
 """
 
 import importlib
@@ -14,9 +14,9 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from policies.models import AlertPolicy, Incident, Route, RoutingKey, Team
+from policies.models import AlertPolicy, Delivery, Incident, Route, RoutingKey, Silence, Team
 from policies.roles import OPS_ADMINS, TEAM_EDITORS
 from tests.e2e.live import failures, post, wait_until
 
@@ -61,10 +61,10 @@ def logged_in(browser: Browser, url: str, username: str) -> Page:
     return page
 
 
-def screenshot(page: Page, name: str) -> None:
+def screenshot(page: Page, name: str, full_page: bool = True) -> None:
     folder = os.environ.get("SCREENSHOTS_DIR")
     if folder:
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
 
 
 @pytest.fixture
@@ -195,3 +195,82 @@ def test_an_incident_from_the_list_shows_its_timeline_and_a_silence_mutes_the_ne
     expect(page.locator("#team-chart")).to_contain_text("Billing")
     expect(page.locator("#key-health")).to_contain_text("Search on-call")
     screenshot(page, "home")
+
+
+SCREENS: dict[str, ViewportSize] = {
+    "laptop": {"width": 1366, "height": 900},
+    "phone": {"width": 390, "height": 844},
+}
+
+
+def first_screen_fits(page: Page) -> None:
+    """State, chart and actions are on the first screen, and nothing scrolls sideways."""
+    height = page.evaluate("window.innerHeight")
+    for part in ("#incident-state", "#incident-chart svg", "#incident-actions"):
+        box = page.locator(part).bounding_box()
+        assert box is not None, part
+        assert box["y"] + box["height"] <= height, f"{part} is below the first screen"
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+
+
+def test_from_the_incident_page_on_a_phone_a_person_retries_silences_and_resolves(
+    browser, console, world
+):
+    fake = console["pagerduty"]
+    fake.script.append((503, {"Retry-After": "600"}))  # PagerDuty down: the trigger waits
+    post(console, failures(4, team="team-search"))
+    wait_until(
+        lambda: Delivery.objects.filter(attempts=1, status=Delivery.Status.PENDING).exists(),
+        30,
+        "the trigger's first failed attempt",
+    )
+    incident = Incident.objects.get()
+    url = f"{console['url']}/admin/policies/incident/{incident.pk}/change/"
+
+    for name, size in SCREENS.items():
+        page = logged_in(browser, console["url"], "olga")
+        page.set_viewport_size(size)
+        page.goto(url)
+        expect(page.locator("#incident-state")).to_contain_text("Open")
+        expect(page.locator("#incident-state")).to_contain_text("retrying")
+        expect(page.locator("#incident-chart svg.count-chart")).to_be_visible()
+        expect(page.locator("#incident-actions")).to_contain_text("Retry delivery now")
+        if name == "phone":
+            screenshot(page, "incident-phone", full_page=False)
+        first_screen_fits(page)
+
+    # Retry: PagerDuty is back; the page goes now, not in ten minutes.
+    page.click("#retry-delivery")
+    expect(page.locator(".messagelist")).to_contain_text("handed to a worker now")
+    wait_until(lambda: [a for a, _ in fake.actions()] == ["trigger"], 30, "the retried page")
+    # PagerDuty has it a moment before the worker records its answer.
+    wait_until(
+        lambda: Delivery.objects.filter(status=Delivery.Status.DELIVERED).exists(),
+        30,
+        "the answer recorded",
+    )
+    page.goto(url)
+    expect(page.locator("#incident-state")).to_contain_text("paged")
+
+    # Silence this: the form comes filled in for the incident's team.
+    page.locator("a.silence-this").first.click()
+    expect(page.locator("input[name=scope][value=team]")).to_be_checked()
+    expect(page.locator("#id_team option:checked")).to_have_text("Search")
+    page.select_option("#id_duration", label="1 hour")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    assert Silence.objects.get().team == world["teams"][0]
+
+    # Resolve, after a confirmation; PagerDuty gets the resolve.
+    page.goto(url)
+    page.click("#resolve-incident")
+    expect(page.locator("#content-main")).to_contain_text("Resolving it closes it now")
+    assert Incident.objects.get().status == "open"
+    page.click("#confirm-resolve")
+    expect(page.locator(".messagelist")).to_contain_text("Incident resolved")
+    expect(page.locator("#incident-state")).to_contain_text("by olga")
+    wait_until(lambda: [a for a, _ in fake.actions()] == ["trigger", "resolve"], 30, "the resolve")
+    resolved_by = Incident.objects.get().resolved_by
+    assert resolved_by is not None
+    assert resolved_by.username == "olga"
