@@ -30,3 +30,19 @@ def test_open_incidents_are_listed_first_and_newest_first(ops, make_policy):
     order = ["new-open", "old-open", "new-resolved", "old-resolved"]
     positions = [page.index(f">{summary}<") for summary in order]
     assert positions == sorted(positions)
+
+
+def test_the_list_says_what_each_incident_is_about_in_one_column(ops, make_policy, make_team):
+    policy = make_policy(name="Search upstream failures and a policy name people make long")
+    summary = f"{policy.name}: 1234 failed requests in 600 s for team team-search-and-more"
+    incident = make_incident(policy, summary, T0)
+    incident.team = make_team(slug="search", name="Search")
+    incident.key_alias, incident.model = "search-svc", "gpt-4o"
+    incident.save()
+    make_incident(make_policy(name="Everything"), "Everything: 9 failed", later(1))
+
+    page = ops.get("/admin/policies/incident/").content.decode()
+
+    assert "team Search · key search-svc · model gpt-4o" in page
+    assert '<td class="field-about">everything</td>' in page
+    assert f'<span title="{summary}">{summary[:69]}…</span>' in page  # whole on hover

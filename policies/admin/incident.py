@@ -65,6 +65,9 @@ class DeliveryInline(ReadOnly, admin.TabularInline[Delivery, Incident]):
     show_change_link = True
 
 
+SUMMARY_SHOWN = 70  # characters of an incident's summary in the list
+
+
 class MutedFilter(admin.SimpleListFilter):
     title = "muted"
     parameter_name = "muted"
@@ -80,9 +83,11 @@ class MutedFilter(admin.SimpleListFilter):
 
 @admin.register(Incident)
 class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
+    # Fits a 1366-pixel screen beside the filters: the summary shortened (whole on hover and
+    # on the page), what the incident is about in one column, the policy named by the summary.
     list_display = [
-        "summary", "status", "page", "policy", "team", "key_alias", "model", "severity",
-        "routed_to", "detected_at", "resolved_at",
+        "short_summary", "status", "page", "about", "severity", "routed_to", "detected_at",
+        "resolved_at",
     ]  # fmt: skip
     list_filter = [
         "status",
@@ -153,6 +158,26 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
         return with_latest_trigger(super().get_queryset(request))
+
+    @admin.display(description="summary", ordering="summary")
+    def short_summary(self, incident: Incident) -> SafeString:
+        text = incident.summary
+        short = text if len(text) <= SUMMARY_SHOWN else text[: SUMMARY_SHOWN - 1] + "…"
+        return format_html('<span title="{}">{}</span>', text, short)
+
+    @admin.display(description="about")
+    def about(self, incident: Incident) -> str:
+        """What the incident is surely about: its team, key alias and model, where known."""
+        parts = [
+            f"{label} {value}"
+            for label, value in (
+                ("team", incident.team),
+                ("key", incident.key_alias),
+                ("model", incident.model),
+            )
+            if value
+        ]
+        return " · ".join(parts) or "everything"
 
     @admin.display(description="page")
     def page(self, incident: Incident) -> SafeString:
