@@ -3,6 +3,7 @@ first within each."""
 
 import pytest
 
+from policies.admin.incident import SUMMARY_SHOWN
 from policies.models import Incident, IncidentStatus
 from tests.engine_helpers import T0, later
 
@@ -34,7 +35,8 @@ def test_open_incidents_are_listed_first_and_newest_first(ops, make_policy):
 
 def test_the_list_says_what_each_incident_is_about_in_one_column(ops, make_policy, make_team):
     policy = make_policy(name="Search upstream failures and a policy name people make long")
-    summary = f"{policy.name}: 1234 failed requests in 600 s for team team-search-and-more"
+    summary = f"{policy.name}: 1234 failed requests in 600 s for team team-search-and-more-"
+    summary += "of-a-team-whose-gateway-id-is-long"
     incident = make_incident(policy, summary, T0)
     incident.team = make_team(slug="search", name="Search")
     incident.key_alias, incident.model = "search-svc", "gpt-4o"
@@ -45,4 +47,5 @@ def test_the_list_says_what_each_incident_is_about_in_one_column(ops, make_polic
 
     assert "team Search · key search-svc · model gpt-4o" in page
     assert '<td class="field-about">everything</td>' in page
-    assert f'<span title="{summary}">{summary[:69]}…</span>' in page  # whole on hover
+    shown = summary[: SUMMARY_SHOWN - 1]
+    assert f'<span title="{summary}">{shown}…</span>' in page  # whole on hover

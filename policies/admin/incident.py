@@ -65,7 +65,7 @@ class DeliveryInline(ReadOnly, admin.TabularInline[Delivery, Incident]):
     show_change_link = True
 
 
-SUMMARY_SHOWN = 70  # characters of an incident's summary in the list
+SUMMARY_SHOWN = 100  # characters of an incident's summary in the list: two lines at most
 
 
 class MutedFilter(admin.SimpleListFilter):
