@@ -33,7 +33,7 @@ from policies.models import (
     RoutingKey,
     Team,
 )
-from policies.reach import trigger_may_have_reached
+from policies.reach import in_flight, trigger_may_have_reached
 from policies.routing import routing_key_for
 
 logger = logging.getLogger(__name__)
@@ -392,13 +392,7 @@ def _settle_pending_triggers(incident: Incident, now: datetime) -> bool:
     for trigger in triggers:
         may = trigger_may_have_reached(trigger)
         reached = reached or may
-        # Claimed by a worker whose answer is not recorded, and its lease still running.
-        in_flight = (
-            trigger.attempts > trigger.attempts_made.count()
-            and trigger.next_attempt_at is not None
-            and trigger.next_attempt_at > now
-        )
-        if trigger.status != Delivery.Status.PENDING or in_flight:
+        if trigger.status != Delivery.Status.PENDING or in_flight(trigger, now):
             continue
         trigger.status = Delivery.Status.SKIPPED
         trigger.finished_at = now

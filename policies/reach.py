@@ -10,6 +10,7 @@ PagerDuty accepts a resolve for a dedup_key it never saw.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from policies.models import Delivery
 
@@ -38,3 +39,14 @@ def trigger_may_have_reached(delivery: Delivery) -> bool:
         return True
     recorded = delivery.attempts_made.values_list("http_status", "error")
     return may_have_reached(delivery.attempts, recorded)
+
+
+def in_flight(delivery: Delivery, now: datetime) -> bool:
+    """Claimed by a worker whose answer is not recorded yet, its lease still running: nobody
+    else may touch it meanwhile (moving its next attempt forward would let a second worker
+    send it; cancelling it would let its resolve overtake it)."""
+    return (
+        delivery.attempts > delivery.attempts_made.count()
+        and delivery.next_attempt_at is not None
+        and delivery.next_attempt_at > now
+    )

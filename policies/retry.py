@@ -13,17 +13,8 @@ from functools import partial
 from django.db import transaction
 
 from policies.models import Delivery
+from policies.reach import in_flight
 from policies.tasks import deliver
-
-
-def in_flight(delivery: Delivery, now: datetime) -> bool:
-    """Claimed by a worker whose answer is not recorded yet, its lease still running: moving
-    its next attempt forward would let a second worker send it meanwhile."""
-    return (
-        delivery.attempts > delivery.attempts_made.count()
-        and delivery.next_attempt_at is not None
-        and delivery.next_attempt_at > now
-    )
 
 
 def retry_now(incident_id: int, now: datetime) -> tuple[list[Delivery], list[Delivery]]:
