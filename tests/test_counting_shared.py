@@ -1,8 +1,5 @@
 """Counting all policies in one pass gives what each policy's own query counts."""
 
-import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from tests.counting_scenario import (
     reference_counts,
     search_team,
 )
-from tests.e2e.processes import child_environment
+from tests.embedded import run_on_embedded_sqlite
 
 pytestmark = pytest.mark.django_db
 
@@ -234,19 +231,8 @@ def test_the_query_settings_end_with_the_query(make_policy):
 
 def test_the_embedded_sqlite_database_counts_the_same(tmp_path):
     """The embedded default (no DATABASE_URL) runs the same SQL on SQLite."""
-    env = child_environment(CONSOLE_VAR_DIR=str(tmp_path), SECRET_KEY="test-only-secret-key")
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.sqlite_counting"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_on_embedded_sqlite("tests.sqlite_counting", tmp_path)
 
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
     assert result["vendor"] == "sqlite"
     assert result["mismatched"] == []
     assert result["policies_counting"] > 0.9 * result["policies"]

@@ -2,9 +2,6 @@
 the threshold over time, and its actions (resolve with a confirmation, silence this, retry
 delivery now), each refused to whoever may not do it."""
 
-import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -18,7 +15,7 @@ from ingest.models import GatewayRequest
 from policies.count_history import count_history, span_for
 from policies.counting import count_groups
 from policies.models import Delivery, DeliveryAttempt, Incident, IncidentEvent, PolicyKind
-from tests.e2e.processes import child_environment
+from tests.embedded import run_on_embedded_sqlite
 from tests.engine_helpers import T0, add_requests
 from tests.test_roles import person
 
@@ -143,19 +140,8 @@ class TestTheChart:
         assert max(c.matched for c in history.counts) == 4  # two starts 40 s apart
 
     def test_the_embedded_sqlite_database_charts_the_same(self, tmp_path):
-        env = child_environment(CONSOLE_VAR_DIR=str(tmp_path), SECRET_KEY="test-only-secret-key")
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.sqlite_count_history"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_on_embedded_sqlite("tests.sqlite_count_history", tmp_path)
 
-        assert done.returncode == 0, done.stderr
-        result = json.loads(done.stdout.splitlines()[-1])
         assert result == {"vendor": "sqlite", "mismatched": [], "peak": 8}
 
     def test_a_long_incident_is_charted_by_whole_windows_and_bounded(self):
