@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 
 from policies import counting, muting
 from policies.evaluation import Action, Count, Decision, GroupState, Rule, evaluate
+from policies.handover import deliver_after_commit
 from policies.models import (
     AlertPolicy,
     Delivery,
@@ -430,11 +431,7 @@ def _queue(incident: Incident, action: str, now: datetime) -> None:
         finished_at=None if routed else now,
     )
     if routed:
-        from policies.tasks import deliver  # the tasks module imports this one
-
-        # robust: a broker error must not stop the other callbacks; the sweeper (deliver_due)
-        # sends what was not handed over.
-        transaction.on_commit(lambda: deliver.delay(delivery.pk), robust=True)
+        deliver_after_commit(delivery.pk)
 
 
 def _subject(policy: AlertPolicy, group: str) -> tuple[Team | None, str]:

@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
+from alerting_console.moments import shown
 from policies.models import GroupBy, Incident, Maintenance, Silence, Subject
 
 
@@ -83,7 +84,7 @@ class Mutes:
         who = silence.created_by.get_username() if silence.created_by else "someone"
         return (
             f"silence #{silence.pk} of {silence.target} until "
-            f"{silence.ends_at:%Y-%m-%d %H:%M} UTC, set by {who}: {silence.reason}"
+            f"{shown(silence.ends_at)}, set by {who}: {silence.reason}"
         )[:600]
 
 

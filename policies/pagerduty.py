@@ -81,7 +81,11 @@ def trigger_body(incident: Incident, routing_key: str) -> dict[str, Any]:
 
 
 def resolve_body(incident: Incident, routing_key: str) -> dict[str, Any]:
-    return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": incident.dedup_key}
+    return resolve_event(routing_key, incident.dedup_key)
+
+
+def resolve_event(routing_key: str, dedup_key: str) -> dict[str, Any]:
+    return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key}
 
 
 @dataclass(frozen=True)

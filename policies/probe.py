@@ -56,10 +56,6 @@ def trigger_body(key: RoutingKey, sent_by: str, dedup_key: str, at: datetime) ->
     }
 
 
-def resolve_body(key: RoutingKey, dedup_key: str) -> dict[str, Any]:
-    return {"routing_key": key.integration_key, "event_action": "resolve", "dedup_key": dedup_key}
-
-
 def masked(body: dict[str, Any], key: RoutingKey) -> str:
     """The body as people may see it: the routing key masked, the rest as sent, in order."""
     return json.dumps({**body, "routing_key": key.masked_key}, indent=2, ensure_ascii=False)
@@ -71,7 +67,7 @@ def preview(key: RoutingKey, sent_by: str) -> tuple[str, str]:
     dedup_key = f"{DEDUP_PREFIX}<made when sent>"
     return (
         masked(trigger_body(key, sent_by, dedup_key, timezone.now()), key),
-        masked(resolve_body(key, dedup_key), key),
+        masked(pagerduty.resolve_event(key.integration_key, dedup_key), key),
     )
 
 
@@ -82,7 +78,7 @@ def send_probe(key: RoutingKey, sent_by: str) -> ProbeResult:
     trigger = pagerduty.send(first)
     resolve = second = None
     if trigger.accepted:
-        second = resolve_body(key, dedup_key)
+        second = pagerduty.resolve_event(key.integration_key, dedup_key)
         resolve = pagerduty.send(second)
     now = timezone.now()
     if trigger.permanent:

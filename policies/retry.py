@@ -8,13 +8,12 @@ next attempt would otherwise come minutes later. The worker's usual claim decide
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 
 from django.db import transaction
 
+from policies.handover import deliver_after_commit
 from policies.models import Delivery
 from policies.reach import in_flight
-from policies.tasks import deliver
 
 
 def retry_now(incident_id: int, now: datetime) -> tuple[list[Delivery], list[Delivery]]:
@@ -33,6 +32,5 @@ def retry_now(incident_id: int, now: datetime) -> tuple[list[Delivery], list[Del
             delivery.next_attempt_at = now
             delivery.save(update_fields=["next_attempt_at"])
             handed.append(delivery)
-            # robust: should the broker be down, the sweeper (deliver_due) sends it, now due.
-            transaction.on_commit(partial(deliver.delay, delivery.pk), robust=True)
+            deliver_after_commit(delivery.pk)
     return handed, busy

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin  # type: ignore[import-untyped]
 
+from alerting_console.moments import shown
 from policies.admin.audit import ChangeDisplay, changes_between
 from policies.roles import may_change_team_row, own_team_ids
 
@@ -166,7 +167,7 @@ class History(_HistoryBase):
         rows = []
         for record, older in zip(records, [*records[1:], None], strict=True):
             who = record.history_user.get_username() if record.history_user else "the system"
-            when = f"{record.history_date:%Y-%m-%d %H:%M:%S}"
+            when = shown(record.history_date)
             what: str = record.get_history_type_display().lower()
             if older is not None:
                 # Escaped by simple-history's display: joined as safe text, not escaped twice.

@@ -244,7 +244,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    f"{at:%Y-%m-%d %H:%M:%S}",
+                    shown(at),
                     format_html('<a href="{}">{}</a>', link, kind) if link else kind,
                     message,
                 )

@@ -24,6 +24,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import format_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
+from alerting_console.moments import shown
 from policies.admin import test_event
 from policies.admin.common import RECORD_DESCRIPTION, History, NoSecretLookups, TeamScoped
 from policies.models import Delivery, Probe, Route, RoutingKey, Team, validate_integration_key
@@ -262,7 +263,7 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
             (
                 d.created_at,
                 reverse("admin:policies_delivery_change", args=[d.pk]),
-                f"{d.created_at:%Y-%m-%d %H:%M:%S}",
+                shown(d.created_at),
                 d.get_action_display(),
                 f"{d.get_status_display()} {d.last_error or ''}",
             )
@@ -271,7 +272,7 @@ class RoutingKeyAdmin(NoSecretLookups, TeamScoped[RoutingKey], History):
             (
                 p.sent_at,
                 test_event.result_url(p),
-                f"{p.sent_at:%Y-%m-%d %H:%M:%S}",
+                shown(p.sent_at),
                 f"Test event by {p.sent_by}",
                 ("accepted" if p.ok else "not accepted") + f" ({p.trigger_answer})",
             )

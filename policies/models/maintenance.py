@@ -8,6 +8,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from alerting_console.history import change_history
+from alerting_console.moments import shown
 from policies.models.silence import MAX_LENGTH
 
 
@@ -91,7 +92,7 @@ class Maintenance(models.Model):
             maintenance.enabled = False
             maintenance.changed_by = None
             maintenance._change_reason = (  # type: ignore[attr-defined] # read by the history
-                f"ended by itself at its end time, {maintenance.ends_at:%Y-%m-%d %H:%M:%S} UTC"
+                f"ended by itself at its end time, {shown(maintenance.ends_at or now)}"
             )
             maintenance.save()
         return True

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from alerting_console.history import change_history
+from alerting_console.moments import shown
 
 MAX_LENGTH = timedelta(days=7)
 
@@ -137,7 +138,7 @@ class Silence(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"silence of {self.target} until {self.ends_at:%Y-%m-%d %H:%M} UTC"
+        return f"silence of {self.target} until {shown(self.ends_at)}"
 
     @property
     def target(self) -> str:
