@@ -41,7 +41,7 @@ class Reply:
         return self.content.decode(errors="replace")
 
 
-def client() -> httpx.Client:
+def client(untrusted: bool = False) -> httpx.Client:
     return httpx.Client(
         timeout=settings.HTTP_TIMEOUT_SECONDS,
         transport=transport,
@@ -50,21 +50,47 @@ def client() -> httpx.Client:
     )
 
 
+class AddressRefused(httpx.ConnectError):
+    """The egress guard refused the destination (policies/egress.py): it is not a public
+    address, or not a scheme allowed. Never retried: the address will not change by itself."""
+
+
 def post_json(url: str, body: Any) -> Reply:
     """POST `body` as JSON and read the answer, all within HTTP_TIMEOUT_SECONDS."""
+    return request("POST", url, json=body)
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    untrusted: bool = False,
+) -> Reply:
+    """One call, its answer read up to ANSWER_LIMIT, all within HTTP_TIMEOUT_SECONDS.
+
+    `untrusted`: the URL was entered by a person (a webhook), not a setting: the egress guard
+    checks where it leads, at connect time (policies/egress.py)."""
     seconds = settings.HTTP_TIMEOUT_SECONDS
     watchdog = _Watchdog(seconds)
     try:
-        with client() as session, watchdog:
-            request = session.build_request(
-                "POST", url, json=body, extensions={"trace": watchdog.trace}
+        with client(untrusted) as session, watchdog:
+            built = session.build_request(
+                method,
+                url,
+                json=json,
+                content=content,
+                headers=headers,
+                extensions={"trace": watchdog.trace},
             )
-            response = session.send(request, stream=True)
+            response = session.send(built, stream=True)
             try:
-                content = b""
+                answer = b""
                 for chunk in response.iter_bytes():
-                    content += chunk
-                    if len(content) >= ANSWER_LIMIT:
+                    answer += chunk
+                    if len(answer) >= ANSWER_LIMIT:
                         break
             finally:
                 response.close()
@@ -72,7 +98,7 @@ def post_json(url: str, body: Any) -> Reply:
         if watchdog.fired:
             raise DeadlineExceeded(f"no complete answer within {seconds:g} s") from exc
         raise
-    return Reply(response.status_code, response.headers, content[:ANSWER_LIMIT])
+    return Reply(response.status_code, response.headers, answer[:ANSWER_LIMIT])
 
 
 class _Watchdog:
