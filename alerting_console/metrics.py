@@ -21,7 +21,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 import ingest.metrics  # noqa: F401 - registers the ingest counters
-from policies.models import Delivery, Heartbeat, Incident, IncidentStatus, Severity
+from policies import channels as channel_kinds
+from policies.models import Channel, Delivery, Heartbeat, Incident, IncidentStatus, Severity
 
 DELIVERY_COUNTS_CACHE_SECONDS = 15
 
@@ -59,7 +60,7 @@ class DatabaseCollector(Collector):
 
         deliveries = GaugeMetricFamily(
             "console_deliveries",
-            "Deliveries to PagerDuty (triggers and resolves) by outcome, as recorded.",
+            "Deliveries to channels (triggers, renotifies, resolves) by outcome, as recorded.",
             labels=["status"],
         )
         counts = _delivery_counts()
@@ -80,6 +81,22 @@ class DatabaseCollector(Collector):
             "Age of the oldest delivery waiting to be sent (0: none waits).",
             value=age,
         )
+
+        channels = GaugeMetricFamily(
+            "console_channels_disabled",
+            "Channels disabled after refusing messages repeatedly: nothing is sent to them "
+            "until a person enables them again. Alert on anything above 0.",
+            labels=["kind"],
+        )
+        disabled = dict(
+            Channel.objects.exclude(disabled_at=None)
+            .values_list("kind")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for kind in channel_kinds.KINDS:  # every one, 0 included: a series must not vanish
+            channels.add_metric([kind], disabled.get(kind, 0))
+        yield channels
 
         beat = Heartbeat.objects.filter(name="evaluate").first()
         yield GaugeMetricFamily(

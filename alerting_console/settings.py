@@ -196,7 +196,7 @@ REQUEST_BODY_TIMEOUT_SECONDS = read_float(ENV, "REQUEST_BODY_TIMEOUT_SECONDS", 3
 INGEST_TOKEN_CACHE_SECONDS = read_float(ENV, "INGEST_TOKEN_CACHE_SECONDS", 10.0)
 # (The ingest view reads the body as a stream, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which
 # guards forms, does not apply to it.)
-# Outbound HTTP (PagerDuty) timeout in seconds.
+# Outbound HTTP (every channel's service) timeout in seconds: the whole call, answer included.
 HTTP_TIMEOUT_SECONDS = read_float(ENV, "HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 # /metrics: open unless a bearer token is set (it shows counts only, no names or secrets).
 METRICS_TOKEN = read_str(ENV, "METRICS_TOKEN")
@@ -209,6 +209,11 @@ EVALUATION_INTERVAL_SECONDS = read_float(ENV, "EVALUATION_INTERVAL_SECONDS", 5.0
 EVALUATION_CATCH_UP_SECONDS = read_int(ENV, "EVALUATION_CATCH_UP_SECONDS", 3600)
 # How long a page is retried (429, 5xx, timeouts) before it is given up.
 DELIVERY_RETRY_SECONDS = read_int(ENV, "DELIVERY_RETRY_SECONDS", 6 * 3600, minimum=60)
+# A channel refused this many messages in a row for good (a deleted webhook, a revoked key): it
+# is disabled, loudly, until a person enables it again.
+CHANNEL_DISABLE_AFTER = read_int(ENV, "CHANNEL_DISABLE_AFTER", 5, minimum=1)
+# At most this many calls to one channel at once: one that hangs holds no more workers.
+CHANNEL_MAX_IN_FLIGHT = read_int(ENV, "CHANNEL_MAX_IN_FLIGHT", 2, minimum=1)
 
 # --- HTTPS ------------------------------------------------------------------------------------
 

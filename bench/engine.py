@@ -207,17 +207,17 @@ def evaluation_cost(now: datetime) -> dict[str, float]:
 
 def detection_latency() -> dict[str, float]:
 
-    from policies.models import AlertPolicy, Route, RoutingKey
+    from policies.models import AlertPolicy, Channel, Route
     from tests.e2e.pagerduty_server import PagerDutyServer
     from tests.e2e.processes import Console, child_environment, free_port
 
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE ingest_gatewayrequest, policies_alertpolicy, policies_routingkey, ingest_ingesttoken CASCADE"
+            "TRUNCATE ingest_gatewayrequest, policies_alertpolicy, policies_channel, ingest_ingesttoken CASCADE"
         )
     redis.Redis.from_url(REDIS_URL).flushdb()
-    key = RoutingKey.objects.create(name="bench", integration_key="B" * 32)
-    Route.objects.create(scope=Route.Scope.DEFAULT, routing_key=key)
+    key = Channel.objects.create(name="bench", kind="pagerduty", secret="B" * 32)
+    Route.objects.create(scope=Route.Scope.DEFAULT).channels.add(key)
     AlertPolicy.objects.create(
         name="bench failures", threshold=3, window_seconds=30, group_by="key_alias"
     )

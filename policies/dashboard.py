@@ -19,14 +19,14 @@ from ingest.models import GatewayRequest, Outcome
 from policies.charts import Series, stacked_bars, time_axis
 from policies.models import (
     KIND_DEFAULTS,
+    Channel,
     Delivery,
     Incident,
     IncidentStatus,
     PolicyKind,
-    RoutingKey,
     Team,
 )
-from policies.page_state import page_badge, state_of, with_latest_trigger
+from policies.page_state import page_badge, state_of, with_pages
 
 HOURS = 12
 CACHE_SECONDS = 15
@@ -34,19 +34,20 @@ MAX_TEAMS = 12
 
 
 @dataclass(frozen=True)
-class KeyHealth:
-    key: RoutingKey
+class ChannelHealth:
+    channel: Channel
     pending: int
     failed_last_day: int  # refused or given up on, and those failing now (retrying)
     last_failure_at: datetime | None  # the last failed attempt, if it is still retrying
-    retrying: int = 0  # pending after a failed attempt: PagerDuty has not taken them
+    retrying: int = 0  # pending after a failed attempt: the service has not taken them
 
     @property
     def healthy(self) -> bool:
         """Red on a refusal, a give-up, or a page that failed and is being retried: two
         transient failures in a row are as much news as a refusal."""
         return (
-            self.key.refused_at is None
+            not self.channel.disabled
+            and self.channel.refused_at is None
             and self.failed_last_day == 0
             and self.retrying == 0
             and self.pending < 10
@@ -209,14 +210,14 @@ NOT_DELIVERED = [Delivery.Status.PENDING, *FAILED]
 
 
 def delivery_counts(now: datetime) -> dict[int, tuple[int, int, datetime | None, int]]:
-    """Per routing key id: deliveries pending, failed in the last day (counting those failing
+    """Per channel id: deliveries pending, failed in the last day (counting those failing
     now), the last failure, and those retrying after a failed attempt. Delivered ones, nearly
     all of a table that is never pruned, are not read (a partial index holds only the others)."""
     day_ago = now - timedelta(days=1)
     failing = Q(status=Delivery.Status.PENDING) & ~Q(last_error="")
     rows = (
         Delivery.objects.filter(status__in=NOT_DELIVERED)
-        .values("incident__routing_key_id")
+        .values("channel_id")
         .annotate(
             # distinct: the attempts joined for last_attempt repeat each delivery's row.
             pending=Count("pk", filter=Q(status=Delivery.Status.PENDING), distinct=True),
@@ -231,26 +232,26 @@ def delivery_counts(now: datetime) -> dict[int, tuple[int, int, datetime | None,
         )
     )
     return {
-        row["incident__routing_key_id"]: (
+        row["channel_id"]: (
             row["pending"],
             row["failed"],
             max((t for t in (row["last_finished"], row["last_attempt"]) if t), default=None),
             row["retrying"],
         )
         for row in rows
-        if row["incident__routing_key_id"] is not None
+        if row["channel_id"] is not None
     }
 
 
-def key_health(now: datetime) -> list[KeyHealth]:
-    # Only the counts are cached, never the routing keys: a secret stays in the database.
+def channel_health(now: datetime) -> list[ChannelHealth]:
+    # Only the counts are cached, never the channels: a secret stays in the database.
     counts = cache.get("console:delivery-counts")
     if counts is None:
         counts = delivery_counts(now)
         cache.set("console:delivery-counts", counts, CACHE_SECONDS)
     return [
-        KeyHealth(key, *counts.get(key.pk, (0, 0, None, 0)))
-        for key in RoutingKey.objects.order_by("name")
+        ChannelHealth(channel, *counts.get(channel.pk, (0, 0, None, 0)))
+        for channel in Channel.objects.order_by("name")
     ]
 
 
@@ -268,14 +269,14 @@ def dashboard(now: datetime) -> dict[str, Any]:
         "chart_rows": [(r, stacked_bars(r.series, cached["labels"])) for r in cached["rows"]],
         "chart_axis": time_axis(cached["labels"]),
         "chart_at": cached["at"],
-        "key_health": key_health(now),
+        "channel_health": channel_health(now),
     }
 
 
 def open_incidents() -> list[Incident]:
     """The newest open incidents, each with the badge of what happened to its page."""
     incidents = list(
-        with_latest_trigger(Incident.objects.filter(status=IncidentStatus.OPEN))
+        with_pages(Incident.objects.filter(status=IncidentStatus.OPEN))
         .select_related("policy", "team")
         .order_by("-detected_at")[:20]
     )

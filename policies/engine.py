@@ -2,9 +2,10 @@
 
 Each policy is evaluated in a transaction of its own, under a Postgres advisory lock, so two
 evaluators (two beat processes, or two workers picking up the same tick) never both act on
-it; the partial unique constraint on open incidents backs that up. Every page to send is
-written to the outbox (``Delivery``) in the same transaction and handed to a worker after the
-commit: the state change is never lost, and nothing is sent for a change that rolled back.
+it; the partial unique constraint on open incidents backs that up. Each transition is handed
+to the dispatch step (``policies.dispatch``), which writes the outbox rows for it in the same
+transaction: the state change is never lost, and nothing is sent for a change that rolled
+back. The engine knows nothing of channels.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from policies import counting, muting
+from policies import counting, dispatch, muting
+from policies.dispatch import event as _event
 from policies.evaluation import Action, Count, Decision, GroupState, Rule, evaluate
-from policies.handover import deliver_after_commit
 from policies.models import (
     AlertPolicy,
-    Delivery,
     GroupBy,
     Incident,
     IncidentEvent,
@@ -31,11 +31,8 @@ from policies.models import (
     Maintenance,
     PolicyKind,
     PolicyState,
-    RoutingKey,
     Team,
 )
-from policies.reach import in_flight, trigger_may_have_reached
-from policies.routing import routing_key_for
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +102,8 @@ def evaluate_all(now: datetime) -> dict[int, str]:
     )
     open_incidents: dict[int, dict[str, Incident]] = {}
     orphaned: list[int] = []  # open incidents of disabled policies
-    for incident in Incident.objects.filter(status=IncidentStatus.OPEN).select_related("policy"):
+    open_now = Incident.objects.filter(status=IncidentStatus.OPEN).select_related("policy", "team")
+    for incident in dispatch.with_never_paged(open_now):
         if incident.policy.enabled:
             open_incidents.setdefault(incident.policy_id, {})[incident.group_key] = incident
         else:
@@ -138,40 +136,8 @@ def evaluate_all(now: datetime) -> dict[int, str]:
     # Guarded, so a concurrent evaluator that got further is never moved back.
     PolicyState.objects.filter(policy_id__in=quiet, evaluated_at__lt=now).update(evaluated_at=now)
     _resolve_orphaned(orphaned, now)
-    unpaged = [i for group in open_incidents.values() for i in group.values() if not i.paged]
-    _page_unmuted(unpaged, now)
+    dispatch.page_unmuted([i for group in open_incidents.values() for i in group.values()], now)
     return outcomes
-
-
-def _page_unmuted(incidents: list[Incident], now: datetime) -> None:
-    """Page the open incidents that opened muted, once their silence (or maintenance) is over
-    and the problem still holds. One already clearing (its count below the resolve threshold)
-    is not paged: it resolves unpaged, unless it breaches again first."""
-    if not incidents:
-        return
-    mutes = muting.Mutes.load(now)
-    for candidate in incidents:
-        if candidate.clear_since is not None or mutes.why(muting.subject_of(candidate)):
-            continue
-        with transaction.atomic():
-            incident = (
-                Incident.objects.select_for_update()
-                .filter(pk=candidate.pk, status=IncidentStatus.OPEN, paged=False, clear_since=None)
-                .first()
-            )
-            if incident is None:
-                continue
-            incident.paged = True
-            incident.last_paged_at = now
-            muted_by, incident.muted_by = incident.muted_by, ""  # muted no more
-            incident.save(update_fields=["paged", "last_paged_at", "muted_by"])
-            _event(
-                incident,
-                now,
-                IncidentEvent.Kind.UNMUTED,
-                f"No longer muted ({muted_by}) and still open: paging now.",
-            )
-            _queue(incident, Delivery.Action.TRIGGER, now)
 
 
 def _resolve_orphaned(incident_ids: list[int], now: datetime) -> None:
@@ -291,28 +257,15 @@ def _dedup_key(policy: AlertPolicy, group: str) -> str:
 def _open(policy: AlertPolicy, decision: Decision, started: datetime, now: datetime) -> None:
     details = counting.details_for(policy, decision.group, now)
     team, key_alias = _subject(policy, decision.group)
-    routing_key = routing_key_for(team, key_alias or None)
     try:
         with transaction.atomic():  # a savepoint: should the constraint fire, only this is undone
-            incident = _create_incident(
-                policy, decision, started, now, details, routing_key, team, key_alias
-            )
+            incident = _create_incident(policy, decision, started, now, details, team, key_alias)
     except IntegrityError:
         # The partial unique constraint: another evaluator opened this group's incident. The
         # advisory lock makes this all but impossible; the database has the last word.
         logger.warning("policy %s group %r: already open", policy.pk, decision.group)
         return
-    muted = muting.why_muted(muting.subject_of(incident), now)
-    if muted:
-        incident.paged = False
-        incident.muted_by = muted
-        incident.save(update_fields=["paged", "muted_by"])
-        _event(incident, now, IncidentEvent.Kind.OPENED, f"Opened: {incident.summary}.")
-        _event(incident, now, IncidentEvent.Kind.MUTED, f"Not paged: {muted}.")
-        return
-    route = f"to {routing_key.name}" if routing_key else "nowhere: no route matches"
-    _event(incident, now, IncidentEvent.Kind.OPENED, f"Opened: {incident.summary}; paging {route}.")
-    _queue(incident, Delivery.Action.TRIGGER, now)
+    dispatch.opened(incident, now)
 
 
 def _create_incident(
@@ -321,7 +274,6 @@ def _create_incident(
     started: datetime,
     now: datetime,
     details: dict[str, Any],
-    routing_key: RoutingKey | None,
     team: Team | None,
     key_alias: str,
 ) -> Incident:
@@ -331,7 +283,6 @@ def _create_incident(
         dedup_key=_dedup_key(policy, decision.group),
         summary=_summary(policy, decision.group, decision.count),
         severity=policy.severity,
-        routing_key=routing_key,
         team=team,
         key_alias=key_alias,
         model=muting.model_of(policy.group_by, decision.group, policy.filter_model),
@@ -354,16 +305,7 @@ def _advance(incident: Incident, decision: Decision, now: datetime) -> None:
     elif decision.action == Action.RENOTIFY:
         incident.last_paged_at = now  # the renotify clock restarts, paged or not
         incident.save(update_fields=["last_paged_at"])
-        if not incident.paged:
-            return  # still muted: it is paged when the silence ends
-        muted = muting.why_muted(muting.subject_of(incident), now)
-        if muted:
-            _event(
-                incident, now, IncidentEvent.Kind.MUTED, f"Still open; not paged again: {muted}."
-            )
-            return
-        _event(incident, now, IncidentEvent.Kind.RENOTIFIED, "Still open: paging again.")
-        _queue(incident, Delivery.Action.TRIGGER, now)
+        dispatch.renotify(incident, now)
     elif decision.action == Action.RESOLVE:
         resolve(incident, now, f"Resolved: the count fell to {decision.count.matched}.")
 
@@ -373,69 +315,12 @@ def resolve(incident: Incident, now: datetime, message: str, user: Any = None) -
     incident.resolved_at = now
     incident.resolved_by = user
     incident.save(update_fields=["status", "resolved_at", "resolved_by"])
-    reached = incident.paged and _settle_pending_triggers(incident, now)
-    if not incident.paged:
-        message += " It was never paged, so PagerDuty has nothing to resolve."
-    elif not reached:
-        message += " Its page never reached PagerDuty and is cancelled: nothing is sent."
-    _event(incident, now, IncidentEvent.Kind.RESOLVED, message, user=user)
-    if reached:
-        _queue(incident, Delivery.Action.RESOLVE, now)
-
-
-def _settle_pending_triggers(incident: Incident, now: datetime) -> bool:
-    """Stop the triggers still to be sent for a resolved incident: a page must not ring for a
-    problem that is over. One that certainly never reached PagerDuty is cancelled; one that
-    may have is not retried, and the resolve follows it. A call in flight finishes, and the
-    resolve waits for it. Whether PagerDuty may have the alert at all (a resolve is due)."""
-    triggers = incident.deliveries.select_for_update().filter(action=Delivery.Action.TRIGGER)
-    reached = False
-    for trigger in triggers:
-        may = trigger_may_have_reached(trigger)
-        reached = reached or may
-        if trigger.status != Delivery.Status.PENDING or in_flight(trigger, now):
-            continue
-        trigger.status = Delivery.Status.SKIPPED
-        trigger.finished_at = now
-        trigger.next_attempt_at = None
-        trigger.last_error = (
-            "not retried: the incident resolved; PagerDuty may have it, so its resolve follows"
-            if may
-            else "cancelled: the incident resolved before PagerDuty got it; nothing is sent"
-        )
-        trigger.save(update_fields=["status", "finished_at", "next_attempt_at", "last_error"])
-    return reached
-
-
-def _event(incident: Incident, now: datetime, kind: str, message: str, user: Any = None) -> None:
-    IncidentEvent.objects.create(incident=incident, at=now, kind=kind, message=message, user=user)
-    # The one log line per transition: with the deliveries', the log tells the story.
-    logger.info(
-        "incident %s of policy %s (%s), group %s: %s",
-        incident.pk,
-        incident.policy_id,
-        incident.policy.name,
-        incident.group_key or "everything",
-        message,
-    )
-
-
-def _queue(incident: Incident, action: str, now: datetime) -> None:
-    routed = incident.routing_key_id is not None
-    delivery = Delivery.objects.create(
-        incident=incident,
-        action=action,
-        status=Delivery.Status.PENDING if routed else Delivery.Status.NO_ROUTE,
-        created_at=now,
-        next_attempt_at=now if routed else None,
-        finished_at=None if routed else now,
-    )
-    if routed:
-        deliver_after_commit(delivery.pk)
+    told = dispatch.resolved(incident, now)
+    _event(incident, now, IncidentEvent.Kind.RESOLVED, f"{message} {told}".strip(), user=user)
 
 
 def _subject(policy: AlertPolicy, group: str) -> tuple[Team | None, str]:
-    """The team and key alias an incident is surely about, to route and label it: its group,
+    """The team and key alias an incident is surely about, to label and route it: its group,
     or its policy's filters. Never those most of its sampled requests shared: a platform-wide
     incident belongs to no team and takes the default route; its busiest team is in its
     details, as information."""

@@ -1,4 +1,4 @@
-"""Whether a trigger may have reached PagerDuty: what decides, when its incident resolves
+"""Whether a page may have reached its channel: what decides, when its incident resolves
 first, between cancelling it (nothing is sent) and sending only the resolve.
 
 A call that failed to connect sent nothing, and a 4xx (a refusal, a 429 "not now") says the
@@ -14,9 +14,9 @@ from datetime import datetime
 
 from policies.models import Delivery
 
-# httpx's errors raised before a request is on the wire (policies/pagerduty.py records them as
-# "<class name>: <message>").
-NOT_SENT_ERRORS = ("ConnectError", "ConnectTimeout")
+# Errors raised before a request is on the wire (policies/channels/base.py records them as
+# "<class name>: <message>"): httpx's, and the egress guard's refusal.
+NOT_SENT_ERRORS = ("ConnectError", "ConnectTimeout", "AddressRefused")
 
 
 def may_have_reached(claims: int, recorded: Iterable[tuple[int | None, str]]) -> bool:

@@ -1,19 +1,23 @@
-"""Sending one outbox entry to PagerDuty, and deciding what comes after.
+"""Sending one outbox entry to its channel, and deciding what comes after.
 
-- accepted (2xx): delivered;
-- refused (400 and other 4xx but 408/429): permanent; the routing key is flagged with
-  PagerDuty's answer in the admin, and nothing is retried;
-- anything else (429, 5xx, timeouts, connection errors): retried with exponential backoff and
-  jitter, waiting at least what Retry-After asks, until DELIVERY_RETRY_SECONDS have passed.
+The channel's kind (``policies.channels``) builds the message, sends it and says what the
+answer means:
+- delivered: done; what the service gave back to address the message later (a Slack ts, a
+  Discord message id) is kept for this incident's next messages on this channel;
+- permanent (a refusal: a wrong key, a deleted webhook): not retried; the channel shows the
+  refusal in the admin, and after CHANNEL_DISABLE_AFTER refusals in a row it is disabled;
+- retry later (429, 5xx, timeouts, connection errors): retried with exponential backoff and
+  jitter, waiting at least what the service asked (Retry-After), until
+  DELIVERY_RETRY_SECONDS have passed.
 
-No transaction or row lock is held while PagerDuty is called: a worker claims the delivery
-in a short transaction (its next attempt pushed past a lease, so that no other worker or
-sweep sends it meanwhile), sends it, then records the answer in another. Two workers never
-send it twice; a worker that dies mid-send leaves it pending, and once the lease has passed
-it is sent again with the same dedup_key, which PagerDuty folds into the same alert. Events
-of one incident go out in order: a resolve waits for its trigger. A trigger queued before a
-silence or maintenance mode began is not sent while it mutes the incident, unless an attempt
-may already have reached PagerDuty.
+No transaction or row lock is held while a service is called: a worker claims the delivery in
+a short transaction (its next attempt pushed past a lease, so that no other worker or sweep
+sends it meanwhile), sends it, then records the answer in another. Two workers never send it
+twice; a worker that dies mid-send leaves it pending, and once the lease has passed it is sent
+again with the same dedup key. Each channel goes its own way: a channel's messages of one
+incident go out in order (a resolve waits for its own channel's trigger, never another's), and
+at most CHANNEL_MAX_IN_FLIGHT calls to one channel run at once, so one that hangs holds no
+more than that many workers. Muting is not decided here: the dispatch step decided it.
 """
 
 from __future__ import annotations
@@ -22,15 +26,16 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, F
 from django.utils import timezone
 
-from policies import muting, pagerduty
-from policies.models import Delivery, DeliveryAttempt, Incident, IncidentEvent, RoutingKey
+from policies import channels
+from policies.channels.base import Notice, Result, Target, Verdict
+from policies.models import Channel, Delivery, DeliveryAttempt, IncidentEvent
+from policies.notice import notice_for
 from policies.reach import trigger_may_have_reached
 
 logger = logging.getLogger(__name__)
@@ -53,8 +58,8 @@ class Outcome:
 def backoff_seconds(
     attempts: int, retry_after: float | None, rng: random.Random | None = None
 ) -> float:
-    """Exponential, capped, with jitter (between half and all of it); never sooner than
-    PagerDuty's Retry-After."""
+    """Exponential, capped, with jitter (between half and all of it); never sooner than the
+    service's Retry-After."""
     exponential = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(0, attempts - 1))
     # Jitter spreads retries of many deliveries apart; it needs no cryptographic randomness.
     jitter: float = (rng or random.Random()).uniform(0.5, 1.0)  # noqa: S311
@@ -71,8 +76,11 @@ def lease() -> timedelta:
 @dataclass(frozen=True)
 class _Claim:
     delivery_id: int
-    routing_key_id: int
-    body: dict[str, Any]
+    channel_id: int
+    kind: str
+    notice: Notice
+    target: Target
+    reference: str
 
 
 def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
@@ -82,8 +90,8 @@ def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
     claim = _claim(delivery_id, now)
     if isinstance(claim, Outcome):
         return claim
-    answer = pagerduty.send(claim.body)
-    return _record_answer(claim, answer, now)
+    result = channels.kind_of(claim.kind).deliver(claim.notice, claim.target, claim.reference)
+    return _record_answer(claim, result, now)
 
 
 def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
@@ -93,7 +101,7 @@ def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("incident__policy", "incident__routing_key", "incident__team")
+            .select_related("channel", "incident__policy", "incident__team")
             .filter(pk=delivery_id, status=Delivery.Status.PENDING)
             .first()
         )
@@ -105,79 +113,97 @@ def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
             # the sweeper once a dead worker's lease has passed. Rescheduling here would
             # multiply the retries.
             return Outcome("skipped: not due yet, or another worker is sending it")
-        incident = delivery.incident
-        earlier = Delivery.objects.filter(incident=incident, pk__lt=delivery.pk)
-        if earlier.filter(status=Delivery.Status.PENDING).exists():
-            delivery.next_attempt_at = now + timedelta(seconds=ORDER_WAIT_SECONDS)
-            delivery.save(update_fields=["next_attempt_at"])
-            return Outcome(
-                "waiting: an earlier event of this incident is not delivered yet",
-                ORDER_WAIT_SECONDS,
+        channel = delivery.channel
+        assert channel is not None  # noqa: S101 - only "no route" rows have none, never pending
+        if channel.disabled:
+            return _finish(
+                delivery, now, Delivery.Status.SKIPPED, "not sent: the channel is disabled"
             )
+        incident = delivery.incident
+        same_channel = Delivery.objects.filter(incident=incident, channel=channel)
+        earlier = same_channel.filter(pk__lt=delivery.pk)
+        if earlier.filter(status=Delivery.Status.PENDING).exists():
+            return _wait(delivery, now, "an earlier message of this incident to this channel")
         if delivery.action == Delivery.Action.RESOLVE and not any(
-            trigger_may_have_reached(d) for d in earlier.filter(action=Delivery.Action.TRIGGER)
+            trigger_may_have_reached(d)
+            for d in earlier.filter(action__in=Delivery.PAGES).exclude(status=Delivery.Status.MUTED)
         ):
             return _finish(
-                delivery, now, Delivery.Status.SKIPPED, "its trigger never reached PagerDuty"
+                delivery, now, Delivery.Status.SKIPPED, "its page never reached this channel"
             )
-
-        # Only a trigger never tried: one that was may have reached PagerDuty (an answer lost
-        # to a timeout, or a worker killed mid-send), and holding it back would leave that
-        # alert with no resolve.
-        if delivery.action == Delivery.Action.TRIGGER and delivery.attempts == 0:
-            muted = muting.why_muted(muting.subject_of(incident), now)
-            if muted:
-                return _hold_back(delivery, earlier, now, muted)
-
-        routing_key = incident.routing_key
-        assert routing_key is not None  # noqa: S101 - unrouted deliveries are never pending
-        if delivery.action == Delivery.Action.TRIGGER:
-            body = pagerduty.trigger_body(incident, routing_key.integration_key)
-        else:
-            body = pagerduty.resolve_body(incident, routing_key.integration_key)
-        # Counted when it starts: from here on, PagerDuty may get it.
+        if _calls_in_flight(channel, now) >= settings.CHANNEL_MAX_IN_FLIGHT:
+            return _wait(delivery, now, "this channel's other messages still being sent")
+        reference = (
+            earlier.exclude(reference="").order_by("pk").values_list("reference", flat=True).first()
+            or ""
+        )
+        notice = notice_for(incident, delivery.action)
+        target = Target(
+            channel.pk, channel.name, channel.secret, channel.settings, channel.signing_secret
+        )
+        # Counted when it starts: from here on, the service may get it.
         delivery.attempts += 1
         delivery.next_attempt_at = now + lease()
         delivery.save(update_fields=["attempts", "next_attempt_at"])
-    return _Claim(delivery.pk, routing_key.pk, body)
+    return _Claim(delivery.pk, channel.pk, channel.kind, notice, target, reference)
 
 
-def _record_answer(claim: _Claim, answer: pagerduty.Answer, now: datetime) -> Outcome:
+def _calls_in_flight(channel: Channel, now: datetime) -> int:
+    """Deliveries to this channel claimed by a worker whose lease is still running (their
+    answer not recorded yet)."""
+    return (
+        Delivery.objects.filter(
+            channel=channel,
+            status=Delivery.Status.PENDING,
+            attempts__gt=0,
+            next_attempt_at__gt=now,
+        )
+        .annotate(recorded=Count("attempts_made"))
+        .filter(attempts__gt=F("recorded"))
+        .count()
+    )
+
+
+def _wait(delivery: Delivery, now: datetime, reason: str) -> Outcome:
+    delivery.next_attempt_at = now + timedelta(seconds=ORDER_WAIT_SECONDS)
+    delivery.save(update_fields=["next_attempt_at"])
+    return Outcome(f"waiting: {reason} is not done yet", ORDER_WAIT_SECONDS)
+
+
+def _record_answer(claim: _Claim, result: Result, now: datetime) -> Outcome:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
-            .select_related("incident")
+            .select_related("incident", "channel")
             .get(pk=claim.delivery_id)
         )
         DeliveryAttempt.objects.create(
             delivery=delivery,
             at=now,
-            duration_ms=answer.duration_ms,
-            http_status=answer.http_status,
-            response_excerpt=answer.excerpt,
-            error=answer.error,
+            duration_ms=result.duration_ms,
+            http_status=result.http_status,
+            response_excerpt=result.excerpt[:500],
+            error=result.error[:500],
         )
         if delivery.status != Delivery.Status.PENDING:
             # This call outlived its lease and another worker finished the delivery: its
             # outcome stands.
             return Outcome(f"recorded late: already {delivery.status}")
-        return _decide(delivery, claim.routing_key_id, answer, now)
+        return _decide(delivery, claim.channel_id, result, now)
 
 
-def _decide(
-    delivery: Delivery, routing_key_id: int, answer: pagerduty.Answer, now: datetime
-) -> Outcome:
-    if answer.accepted:
-        RoutingKey.objects.filter(pk=routing_key_id).update(last_success_at=now)
-        return _finish(
-            delivery,
-            now,
-            Delivery.Status.DELIVERED,
-            f"PagerDuty accepted it ({answer.http_status})",
-        )
-    outcome = answer.error or f"PagerDuty answered {answer.http_status}: {answer.excerpt[:200]}"
-    if answer.permanent:
-        RoutingKey.objects.filter(pk=routing_key_id).update(refused_at=now, refusal=outcome[:500])
+def _decide(delivery: Delivery, channel_id: int, result: Result, now: datetime) -> Outcome:
+    label = channels.kind_of(delivery.channel.kind).label if delivery.channel else "the service"
+    if result.verdict == Verdict.DELIVERED:
+        Channel.objects.filter(pk=channel_id).update(last_success_at=now, refusals_in_a_row=0)
+        if result.reference:
+            delivery.reference = result.reference[:200]
+            delivery.save(update_fields=["reference"])
+        said = f" ({result.http_status})" if result.http_status else ""
+        return _finish(delivery, now, Delivery.Status.DELIVERED, f"{label} accepted it{said}")
+    outcome = result.describe()
+    if result.verdict == Verdict.PERMANENT:
+        _count_refusal(channel_id, now, outcome)
         return _finish(delivery, now, Delivery.Status.REFUSED, f"refused for good: {outcome}")
     if now - delivery.created_at >= timedelta(seconds=settings.DELIVERY_RETRY_SECONDS):
         return _finish(
@@ -186,7 +212,7 @@ def _decide(
             Delivery.Status.GAVE_UP,
             f"gave up after {delivery.attempts} attempts: {outcome}",
         )
-    delay = backoff_seconds(delivery.attempts, answer.retry_after)
+    delay = backoff_seconds(delivery.attempts, result.retry_after)
     delivery.next_attempt_at = now + timedelta(seconds=delay)
     delivery.last_error = outcome[:500]
     delivery.save(update_fields=["next_attempt_at", "last_error"])
@@ -198,23 +224,27 @@ def _decide(
     return Outcome(f"retrying in {delay:.0f} s: {outcome}", delay)
 
 
-def _hold_back(
-    delivery: Delivery, earlier: QuerySet[Delivery], now: datetime, muted: str
-) -> Outcome:
-    """A trigger queued before a silence or maintenance began, and not tried yet, is not sent
-    during it. If the incident has not paged yet, it is marked so, and the evaluation that
-    finds it no longer muted and still open pages it then; if it has, this was a renotify,
-    and its resolve will still be sent."""
-    incident = delivery.incident
-    if not earlier.filter(
-        action=Delivery.Action.TRIGGER, status=Delivery.Status.DELIVERED
-    ).exists():
-        # Only these two fields: the engine may be updating the incident's counts meanwhile.
-        Incident.objects.filter(pk=incident.pk).update(paged=False, muted_by=muted)
-        IncidentEvent.objects.create(
-            incident=incident, at=now, kind=IncidentEvent.Kind.MUTED, message=f"Not paged: {muted}."
+def _count_refusal(channel_id: int, now: datetime, outcome: str) -> None:
+    """A permanent failure: shown on the channel; CHANNEL_DISABLE_AFTER of them in a row
+    disable it until a person enables it again."""
+    channel = Channel.objects.select_for_update().get(pk=channel_id)
+    channel.refused_at = now
+    channel.refusal = outcome[:500]
+    channel.refusals_in_a_row += 1
+    fields = ["refused_at", "refusal", "refusals_in_a_row"]
+    if channel.refusals_in_a_row >= settings.CHANNEL_DISABLE_AFTER and not channel.disabled:
+        channel.disabled_at = now
+        channel.disabled_reason = (
+            f"{channel.refusals_in_a_row} refusals in a row; the last: {outcome}"
+        )[:500]
+        fields += ["disabled_at", "disabled_reason"]
+        logger.warning(
+            "channel %s (%s) disabled after %s refusals in a row",
+            channel.pk,
+            channel.name,
+            channel.refusals_in_a_row,
         )
-    return _finish(delivery, now, Delivery.Status.SKIPPED, f"held back, muted: {muted}")
+    Channel.objects.filter(pk=channel_id).update(**{f: getattr(channel, f) for f in fields})
 
 
 def _finish(delivery: Delivery, now: datetime, status: str, message: str) -> Outcome:
@@ -241,10 +271,10 @@ def _record(delivery: Delivery, now: datetime, message: str) -> None:
     # The one log line per delivery outcome: with the engine's transitions, the log tells the
     # story.
     logger.info(
-        "delivery %s (%s of incident %s, routing key #%s): %s",
+        "delivery %s (%s of incident %s, channel #%s): %s",
         delivery.pk,
         delivery.get_action_display().lower(),
         delivery.incident_id,
-        delivery.incident.routing_key_id,
+        delivery.channel_id,
         message,
     )

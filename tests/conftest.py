@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from policies.models import AlertPolicy, Route, RoutingKey, Team
+from policies.models import AlertPolicy, Channel, Route, Team
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,25 +34,36 @@ def make_team(db: None) -> Callable[..., Team]:
 
 
 @pytest.fixture
-def make_routing_key(db: None) -> Callable[..., RoutingKey]:
-    def make(**overrides: Any) -> RoutingKey:
-        n = RoutingKey.objects.count() + 1
-        fields: dict[str, Any] = {"name": f"service {n}", "integration_key": f"R0AB{n:024d}XY12"}
+def make_channel(db: None) -> Callable[..., Channel]:
+    """A channel; by default a PagerDuty one, as routing keys were."""
+
+    def make(**overrides: Any) -> Channel:
+        n = Channel.objects.count() + 1
+        fields: dict[str, Any] = {"name": f"service {n}", "kind": "pagerduty"}
+        if overrides.get("kind", "pagerduty") == "pagerduty":
+            fields["secret"] = f"R0AB{n:024d}XY12"
         fields.update(overrides)
-        key = RoutingKey(**fields)
-        key.full_clean()
-        key.save()
-        return key
+        channel = Channel(**fields)
+        channel.full_clean()
+        channel.save()
+        return channel
 
     return make
 
 
 @pytest.fixture
+def make_routing_key(make_channel: Callable[..., Channel]) -> Callable[..., Channel]:
+    """A PagerDuty channel (what a routing key became)."""
+    return make_channel
+
+
+@pytest.fixture
 def make_route(db: None) -> Callable[..., Route]:
-    def make(routing_key: RoutingKey, **overrides: Any) -> Route:
-        route = Route(routing_key=routing_key, **overrides)
+    def make(channel: Channel | list[Channel], **overrides: Any) -> Route:
+        route = Route(**overrides)
         route.full_clean()
         route.save()
+        route.channels.set(channel if isinstance(channel, list) else [channel])
         return route
 
     return make

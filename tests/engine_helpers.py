@@ -1,6 +1,7 @@
 """Driving the engine in tests the way beat and the workers do, without a broker."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ingest.models import GatewayRequest
 from policies.engine import evaluate_policy
@@ -59,3 +60,20 @@ def in_a_day():
     from django.utils import timezone
 
     return timezone.now() + timedelta(days=1)
+
+
+def routed(incident: Any) -> Any:
+    """The one channel the incident's page went to (or would have, muted); None: no route.
+    For tests of incidents routed to a single channel."""
+    from policies.models import Delivery
+
+    ids = set(
+        incident.deliveries.filter(action__in=Delivery.PAGES).values_list("channel", flat=True)
+    )
+    ids.discard(None)
+    assert len(ids) <= 1, ids
+    if not ids:
+        return None
+    from policies.models import Channel
+
+    return Channel.objects.get(pk=ids.pop())

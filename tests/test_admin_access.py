@@ -6,7 +6,7 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
-MODELS = ["team", "routingkey", "route", "alertpolicy"]
+MODELS = ["team", "channel", "route", "alertpolicy"]
 PAGES = [
     reverse(f"admin:policies_{model}_{page}") for model in MODELS for page in ("changelist", "add")
 ]
@@ -18,7 +18,7 @@ def one_of_each(make_team, make_routing_key, make_route, make_policy):
     key = make_routing_key()
     return {
         "team": team,
-        "routingkey": key,
+        "channel": key,
         "route": make_route(key, scope="team", team=team),
         "alertpolicy": make_policy(filter_team=team, kind="hung", duration_seconds=60),
     }

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
     "url",
     [
         reverse("admin:policies_silence_add"),
-        reverse("admin:policies_routingkey_add"),
+        reverse("admin:policies_channel_add"),
         reverse("admin:policies_route_add"),
         reverse("admin:policies_alertpolicy_add"),
     ],

@@ -18,7 +18,7 @@ PAGES = [
 
 @pytest.fixture
 def incident(make_policy, make_routing_key, make_route, pagerduty):
-    make_route(make_routing_key(name="Platform", integration_key=KEY), scope=Route.Scope.DEFAULT)
+    make_route(make_routing_key(name="Platform", secret=KEY), scope=Route.Scope.DEFAULT)
     pagerduty.script.append(500)
     policy = make_policy(name="Upstream failures", threshold=5, resolve_hold_seconds=0)
     add_requests(5, at=later(-1), error_class="ServiceUnavailableError", status_code=503)

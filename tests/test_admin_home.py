@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ingest.models import GatewayRequest, IngestToken
-from policies.models import AlertPolicy, Delivery, Incident, Maintenance, RoutingKey
+from policies.models import AlertPolicy, Channel, Delivery, Incident, Maintenance
 from tests.admin_helpers import form_data_of
 from tests.engine_helpers import add_requests, in_a_day
 
@@ -81,10 +81,10 @@ def test_the_home_page_shows_open_incidents_failures_per_team_and_key_health(
     assert sum(rows["Billing"].failures) == 2
     assert html.count('<svg class="chart"') == 2
     assert "Search: 3 failed, 1 hung" in html  # the chart's accessible label
-    [health] = dashboard["key_health"]
+    [health] = dashboard["channel_health"]
     assert (health.failed_last_day, health.healthy) == (1, False)
-    assert key.integration_key not in html
-    assert key.masked_key in html
+    assert key.secret not in html
+    assert key.masked_secret in html
 
 
 def test_the_home_page_works_with_nothing_yet(ops):
@@ -115,16 +115,16 @@ def test_a_policy_change_is_in_its_history_with_who_and_what(ops, staff_user, ma
 
 def test_a_routing_key_history_shows_it_masked_only(ops, make_routing_key):
     key = make_routing_key(name="Search on-call")
-    url = reverse("admin:policies_routingkey_change", args=[key.pk])
+    url = reverse("admin:policies_channel_change", args=[key.pk])
     new = "N3wK3yZ9x8W7v6U5t4S3r2Q1p0OnMl2B"
 
     ops.post(url, {"name": "Search on-call", "integration_key": new, "team": "", "description": ""})
 
-    changed = RoutingKey.objects.get()
-    assert changed.integration_key == new
+    changed = Channel.objects.get()
+    assert changed.secret == new
     page = ops.get(url).content.decode()
-    assert f"Key: {key.masked_key} → {changed.masked_key}" in page
-    for secret in (key.integration_key, new):
+    assert f"Key: {key.masked_secret} → {changed.masked_secret}" in page
+    for secret in (key.secret, new):
         assert secret not in page
         assert secret[4:-4] not in page
 
@@ -210,7 +210,7 @@ def test_delivery_health_is_counted_at_most_every_few_seconds(ops, make_policy, 
         )
 
     def failed_last_day():
-        [health] = ops.get(HOME).context["dashboard"]["key_health"]
+        [health] = ops.get(HOME).context["dashboard"]["channel_health"]
         return health.failed_last_day
 
     fail()

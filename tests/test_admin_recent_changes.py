@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ingest.models import IngestToken
 from policies.engine import evaluate_all
-from policies.models import AlertPolicy, Maintenance, RoutingKey
+from policies.models import AlertPolicy, Channel, Maintenance
 from tests.admin_helpers import form_data_of
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def test_changes_to_every_audited_model_are_on_one_page_with_who_what_from_and_t
     edit_policy(ops, policy, threshold=12)
     key = make_routing_key(name="Search on-call")
     ops.post(
-        reverse("admin:policies_routingkey_change", args=[key.pk]),
+        reverse("admin:policies_channel_change", args=[key.pk]),
         {"name": "Search on-call", "integration_key": NEW_KEY, "team": "", "description": ""},
     )
     token, row = make_token(name="litellm-prod")
@@ -54,12 +54,13 @@ def test_changes_to_every_audited_model_are_on_one_page_with_who_what_from_and_t
     assert "Search failures" in table
     assert "<strong>Threshold (X):</strong> 5 → 12" in table
     assert (
-        f"<strong>Key:</strong> {key.masked_key} → {RoutingKey.objects.get().masked_key}" in table
+        f"<strong>Key:</strong> {key.masked_secret} → {Channel.objects.get().masked_secret}"
+        in table
     )
     assert "<strong>Enabled:</strong> on → off" in table  # not True → False
     assert table.index("litellm-prod") < table.index("Search on-call") < table.index("5 → 12")
     assert "<td>ops</td>" in table
-    for secret in (key.integration_key, NEW_KEY, token, row.token_hash):
+    for secret in (key.secret, NEW_KEY, token, row.token_hash):
         assert secret not in html
     assert f'href="{reverse("admin:policies_alertpolicy_history", args=[policy.pk])}"' in html
 

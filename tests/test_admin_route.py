@@ -18,7 +18,7 @@ KEY = "Kq7ZpW3nR8sT1vY5bX9cD2fG6hJ4mL0a"
 
 @pytest.fixture
 def search_key(make_routing_key):
-    return make_routing_key(name="Search on-call", integration_key=KEY)
+    return make_routing_key(name="Search on-call", secret=KEY)
 
 
 def test_the_list_shows_scope_match_and_the_masked_routing_key(

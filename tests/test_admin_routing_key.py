@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.views.debug import SafeExceptionReporterFilter
 
-from policies.models import RoutingKey
+from policies.models import Channel
 from tests.admin_helpers import assert_error_on_field
 
 pytestmark = pytest.mark.django_db
@@ -17,12 +17,12 @@ KEY = "Kq7ZpW3nR8sT1vY5bX9cD2fG6hJ4mL0a"
 MASKED = "Kq7Z…mL0a"
 NEW_KEY = "N3wK3yZ9x8W7v6U5t4S3r2Q1p0OnMl2B"
 
-ADD_URL = reverse("admin:policies_routingkey_add")
-LIST_URL = reverse("admin:policies_routingkey_changelist")
+ADD_URL = reverse("admin:policies_channel_add")
+LIST_URL = reverse("admin:policies_channel_changelist")
 
 
-def change_url(key: RoutingKey) -> str:
-    return reverse("admin:policies_routingkey_change", args=[key.pk])
+def change_url(key: Channel) -> str:
+    return reverse("admin:policies_channel_change", args=[key.pk])
 
 
 def assert_key_hidden(html: str, key: str = KEY) -> None:
@@ -33,7 +33,7 @@ def assert_key_hidden(html: str, key: str = KEY) -> None:
 
 @pytest.fixture
 def search_key(make_routing_key):
-    return make_routing_key(name="Search on-call", integration_key=KEY)
+    return make_routing_key(name="Search on-call", secret=KEY)
 
 
 def test_the_list_shows_the_masked_key_and_never_the_whole_one(ops, search_key):
@@ -71,7 +71,7 @@ def test_adding_a_routing_key_stores_it_and_shows_only_the_masked_key(ops):
     )
 
     assert response.status_code == 200
-    assert RoutingKey.objects.get().integration_key == KEY
+    assert Channel.objects.get().secret == KEY
     html = response.content.decode()
     assert MASKED in html  # in the "was added successfully" message and the list
     assert_key_hidden(html)
@@ -79,24 +79,24 @@ def test_adding_a_routing_key_stores_it_and_shows_only_the_masked_key(ops):
 
 def test_the_history_never_records_the_key(ops, search_key):
     ops.post(change_url(search_key), {"name": "Search", "integration_key": NEW_KEY})
-    history = ops.get(reverse("admin:policies_routingkey_history", args=[search_key.pk]))
+    history = ops.get(reverse("admin:policies_channel_history", args=[search_key.pk]))
 
     html = history.content.decode()
     # The change history shows who changed which field, the key only masked.
     assert "Search on-call" in html
     assert "N3wK" in html
-    assert search_key.masked_key in html
-    assert RoutingKey.objects.get().masked_key in html
+    assert search_key.masked_secret in html
+    assert Channel.objects.get().masked_secret in html
     for entry in LogEntry.objects.all():
         assert_key_hidden(entry.object_repr + entry.change_message, NEW_KEY)
     assert_key_hidden(html, NEW_KEY)
     assert_key_hidden(html, KEY)
-    for record in RoutingKey.history.all():
+    for record in Channel.history.all():
         assert not hasattr(record, "integration_key")
 
 
 def test_the_delete_page_never_shows_the_key(ops, search_key):
-    html = ops.get(reverse("admin:policies_routingkey_delete", args=[search_key.pk]))
+    html = ops.get(reverse("admin:policies_channel_delete", args=[search_key.pk]))
 
     assert_key_hidden(html.content.decode())
 
@@ -115,20 +115,20 @@ def test_a_bad_key_is_refused_on_the_form_and_nothing_is_created(ops, bad_key, m
     html = response.content.decode()
     # The refused value is not echoed back into the input either.
     assert bad_key not in html
-    assert not RoutingKey.objects.exists()
+    assert not Channel.objects.exists()
 
 
 def test_a_key_is_required_when_adding(ops):
     response = ops.post(ADD_URL, {"name": "Search on-call", "integration_key": ""})
 
     assert_error_on_field(response, "integration_key", "This field is required.")
-    assert not RoutingKey.objects.exists()
+    assert not Channel.objects.exists()
 
 
 def test_surrounding_whitespace_of_a_pasted_key_is_ignored(ops):
     ops.post(ADD_URL, {"name": "Search on-call", "integration_key": f"  {KEY}\n"})
 
-    assert RoutingKey.objects.get().integration_key == KEY
+    assert Channel.objects.get().secret == KEY
 
 
 def test_leaving_the_key_empty_on_change_keeps_the_current_one(ops, search_key):
@@ -141,7 +141,7 @@ def test_leaving_the_key_empty_on_change_keeps_the_current_one(ops, search_key):
     assert response.status_code == 200
     search_key.refresh_from_db()
     assert search_key.name == "Search (renamed)"
-    assert search_key.integration_key == KEY
+    assert search_key.secret == KEY
     assert_key_hidden(response.content.decode())
     assert LogEntry.objects.get().get_change_message() == "Changed Name and Description."
 
@@ -154,7 +154,7 @@ def test_a_new_valid_key_on_change_replaces_the_old_one(ops, search_key):
     )
 
     search_key.refresh_from_db()
-    assert search_key.integration_key == NEW_KEY
+    assert search_key.secret == NEW_KEY
     html = response.content.decode()
     assert "N3wK…Ml2B" in html
     assert_key_hidden(html, NEW_KEY)
@@ -174,7 +174,7 @@ def test_an_invalid_new_key_on_change_keeps_the_old_one_and_shows_the_error(ops,
     assert MASKED in html
     assert_key_hidden(html)
     search_key.refresh_from_db()
-    assert search_key.integration_key == KEY
+    assert search_key.secret == KEY
 
 
 def test_a_view_only_user_sees_only_the_masked_key(client, search_key):
@@ -204,6 +204,6 @@ def test_the_key_is_never_logged(ops, search_key, caplog):
         ops.post(change_url(search_key), {"name": "Search", "integration_key": KEY[:31]})
         ops.post(change_url(search_key), {"name": "Search", "integration_key": NEW_KEY})
 
-    assert RoutingKey.objects.filter(integration_key=NEW_KEY).count() == 2
+    assert Channel.objects.filter(secret=NEW_KEY).count() == 2
     assert_key_hidden(caplog.text, NEW_KEY)
     assert KEY[:31] not in caplog.text

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from policies.models import Route, RoutingKey
+from policies.models import Channel, Route
 
 pytestmark = pytest.mark.django_db
 
@@ -21,13 +21,13 @@ def test_saving_a_team_key_no_route_uses_warns_where_the_teams_pages_go(
     make_route(make_routing_key(name="Platform on-call"), scope=Route.Scope.DEFAULT)
 
     response = ops.post(
-        reverse("admin:policies_routingkey_add"),
+        reverse("admin:policies_channel_add"),
         {"name": "Search on-call", "integration_key": KEY, "team": search.pk, "description": ""},
     )
 
     assert response.status_code == 302
     [message] = [m.message for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
-    key = RoutingKey.objects.get(name="Search on-call")
+    key = Channel.objects.get(name="Search on-call")
     assert message.startswith(
         "No route uses “Search on-call”: no incident pages it, Search&#x27;s incidents page "
         "Platform on-call meanwhile."
@@ -44,7 +44,7 @@ def test_the_key_page_lists_the_routes_that_use_it(ops, make_team, make_routing_
     make_route(key, scope=Route.Scope.TEAM, team=search)
     make_route(key, scope=Route.Scope.KEY_ALIAS, key_alias="search-svc")
 
-    html = ops.get(reverse("admin:policies_routingkey_change", args=[key.pk])).content.decode()
+    html = ops.get(reverse("admin:policies_channel_change", args=[key.pk])).content.decode()
 
     assert "Used by routes" in html
     assert "team Search" in html
@@ -56,7 +56,7 @@ def test_the_key_page_lists_the_routes_that_use_it(ops, make_team, make_routing_
 def test_the_key_page_says_when_no_route_uses_it(ops, make_routing_key):
     key = make_routing_key(name="Spare")
 
-    html = ops.get(reverse("admin:policies_routingkey_change", args=[key.pk])).content.decode()
+    html = ops.get(reverse("admin:policies_channel_change", args=[key.pk])).content.decode()
 
     assert "None: no incident pages this key." in html
 

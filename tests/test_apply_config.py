@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from policies.models import AlertPolicy, Route, RoutingKey, Team
+from policies.models import AlertPolicy, Channel, Route, Team
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def snapshot() -> dict[str, list[Any]]:
     """Every row of every table the command writes, updated_at included."""
     return {
         model.__name__: list(model.objects.order_by("pk").values())
-        for model in (Team, RoutingKey, Route, AlertPolicy)
+        for model in (Team, Channel, Route, AlertPolicy)
     }
 
 
@@ -59,7 +59,7 @@ def test_it_creates_everything_from_the_example_file():
         "team-search",
         "Search",
     )
-    assert dict(RoutingKey.objects.values_list("name", "integration_key")) == {
+    assert dict(Channel.objects.values_list("name", "integration_key")) == {
         "Search on-call": KEYS["PD_SEARCH_KEY"],
         "Checkout on-call": KEYS["PD_CHECKOUT_KEY"],
         "Platform on-call": KEYS["PD_PLATFORM_KEY"],
@@ -147,7 +147,7 @@ def test_a_new_key_in_the_environment_is_an_update(monkeypatch):
 
     lines = apply(EXAMPLES / "console.yaml")
 
-    assert RoutingKey.objects.get(name="Search on-call").integration_key == new_key
+    assert Channel.objects.get(name="Search on-call").secret == new_key
     assert "routing key 'Search on-call' (NEWS…0004): changed (fields: integration_key)" in lines
 
 
@@ -166,7 +166,7 @@ def test_the_litellm_block_creates_the_matching_policies():
         "policy 'LiteLLM: hanging requests': created",
         "2 created, 0 changed, 0 unchanged.",
     ]
-    assert Team.objects.count() == RoutingKey.objects.count() == Route.objects.count() == 0
+    assert Team.objects.count() == Channel.objects.count() == Route.objects.count() == 0
 
 
 def test_a_tiny_litellm_hanging_threshold_is_applied_as_a_millisecond_and_stays_unchanged(
@@ -239,7 +239,7 @@ def test_a_dry_run_reports_what_would_change_and_writes_nothing(tmp_path):
 def test_a_dry_run_on_an_empty_console_creates_nothing():
     lines = apply(EXAMPLES / "console.yaml", "--dry-run")
 
-    assert snapshot() == {"Team": [], "RoutingKey": [], "Route": [], "AlertPolicy": []}
+    assert snapshot() == {"Team": [], "Channel": [], "Route": [], "AlertPolicy": []}
     assert "team 'search': would be created" in lines
 
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from policies.models import AlertPolicy, Route, RoutingKey, Team
+from policies.models import AlertPolicy, Channel, Route, Team
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def applied_example(monkeypatch):
 def snapshot() -> dict[str, list[Any]]:
     return {
         model.__name__: list(model.objects.order_by("pk").values())
-        for model in (Team, RoutingKey, Route, AlertPolicy)
+        for model in (Team, Channel, Route, AlertPolicy)
     }
 
 
@@ -82,12 +82,12 @@ BAD_FILES = {
     "bad routing key": (
         ("os.environ/PD_CHECKOUT_KEY", "not-a-pagerduty-key"),
         "not-a-pagerduty-key",
-        "routing_keys[1].integration_key: A PagerDuty integration key is exactly 32",
+        "routing_keys[1].secret: A PagerDuty integration key is exactly 32",
     ),
     "unset environment variable": (
         ("os.environ/PD_CHECKOUT_KEY", "os.environ/PD_UNSET_KEY"),
         "PD_UNSET_KEY",
-        "routing_keys[1].integration_key: the environment variable PD_UNSET_KEY is not set",
+        "routing_keys[1].secret: the environment variable PD_UNSET_KEY is not set",
     ),
     "window out of bounds": (
         ("    window_seconds: 600\n", "    window_seconds: 999999\n"),

@@ -39,7 +39,7 @@ def test_it_reads_the_example_file():
         "Checkout on-call",
         "Platform on-call",
     ]
-    assert config.routing_keys[0].integration_key == ENV["PD_SEARCH_KEY"]
+    assert config.routing_keys[0].secret == ENV["PD_SEARCH_KEY"]
     assert [(r.scope, r.target, r.routing_key) for r in config.routes] == [
         ("default", "", "Platform on-call"),
         ("team", "search", "Search on-call"),
@@ -67,7 +67,7 @@ def test_a_routing_key_is_read_from_the_environment_variable_it_names():
         {"MY_PD_KEY": ENV["PD_SEARCH_KEY"] + "\n"},
     )
 
-    assert config.routing_keys[0].integration_key == ENV["PD_SEARCH_KEY"]
+    assert config.routing_keys[0].secret == ENV["PD_SEARCH_KEY"]
 
 
 def test_an_unset_environment_variable_is_an_error_naming_it():
@@ -79,7 +79,7 @@ def test_an_unset_environment_variable_is_an_error_naming_it():
         """,
         {},
     ) == [
-        "console.yaml line 4, routing_keys[0].integration_key: "
+        "console.yaml line 4, routing_keys[0].secret: "
         "the environment variable PD_NOT_SET is not set"
     ]
 
@@ -93,7 +93,7 @@ def test_a_key_written_in_the_file_is_accepted_with_a_note():
         """
     )
 
-    assert config.routing_keys[0].integration_key == ENV["PD_SEARCH_KEY"]
+    assert config.routing_keys[0].secret == ENV["PD_SEARCH_KEY"]
     assert "os.environ/NAME keeps it out of version control" in config.notes[0]
     assert ENV["PD_SEARCH_KEY"] not in config.notes[0]
 
@@ -110,7 +110,7 @@ def test_a_bad_routing_key_is_an_error_that_does_not_show_the_key():
     )
 
     assert found == [
-        "console.yaml line 4, routing_keys[0].integration_key (os.environ/PD_SEARCH_KEY): "
+        "console.yaml line 4, routing_keys[0].secret (os.environ/PD_SEARCH_KEY): "
         "A PagerDuty integration key is exactly 32 characters; this one has 31."
     ]
     assert bad_key not in str(found)
@@ -374,7 +374,4 @@ def test_an_empty_environment_variable_is_an_error_naming_it():
     assert problems(
         "routing_keys: [{name: Search on-call, integration_key: os.environ/PD_KEY}]\n",
         {"PD_KEY": " "},
-    ) == [
-        "console.yaml line 1, routing_keys[0].integration_key: "
-        "the environment variable PD_KEY is empty"
-    ]
+    ) == ["console.yaml line 1, routing_keys[0].secret: the environment variable PD_KEY is empty"]

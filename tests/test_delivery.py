@@ -1,4 +1,5 @@
-"""Delivery to PagerDuty: retried when it may help, never when it cannot, always in order."""
+"""Delivery (here to PagerDuty): retried when it may help, never when it cannot, always in
+order."""
 
 import random
 from datetime import timedelta
@@ -6,9 +7,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from policies import channels
 from policies.engine import resolve
-from policies.models import Delivery, DeliveryAttempt, Incident, Route, RoutingKey
-from policies.pagerduty import send as pagerduty_send
+from policies.models import Channel, Delivery, DeliveryAttempt, Incident, Route
 from policies.sending import (
     _Claim,
     _claim,
@@ -20,6 +21,11 @@ from policies.sending import (
 from tests.engine_helpers import T0, add_requests, drain, evaluate, later
 
 pytestmark = pytest.mark.django_db
+
+
+def send(claim):
+    """What a worker does between its claim and its record: the channel's kind sends it."""
+    return channels.kind_of(claim.kind).deliver(claim.notice, claim.target, claim.reference)
 
 
 @pytest.fixture
@@ -106,9 +112,9 @@ def test_a_400_is_permanent_and_flags_the_routing_key(policy, pagerduty):
 
     delivery = trigger(incident)
     assert (delivery.status, delivery.attempts) == ("refused", 1)
-    key = RoutingKey.objects.get()
+    key = Channel.objects.get()
     assert key.refused_at == T0
-    assert "PagerDuty answered 400" in key.refusal
+    assert key.refusal.startswith("HTTP 400")
     assert pagerduty.events == []
 
 
@@ -117,7 +123,7 @@ def test_an_event_pagerduty_would_refuse_is_refused_by_the_fake_too(
 ):
     """The fake checks the v2 contract: a routing key that is not 32 characters is refused."""
     key = make_routing_key()
-    RoutingKey.objects.filter(pk=key.pk).update(integration_key="short")
+    Channel.objects.filter(pk=key.pk).update(secret="short")
     make_route(key, scope=Route.Scope.DEFAULT)
     incident = open_incident(make_policy(threshold=5))
 
@@ -135,10 +141,10 @@ def test_a_resolve_waits_for_its_trigger_still_in_flight(policy, pagerduty):
 
     resolve_delivery = incident.deliveries.get(action="resolve")
     waited = attempt_delivery(resolve_delivery.pk, later(5))
-    assert waited.message.startswith("waiting: an earlier event")
+    assert waited.message.startswith("waiting: an earlier message")
     assert pagerduty.events == []
 
-    _record_answer(claim, pagerduty_send(claim.body), later(6))  # the call ends
+    _record_answer(claim, send(claim), later(6))  # the call ends
     drain(later(8))
 
     assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]
@@ -246,7 +252,7 @@ def test_a_duplicate_task_does_not_send_before_the_retry_is_due(policy, pagerdut
 
 def test_retry_after_in_odd_digits_is_ignored_not_a_crash():
     """Regression: "²".isdigit() is true, and float("²") raised inside the delivery."""
-    from policies.pagerduty import _retry_after
+    from policies.channels.base import retry_after as _retry_after
 
     assert _retry_after("²") is None
     assert _retry_after("120") == 120.0

@@ -6,7 +6,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from policies.models import AlertPolicy, Delivery, Incident, IncidentEvent, PolicyState, Route
-from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+from tests.engine_helpers import T0, add_requests, drain, evaluate, later, routed
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ KEY = "R0AB" + "c" * 24 + "XY12"
 @pytest.fixture
 def search_route(make_routing_key, make_team, make_route):
     team = make_team(slug="search", name="Search", gateway_team_id="team-search")
-    key = make_routing_key(name="Search on-call", integration_key=KEY)
+    key = make_routing_key(name="Search on-call", secret=KEY)
     make_route(key, scope=Route.Scope.TEAM, team=team)
     return key
 
@@ -40,7 +40,7 @@ def test_a_breach_opens_an_incident_and_pages_the_teams_key(policy, search_route
     drain(T0)
 
     incident = Incident.objects.get()
-    assert (incident.status, incident.group_key, incident.routing_key) == (
+    assert (incident.status, incident.group_key, routed(incident)) == (
         "open",
         "team-search",
         search_route,
@@ -138,7 +138,7 @@ def test_without_a_route_the_incident_is_recorded_and_shows_no_route(make_policy
     drain(T0)
 
     incident = Incident.objects.get()
-    assert incident.routing_key is None
+    assert routed(incident) is None
     assert list(incident.deliveries.values_list("action", "status")) == [("trigger", "no_route")]
     assert "nowhere: no route matches" in incident.events.get(kind="opened").message
     assert pagerduty.events == []
@@ -316,8 +316,8 @@ def test_a_team_token_without_a_gateway_id_routes_to_the_teams_key(
 
     incident = Incident.objects.get()
     assert incident.team == team
-    assert incident.routing_key is not None
-    assert incident.routing_key.name == "Search on-call"
+    assert routed(incident) is not None
+    assert routed(incident).name == "Search on-call"
 
 
 def test_a_policy_re_enabled_after_a_pause_does_not_page_for_the_pause(
@@ -386,7 +386,7 @@ def test_a_platform_wide_incident_takes_the_default_route_not_its_busiest_teams(
     billing_key = make_routing_key(name="Billing on-call", team=billing)
     make_route(billing_key, scope=Route.Scope.TEAM, team=billing)
     make_route(billing_key, scope=Route.Scope.KEY_ALIAS, key_alias="billing-svc")
-    default = make_routing_key(name="Platform on-call", integration_key=KEY)
+    default = make_routing_key(name="Platform on-call", secret=KEY)
     make_route(default, scope=Route.Scope.DEFAULT)
     policy = make_policy(name="Platform failures", threshold=5, window_seconds=60)
     add_requests(
@@ -398,7 +398,7 @@ def test_a_platform_wide_incident_takes_the_default_route_not_its_busiest_teams(
     drain(T0)
 
     incident = Incident.objects.get()
-    assert (incident.routing_key, incident.team, incident.key_alias, incident.model) == (
+    assert (routed(incident), incident.team, incident.key_alias, incident.model) == (
         default,
         None,
         "",
@@ -431,7 +431,7 @@ def test_a_policy_filtered_to_a_team_routes_by_that_team(
     drain(T0)
 
     incident = Incident.objects.get()
-    assert (incident.routing_key, incident.team, incident.key_alias) == (
+    assert (routed(incident), incident.team, incident.key_alias) == (
         search_route,
         policy.filter_team,
         "",

@@ -1,5 +1,5 @@
 from policies.masking import mask_secret
-from policies.models import RoutingKey
+from policies.models import Channel
 
 KEY = "R0ABcdefghijklmnopqrstuvwxyzXY12"
 
@@ -14,9 +14,9 @@ def test_it_masks_short_secrets_entirely():
 
 
 def test_a_routing_key_never_shows_whole_in_str_or_repr():
-    key = RoutingKey(name="Search on-call", integration_key=KEY)
+    key = Channel(name="Search on-call", secret=KEY)
 
-    assert key.masked_key == "R0AB…XY12"
+    assert key.masked_secret == "R0AB…XY12"
     assert KEY not in str(key)
     assert KEY not in repr(key)
     assert "R0AB…XY12" in str(key)

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind, Route, RoutingKey
+from policies.models import KIND_DEFAULTS, AlertPolicy, Channel, PolicyKind, Route
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def errors_of(instance):
 
 
 def test_a_32_character_alphanumeric_routing_key_is_accepted():
-    RoutingKey(name="ok", integration_key=GOOD_KEY).full_clean()
+    Channel(name="ok", secret=GOOD_KEY).full_clean()
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ def test_a_32_character_alphanumeric_routing_key_is_accepted():
     ],
 )
 def test_a_malformed_routing_key_is_refused_on_its_field(key, message):
-    errors = errors_of(RoutingKey(name="bad", integration_key=key))
+    errors = errors_of(Channel(name="bad", secret=key))
     assert list(errors) == ["integration_key"]
     assert message in errors["integration_key"][0]
 

@@ -1,5 +1,5 @@
-"""What happened to an incident's page is told from its deliveries: "paged" only once
-PagerDuty accepted the trigger, never merely because nothing muted it."""
+"""What happened to an incident's page is told from its deliveries: "paged" only once every
+channel accepted it, never merely because nothing muted it."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,46 +7,76 @@ import httpx
 import pytest
 
 from policies import http
-from policies.page_state import Trigger, page_state, state_of
+from policies.page_state import Page, channel_state, page_state, state_of
 from tests.engine_helpers import T0, drain, later
 
 AT = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
 
-def trigger(status, attempts=1, error="", finished=None):
-    return Trigger(status, attempts, AT, finished, error)
+def page(status, attempts=1, error="", finished=None, channel="Search on-call"):
+    return Page(channel, status, attempts, AT, finished, error)
 
 
 SINCE = "2026-11-30 03:00:00 UTC"
 CASES = [
-    (False, True, None, "silenced", "muted", "Not paged: silence #3 of team Search."),
-    (True, False, None, "no route", "bad", "Nobody was paged: no route matches"),
-    (True, True, trigger("pending", 0), "queued", "pending", f"Waiting to be sent since {SINCE}."),
+    (page("muted", 0, "silence #3 of team Search"), "silenced", "muted",
+     "Not paged: silence #3 of team Search."),
+    (page("no_route", 0, channel=""), "no route", "bad", "Nobody was paged: no route matches"),
+    (page("pending", 0), "queued", "pending", f"Waiting to be sent since {SINCE}."),
     (
-        True, True, trigger("pending", 4, "ConnectError: refused"), "retrying", "bad",
+        page("pending", 4, "ConnectError: refused"), "retrying", "bad",
         f"Not delivered yet: failing since {SINCE}, 4 attempts; last error: ConnectError: refused.",
     ),
     (
-        True, True, trigger("delivered", finished=AT + timedelta(seconds=2)), "paged", "ok",
-        "Accepted by PagerDuty at 2026-11-30 03:00:02 UTC.",
+        page("delivered", finished=AT + timedelta(seconds=2)), "paged", "ok",
+        "Accepted at 2026-11-30 03:00:02 UTC.",
     ),
     (
-        True, True, trigger("refused", error="Invalid routing key", finished=AT), "refused", "bad",
-        f"Refused by PagerDuty at {SINCE}: Invalid routing key",
+        page("refused", error="Invalid routing key", finished=AT), "refused", "bad",
+        f"Refused at {SINCE}: Invalid routing key",
     ),
-    (
-        True, True, trigger("gave_up", error="timeout", finished=AT), "gave up", "bad",
-        "Never delivered; gave up at",
-    ),
+    (page("gave_up", error="timeout", finished=AT), "gave up", "bad", "Never delivered; gave up at"),
+    (page("skipped", error="not sent: the channel is disabled"), "not sent", "muted",
+     "not sent: the channel is disabled"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("paged", "routed", "facts", "word", "tone", "detail"), CASES)
-def test_each_state_says_what_happened(paged, routed, facts, word, tone, detail):
-    state = page_state(paged, "silence #3 of team Search", routed, facts)
+@pytest.mark.parametrize(("facts", "word", "tone", "detail"), CASES)
+def test_each_state_says_what_happened(facts, word, tone, detail):
+    state = channel_state(facts)
 
     assert (state.word, state.tone) == (word, tone)
     assert state.detail.startswith(detail)
+
+
+def test_no_page_at_all_is_no_route():
+    assert page_state([]).word == "no route"
+
+
+def test_one_channel_names_it_in_the_detail():
+    state = page_state([page("delivered", finished=AT)])
+    assert (state.word, state.tone) == ("paged", "ok")
+    assert state.detail == f"Search on-call: Accepted at {SINCE}."
+
+
+def test_the_incident_is_as_bad_as_its_worst_channel_and_counts_it():
+    state = page_state(
+        [
+            page("delivered", finished=AT),
+            page("pending", 3, "HTTP 429", channel="#search"),
+            page("delivered", finished=AT, channel="hooks"),
+        ]
+    )
+    assert (state.word, state.tone) == ("retrying (1 of 3)", "bad")
+    assert "#search: Not delivered yet" in state.detail
+    assert f"hooks: Accepted at {SINCE}." in state.detail
+
+
+def test_every_channel_paged_is_paged():
+    state = page_state(
+        [page("delivered", finished=AT), page("delivered", finished=AT, channel="b")]
+    )
+    assert (state.word, state.tone) == ("paged", "ok")
 
 
 def refuse_connections(request):
@@ -70,7 +100,7 @@ def test_with_pagerduty_unreachable_the_pages_say_retrying_not_paged(ops, incide
         assert ">retrying</span>" in html
         assert "icon-yes.svg" not in html.split('id="key-health"')[0]
     assert "last error: ConnectError: connection refused" in page
-    assert "never: PagerDuty accepted no trigger for it" in page
+    assert "never: no channel accepted a page of it" in page
 
 
 @pytest.mark.django_db
@@ -80,7 +110,7 @@ def test_once_pagerduty_accepts_it_says_paged_and_when(ops, incident, pagerduty)
     page = ops.get(f"/admin/policies/incident/{incident.pk}/change/").content.decode()
 
     assert ">paged</span>" in page
-    assert "Accepted by PagerDuty at" in page
+    assert "Accepted at" in page
 
 
 @pytest.mark.django_db
@@ -89,14 +119,14 @@ def test_delivery_health_turns_red_on_transient_failures_too(incident, monkeypat
     last 24 h 0": only refusals and give-ups counted."""
     from django.core.cache import cache
 
-    from policies.dashboard import key_health
+    from policies.dashboard import channel_health
 
     monkeypatch.setattr(http, "transport", httpx.MockTransport(refuse_connections))
     for second in (0, 10, 30, 70):
         drain(later(second))
     cache.clear()
 
-    [health] = key_health(later(70))
+    [health] = channel_health(later(70))
 
     assert (health.healthy, health.retrying, health.pending, health.failed_last_day) == (
         False,

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from policies import pagerduty
+from policies.channels import pagerduty
 from tests.e2e.pagerduty_server import PagerDutyServer
 
 DEADLINE = 3.0
@@ -26,7 +26,7 @@ def test_an_answer_trickled_a_byte_a_second_is_cut_off_at_the_deadline(trickling
     trickling.trickle(part, 1.0)
 
     started = time.monotonic()
-    answer = pagerduty.send(EVENT)
+    answer = pagerduty.post(EVENT)
     took = time.monotonic() - started
 
     assert took < DEADLINE + MARGIN
@@ -38,7 +38,7 @@ def test_an_answer_trickled_a_byte_a_second_is_cut_off_at_the_deadline(trickling
 def test_an_answer_in_time_is_read_whole(trickling):
     trickling.trickle("body", 0.01)
 
-    answer = pagerduty.send(EVENT)
+    answer = pagerduty.post(EVENT)
 
     assert (answer.http_status, answer.error) == (202, "")
     assert '"dedup_key": "x"' in answer.excerpt

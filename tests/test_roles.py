@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ingest.models import IngestToken
-from policies.models import AlertPolicy, Incident, Maintenance, Route, RoutingKey, Silence
+from policies.models import AlertPolicy, Channel, Incident, Maintenance, Route, Silence
 from policies.roles import OPS_ADMINS, TEAM_EDITORS, VIEWERS
 from tests.admin_helpers import form_data_of
 from tests.engine_helpers import in_a_day
@@ -184,7 +184,7 @@ class TestRouting:
         other = post_change(editor, admin_client_, keys[1], description="theirs")
 
         assert (own.status_code, other.status_code) == (302, 403)
-        assert RoutingKey.objects.get(pk=keys[1].pk).description == ""
+        assert Channel.objects.get(pk=keys[1].pk).description == ""
 
     def test_a_team_key_that_the_default_route_pages_is_for_ops_admins_only(
         self, editor, admin_client_, keys
@@ -194,7 +194,7 @@ class TestRouting:
         response = post_change(editor, admin_client_, keys[0], description="redirected")
 
         assert response.status_code == 403
-        assert RoutingKey.objects.get(pk=keys[0].pk).description == ""
+        assert Channel.objects.get(pk=keys[0].pk).description == ""
 
     def test_a_team_editor_routes_their_team_to_their_keys_only(self, editor, keys, teams):
         add = reverse("admin:policies_route_add")
@@ -218,8 +218,8 @@ class TestRouting:
         assert not Route.objects.exists()
 
     def test_test_events_only_by_who_may_change_the_key(self, editor, viewer, keys, pagerduty):
-        def send(client: Client, key: RoutingKey) -> int:
-            url = reverse("admin:policies_routingkey_test_event", args=[key.pk])
+        def send(client: Client, key: Channel) -> int:
+            url = reverse("admin:policies_channel_test_event", args=[key.pk])
             return client.post(url).status_code
 
         assert send(viewer, keys[0]) == 403
@@ -229,7 +229,7 @@ class TestRouting:
         assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
 
     def test_the_test_event_page_sends_only_on_a_post(self, admin_client_, keys, pagerduty):
-        url = reverse("admin:policies_routingkey_test_event", args=[keys[0].pk])
+        url = reverse("admin:policies_channel_test_event", args=[keys[0].pk])
         assert admin_client_.get(url).status_code == 200  # the confirmation
         assert pagerduty.events == []
 
@@ -422,11 +422,11 @@ def test_nobody_restores_an_old_version_through_the_history_pages(request, who, 
     ],
 )
 def test_a_list_cannot_be_filtered_by_a_routing_keys_secret(viewer, keys, lookup):
-    key = keys[0].integration_key
+    key = keys[0].secret
     guess = {"integration_key__regex": f"^{key[:3]}"}.get(lookup, key[:3])
     value = key if lookup in ("integration_key", "integration_key__in") else guess
 
-    response = viewer.get(list_url(RoutingKey), {lookup: value})
+    response = viewer.get(list_url(Channel), {lookup: value})
 
     # Refused outright (Django's admin answers a disallowed lookup with 400), so no row
     # count can confirm a guess.

@@ -13,11 +13,11 @@ from policies import http
 from policies.engine import evaluate_all
 from policies.models import (
     AlertPolicy,
+    Channel,
     Incident,
     IncidentEvent,
     Maintenance,
     Route,
-    RoutingKey,
     Silence,
     Subject,
     Team,
@@ -93,7 +93,7 @@ class TestSilenceRows:
 @pytest.fixture
 def search(make_team, make_routing_key, make_route):
     team = make_team(slug="search", name="Search", gateway_team_id="team-search")
-    key = make_routing_key(name="Search on-call", integration_key=KEY, team=team)
+    key = make_routing_key(name="Search on-call", secret=KEY, team=team)
     make_route(key, scope=Route.Scope.TEAM, team=team)
     return team
 
@@ -259,7 +259,7 @@ def test_a_platform_wide_incident_is_not_muted_by_the_silence_of_its_busiest_tea
     assert incident.details["busiest_team"] == "team-search"  # ...whoever sent the most
     assert incident.paged is True  # and that team's silence does not mute it
     [event] = pagerduty.events
-    assert event["routing_key"] == RoutingKey.objects.get(name="Ops").integration_key
+    assert event["routing_key"] == Channel.objects.get(name="Ops").secret
 
 
 @pytest.mark.django_db

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from policies.models import RoutingKey
+from policies.models import Channel
 from tests.e2e.pagerduty_server import PagerDutyServer
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ KEY = "R0AB" + "e" * 24 + "XY12"
 
 @pytest.fixture
 def key(make_routing_key):
-    return make_routing_key(name="Search on-call", integration_key=KEY)
+    return make_routing_key(name="Search on-call", secret=KEY)
 
 
 def test_the_command_sends_a_trigger_then_its_resolve(key, pagerduty):
@@ -42,7 +42,7 @@ def test_the_command_reports_a_refusal_and_flags_the_key(key, pagerduty):
         call_command("send_test_event", "Search on-call", stdout=StringIO())
 
     assert pagerduty.events == []
-    assert RoutingKey.objects.get().refused_at is not None
+    assert Channel.objects.get().refused_at is not None
 
 
 def test_the_command_names_an_unknown_key():

@@ -20,17 +20,17 @@ KEY = "R0AB" + "e" * 24 + "XY12"
 
 @pytest.fixture
 def key(make_routing_key):
-    return make_routing_key(name="Search on-call", integration_key=KEY)
+    return make_routing_key(name="Search on-call", secret=KEY)
 
 
 def confirm_url(key):
-    return reverse("admin:policies_routingkey_test_event", args=[key.pk])
+    return reverse("admin:policies_channel_test_event", args=[key.pk])
 
 
 def test_the_button_opens_a_confirmation_that_says_what_would_be_sent_and_sends_nothing(
     ops, key, pagerduty
 ):
-    change_page = ops.get(reverse("admin:policies_routingkey_change", args=[key.pk]))
+    change_page = ops.get(reverse("admin:policies_channel_change", args=[key.pk]))
     assert f'<a href="{confirm_url(key)}" class="historylink" id="send-test-event">' in (
         change_page.content.decode()
     )
@@ -58,7 +58,7 @@ def test_confirming_sends_it_and_shows_the_bodies_sent_next_to_pagerdutys_answer
     probe = Probe.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse(
-        "admin:policies_routingkey_test_event_result", args=[key.pk, probe.pk]
+        "admin:policies_channel_test_event_result", args=[key.pk, probe.pk]
     )
     html = unescape(ops.get(response["Location"]).content.decode())
     trigger, resolve = pagerduty.events
@@ -100,18 +100,18 @@ def test_the_test_is_listed_in_the_keys_recent_deliveries_with_the_incidents(
     probe = Probe.objects.get()
 
     html = unescape(
-        ops.get(reverse("admin:policies_routingkey_change", args=[key.pk])).content.decode()
+        ops.get(reverse("admin:policies_channel_change", args=[key.pk])).content.decode()
     )
 
     listed = html[html.index("Recent deliveries") :]
-    result = reverse("admin:policies_routingkey_test_event_result", args=[key.pk, probe.pk])
+    result = reverse("admin:policies_channel_test_event_result", args=[key.pk, probe.pk])
     assert f'<a href="{result}">' in listed
     assert "Test event by ops: accepted (HTTP 202" in listed
     assert listed.index(result) < listed.index("Trigger: Delivered")  # newest first
 
 
 def test_the_list_action_asks_first_then_sends_on_confirmation(ops, key, pagerduty):
-    changelist = reverse("admin:policies_routingkey_changelist")
+    changelist = reverse("admin:policies_channel_changelist")
     asked = ops.post(changelist, {"action": "send_test_event", "_selected_action": [key.pk]})
 
     assert asked.status_code == 200
@@ -128,7 +128,7 @@ def test_the_list_action_asks_first_then_sends_on_confirmation(ops, key, pagerdu
 
     assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
     probe = Probe.objects.get()
-    result = reverse("admin:policies_routingkey_test_event_result", args=[key.pk, probe.pk])
+    result = reverse("admin:policies_channel_test_event_result", args=[key.pk, probe.pk])
     assert f'<a href="{result}">what was sent</a>' in sent.content.decode()
 
 
@@ -152,6 +152,6 @@ def test_a_viewer_may_read_a_result_but_not_ask_to_send(ops, key, pagerduty, cli
     viewer.groups.add(Group.objects.get(name=VIEWERS))
     client.force_login(viewer)
 
-    result = reverse("admin:policies_routingkey_test_event_result", args=[key.pk, probe.pk])
+    result = reverse("admin:policies_channel_test_event_result", args=[key.pk, probe.pk])
     assert client.get(result).status_code == 200
     assert client.get(confirm_url(key)).status_code == 403

@@ -1,5 +1,5 @@
 """The admin is the console's UI for people: one module per model module, as in ``models/``."""
 
-from policies.admin import incident, policy, routing, silence, system, team
+from policies.admin import channel, incident, policy, routing, silence, system, team
 
-__all__ = ["incident", "policy", "routing", "silence", "system", "team"]
+__all__ = ["channel", "incident", "policy", "routing", "silence", "system", "team"]

@@ -60,6 +60,14 @@ class TeamScoped(_AdminBase[M]):
                 kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        own = own_team_ids(request.user)
+        path = self.own_team_choices.get(db_field.name)
+        if own is not None and path is not None:
+            related = db_field.related_model._default_manager
+            kwargs["queryset"] = related.filter(**{f"{path}__in": own})
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
     def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         allowed = bool(super().has_change_permission(request, obj))
         return allowed and (obj is None or may_change_team_row(request.user, self.teams_of(obj)))

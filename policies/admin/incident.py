@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from alerting_console.moments import shown
 from ingest.models import GatewayRequest
 from policies.admin.incident_page import first_screen
+from policies.dispatch import never_paged
 from policies.engine import resolve
 from policies.models import (
     Delivery,
@@ -33,7 +34,7 @@ from policies.models import (
     IncidentStatus,
 )
 from policies.muting import subject_of
-from policies.page_state import page_badge, state_of, with_latest_trigger
+from policies.page_state import PAGES_ATTR, latest_pages, page_badge, state_of, with_pages
 from policies.retry import retry_now
 from policies.roles import own_team_ids
 
@@ -76,8 +77,10 @@ class MutedFilter(admin.SimpleListFilter):
         return [("yes", "Silenced or in maintenance"), ("no", "Not muted")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() in ("yes", "no"):
-            return queryset.filter(paged=self.value() == "no")
+        if self.value() == "yes":
+            return never_paged(queryset)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=never_paged(Incident.objects.all()).values("pk"))
         return queryset
 
 
@@ -100,7 +103,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
         ("model", admin.AllValuesFieldListFilter),
         "detected_at",
     ]
-    list_select_related = ["policy", "routing_key", "team"]
+    list_select_related = ["policy", "team"]
     search_fields = [
         "dedup_key", "summary", "group_key", "key_alias", "model", "details__sample_request_ids",
     ]  # fmt: skip
@@ -157,7 +160,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
-        return with_latest_trigger(super().get_queryset(request))
+        return with_pages(super().get_queryset(request))
 
     @admin.display(description="summary", ordering="summary")
     def short_summary(self, incident: Incident) -> SafeString:
@@ -192,9 +195,9 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
     @admin.display(description="last paged at")
     def paged_at(self, incident: Incident) -> str:
         delivered = incident.deliveries.filter(
-            action=Delivery.Action.TRIGGER, status=Delivery.Status.DELIVERED
+            action__in=Delivery.PAGES, status=Delivery.Status.DELIVERED
         ).aggregate(at=Max("finished_at"))["at"]
-        return shown(delivered) if delivered else "never: PagerDuty accepted no trigger for it"
+        return shown(delivered) if delivered else "never: no channel accepted a page of it"
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         # Open incidents first, newest first within each; not by the status's spelling.
@@ -206,7 +209,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
 
     @admin.display(description="timeline")
     def timeline(self, incident: Incident) -> SafeString:
-        """Opened, count changes, every delivery attempt with PagerDuty's answer, renotifies,
+        """Opened, count changes, every delivery attempt with its service's answer, renotifies,
         silences, and the resolve (and by whom), in order."""
         entries: list[tuple[datetime, str, str, str]] = []
         attempts = attempts_by_ordinal(incident)
@@ -217,12 +220,12 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
             if attempt is None:
                 entries.append((event.at, event.get_kind_display(), event.message + who, ""))
                 continue
-            # One row per attempt: what PagerDuty answered, and what was decided of it.
+            # One row per attempt: what the service answered, and what was decided of it.
             answer = f"HTTP {attempt.http_status}" if attempt.http_status else "no answer"
             entries.append(
                 (
                     event.at,
-                    f"{attempt.delivery.get_action_display()} sent",
+                    _sent(attempt.delivery),
                     f"{answer} in {attempt.duration_ms} ms. {event.message}",
                     reverse("admin:policies_delivery_change", args=[attempt.delivery_id]),
                 )
@@ -233,7 +236,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
             entries.append(
                 (
                     attempt.at,
-                    f"{attempt.delivery.get_action_display()} sent",
+                    _sent(attempt.delivery),
                     f"{answer}{': ' + said if said else ''} ({attempt.duration_ms} ms)",
                     reverse("admin:policies_delivery_change", args=[attempt.delivery_id]),
                 )
@@ -441,7 +444,14 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
 
     @admin.display(description="routed to")
     def routed_to(self, incident: Incident) -> str:
-        return str(incident.routing_key) if incident.routing_key else "no route"
+        names = [
+            page.channel
+            for page in latest_pages(
+                getattr(incident, PAGES_ATTR, None)
+                or incident.deliveries.filter(action__in=Delivery.PAGES).select_related("channel")
+            )
+        ]
+        return ", ".join(name for name in names if name) or "no route"
 
 
 class DeliveryAttemptInline(ReadOnly, admin.TabularInline[DeliveryAttempt, Delivery]):
@@ -464,11 +474,16 @@ class DeliveryAdmin(ReadOnly, admin.ModelAdmin[Delivery]):
     )  # fmt: skip
 
 
+def _sent(delivery: Delivery) -> str:
+    where = f" to {delivery.channel.name}" if delivery.channel else ""
+    return f"{delivery.get_action_display()} sent{where}"
+
+
 def attempts_by_ordinal(incident: Incident) -> dict[tuple[int, int], DeliveryAttempt]:
     """Each delivery's attempts by (delivery, 1 for its first attempt, 2, ...)."""
     attempts = (
         DeliveryAttempt.objects.filter(delivery__incident=incident)
-        .select_related("delivery")
+        .select_related("delivery__channel")
         .order_by("delivery_id", "at", "pk")
     )
     numbered: dict[tuple[int, int], DeliveryAttempt] = {}

@@ -4,7 +4,6 @@ errors, and what a person can do about it. Everything else is below it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +17,7 @@ from ingest.models import Outcome
 from policies.charts import CountChart, count_chart
 from policies.count_history import History, count_history
 from policies.models import Delivery, GroupBy, Incident, IncidentStatus, PolicyKind
+from policies.silence_form import Link, silence_links
 
 UNITS = {
     PolicyKind.FAILURES: "failed requests",
@@ -25,12 +25,6 @@ UNITS = {
     PolicyKind.HUNG: "hung requests",
     PolicyKind.SLOW: "slow requests",
 }
-
-
-@dataclass(frozen=True)
-class Link:
-    label: str
-    url: str
 
 
 def end_of(incident: Incident, now: datetime) -> datetime:
@@ -78,28 +72,6 @@ def open_for(incident: Incident, now: datetime) -> str:
         took = timesince(incident.detected_at, incident.resolved_at)
         return f"resolved {shown(incident.resolved_at)}, after {took}"
     return f"open for {timesince(incident.detected_at, now)}, since {shown(incident.detected_at)}"
-
-
-def silence_links(incident: Incident) -> list[Link]:
-    """The silence form, filled in for this incident's group, or its policy. A silence mutes
-    one of them: a team's mutes its every policy, a policy's its every group."""
-    policy = incident.policy
-    reason = f"Incident #{incident.pk}: {incident.summary}"[:500]
-    add = reverse("admin:policies_silence_add")
-    fields: list[tuple[str, dict[str, Any]]] = []
-    if policy.group_by == GroupBy.TEAM and incident.team_id is not None:
-        fields.append((f"team {incident.team}", {"scope": "team", "team": incident.team_id}))
-    elif policy.group_by == GroupBy.KEY_ALIAS and incident.group_key:
-        label = f"API-key alias {incident.group_key}"
-        fields.append((label, {"scope": "key_alias", "key_alias": incident.group_key}))
-    elif policy.group_by == GroupBy.MODEL and incident.group_key:
-        label = f"model {incident.group_key}"
-        fields.append((label, {"scope": "model", "model": incident.group_key}))
-    fields.append((f"policy “{policy.name}”", {"scope": "policy", "policy": policy.pk}))
-    return [
-        Link(f"Silence {label}", f"{add}?{urlencode({**prefill, 'reason': reason})}")
-        for label, prefill in fields
-    ]
 
 
 def requests_link(incident: Incident, now: datetime) -> Link:

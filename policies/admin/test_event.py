@@ -1,5 +1,6 @@
-"""The test event's pages: a confirmation that says what will be sent and to which key
-(masked) before anyone is paged, and afterwards the bodies sent next to PagerDuty's answers."""
+"""The test message's pages: a confirmation that says what will be sent and to which channel
+(secrets masked) before anyone is notified, and afterwards what was sent next to the service's
+answers."""
 
 from __future__ import annotations
 
@@ -10,49 +11,47 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from policies.models import Probe, RoutingKey
+from policies.models import Channel, Probe
 from policies.probe import ProbeResult, preview, send_probe
 
 
 def result_url(probe: Probe) -> str:
-    return reverse(
-        "admin:policies_routingkey_test_event_result", args=[probe.routing_key_id, probe.pk]
-    )
+    return reverse("admin:policies_channel_test_event_result", args=[probe.channel_id, probe.pk])
 
 
 def confirm_page(
-    model_admin: admin.ModelAdmin[RoutingKey],
+    model_admin: admin.ModelAdmin[Channel],
     request: HttpRequest,
-    keys: list[RoutingKey],
+    channels: list[Channel],
     from_list: bool,
 ) -> TemplateResponse:
     """The GET (or, from the list's action, the first POST) before sending: nothing is sent."""
     events = []
-    for key in keys:
-        trigger, resolve = preview(key, request.user.get_username())
-        events.append((key, trigger, resolve))
+    for channel in channels:
+        trigger, resolve = preview(channel, request.user.get_username())
+        events.append((channel, trigger, resolve))
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": "Send a test event?",
-        "opts": RoutingKey._meta,
+        "title": "Send a test message?",
+        "opts": Channel._meta,
         "events": events,
         "from_list": from_list,
-        "selected": [key.pk for key in keys],
+        "selected": [channel.pk for channel in channels],
     }
-    return TemplateResponse(request, "admin/policies/routingkey/test_event_confirm.html", context)
+    return TemplateResponse(request, "admin/policies/channel/test_event_confirm.html", context)
 
 
 def send_and_report(
-    model_admin: admin.ModelAdmin[RoutingKey], request: HttpRequest, key: RoutingKey
+    model_admin: admin.ModelAdmin[Channel], request: HttpRequest, channel: Channel
 ) -> ProbeResult:
-    result = send_probe(key, sent_by=request.user.get_username())
+    result = send_probe(channel, sent_by=request.user.get_username())
     level = messages.SUCCESS if result.ok else messages.ERROR
     model_admin.message_user(
         request,
         format_html(
             '{} ({}): {} (<a href="{}">what was sent</a>)',
-            key.name,
-            key.masked_key,
+            channel.name,
+            channel.masked_secret or channel.kind_label,
             result.describe(),
             result_url(result.record),
         ),
@@ -62,14 +61,14 @@ def send_and_report(
 
 
 def result_page(
-    model_admin: admin.ModelAdmin[RoutingKey], request: HttpRequest, key: RoutingKey, probe_id: str
+    model_admin: admin.ModelAdmin[Channel], request: HttpRequest, channel: Channel, probe_id: str
 ) -> HttpResponse:
-    probe = get_object_or_404(Probe, pk=probe_id, routing_key=key)
+    probe = get_object_or_404(Probe, pk=probe_id, channel=channel)
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": f"Test event to {key}",
-        "opts": RoutingKey._meta,
-        "key": key,
+        "title": f"Test message to {channel}",
+        "opts": Channel._meta,
+        "channel": channel,
         "probe": probe,
         "events": [
             ("Trigger", probe.trigger_body, probe.trigger_answer),
@@ -80,4 +79,4 @@ def result_page(
             ),
         ],
     }
-    return TemplateResponse(request, "admin/policies/routingkey/test_event_result.html", context)
+    return TemplateResponse(request, "admin/policies/channel/test_event_result.html", context)

@@ -4,9 +4,16 @@ registry. A new kind is one module, its tests and one line here."""
 from __future__ import annotations
 
 from policies.channels.base import ChannelKind
+from policies.channels.inbox import Inbox
 from policies.channels.pagerduty import PagerDuty
 
-KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(),)}
+KINDS: dict[str, ChannelKind] = {
+    kind.name: kind
+    for kind in (
+        PagerDuty(),
+        Inbox(),
+    )
+}
 
 
 class UnknownKind(ValueError):

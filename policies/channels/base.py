@@ -8,6 +8,8 @@ A kind is one module of this package with one class that has:
 - ``fields``: its non-secret settings, as ``Field`` rows (the admin form and ``apply_config``
   are built from them);
 - ``validate(secret, settings)``: field name → reason, for every bad value (empty: valid);
+- ``render(notice, target)``: the message it would send, with no secret in it (shown by the
+  test message's page and the inbox);
 - ``deliver(notice, target, reference)``: build the message, send it, and classify the answer
   as delivered, retry later (when the service said), or permanent failure. ``reference`` is
   what this channel's earlier delivery of the same incident left (a Slack ``ts``, a Discord
@@ -25,10 +27,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
 import httpx
+from django.utils import timezone
 
 from policies import http
 from policies.masking import mask_secret
@@ -130,7 +134,7 @@ class Result:
 
     def describe(self) -> str:
         if self.http_status is None:
-            return f"no answer ({self.error})"
+            return self.error or "no answer"
         said = f"HTTP {self.http_status} {self.excerpt[:200]}".strip()
         return f"{said}: {self.error}" if self.error else said
 
@@ -145,6 +149,12 @@ class ChannelKind(Protocol):
     def validate(self, secret: str, settings: Mapping[str, Any]) -> dict[str, str]: ...
 
     def deliver(self, notice: Notice, target: Target, reference: str) -> Result: ...
+
+    def render(self, notice: Notice, target: Target) -> Any:
+        """The message ``deliver`` would send for this notice (its first call's body), as
+        JSON-able data or text, with no secret in it: what the test message's page and the
+        inbox show."""
+        ...
 
 
 # Helpers for kinds that POST over HTTP.
@@ -186,3 +196,17 @@ def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - len(ellipsis))] + ellipsis
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After is seconds or an HTTP date (RFC 9110, 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 6:  # at most 11 days
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - timezone.now()).total_seconds())

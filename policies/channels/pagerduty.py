@@ -13,12 +13,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
 from django.conf import settings
-from django.utils import timezone
 
 from policies import http
 from policies.channels.base import (
@@ -30,8 +28,10 @@ from policies.channels.base import (
     classify_http,
     ms_since,
     no_answer,
+    retry_after,
     truncate,
 )
+from policies.masking import mask_secret as mask_credential
 
 SUMMARY_LIMIT = 1024
 SOURCE = "alerting-console"
@@ -107,20 +107,6 @@ def post(event: dict[str, Any]) -> Result:
     )
 
 
-def retry_after(value: str | None) -> float | None:
-    """Retry-After is seconds or an HTTP date (RFC 9110, 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit() and len(value) <= 6:  # at most 11 days
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - timezone.now()).total_seconds())
-
-
 class PagerDuty:
     name: ClassVar[str] = "pagerduty"
     label: ClassVar[str] = "PagerDuty"
@@ -137,3 +123,6 @@ class PagerDuty:
 
     def deliver(self, notice: Notice, target: Target, reference: str) -> Result:
         return post(event_for(notice, target.secret))
+
+    def render(self, notice: Notice, target: Target) -> Any:
+        return event_for(notice, mask_credential(target.secret))

@@ -7,9 +7,10 @@ writes it, all or nothing. The format: docs/apply-config.md.
 from policies.config.apply import Outcome, Report, apply_config
 from policies.config.parse import load_file, parse
 from policies.config.places import ConfigError, Place
-from policies.config.spec import Config, PolicySpec, RouteSpec, RoutingKeySpec, TeamSpec
+from policies.config.spec import ChannelSpec, Config, PolicySpec, RouteSpec, TeamSpec
 
 __all__ = [
+    "ChannelSpec",
     "Config",
     "ConfigError",
     "Outcome",
@@ -17,7 +18,6 @@ __all__ = [
     "PolicySpec",
     "Report",
     "RouteSpec",
-    "RoutingKeySpec",
     "TeamSpec",
     "apply_config",
     "load_file",

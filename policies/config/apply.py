@@ -1,6 +1,6 @@
 """Applying a checked configuration to the database: all of it, or nothing.
 
-Rows are matched by their natural key (team slug, routing key name, route scope and target,
+Rows are matched by their natural key (team slug, channel name, route scope, target and kinds,
 policy name). A row whose values already match is not saved, so a second run changes nothing.
 Rows the file does not mention are left alone: nothing is ever deleted.
 """
@@ -14,8 +14,15 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, models, transaction
 
 from policies.config.places import ConfigError, Problem
-from policies.config.spec import Config, Located, RouteSpec, file_key, validation_problems
-from policies.models import AlertPolicy, Route, RoutingKey, Team
+from policies.config.spec import (
+    ChannelSpec,
+    Config,
+    Located,
+    RouteSpec,
+    file_key,
+    validation_problems,
+)
+from policies.models import AlertPolicy, Channel, Route, Team
 
 Status = Literal["created", "changed", "unchanged"]
 M = TypeVar("M", bound=models.Model)
@@ -86,10 +93,8 @@ class _Applier:
             label = f"team {team.slug!r}"
             if not self._upsert(Team, {"slug": team.slug}, team.model_values(), team, label):
                 self.failed.add((Team, team.slug))
-        for key in self.config.routing_keys:
-            label = f"routing key {key.name!r} ({key.masked_key})"
-            if not self._upsert(RoutingKey, {"name": key.name}, key.model_values(), key, label):
-                self.failed.add((RoutingKey, key.name))
+        for channel in self.config.channels:
+            self._channel(channel)
         for route in self.config.routes:
             self._route(route)
         for policy in self.config.policies:
@@ -105,9 +110,22 @@ class _Applier:
             raise ConfigError.at(self.problems)
         return self.report
 
+    def _channel(self, spec: ChannelSpec) -> None:
+        hint = f", {spec.masked_secret}" if spec.secret else ""
+        label = f"{spec.kind} channel {spec.name!r}{hint}"
+        values = spec.model_values()
+        values["team"] = None
+        if spec.team:
+            values["team"] = self._find(Team, "slug", spec.team, spec, "team")
+            if values["team"] is None:
+                self.failed.add((Channel, spec.name))
+                return
+        if not self._upsert(Channel, {"name": spec.name}, values, spec, label):
+            self.failed.add((Channel, spec.name))
+
     def _route(self, route: RouteSpec) -> None:
-        routing_key = self._find(RoutingKey, "name", route.routing_key, route, "routing_key")
-        lookup: dict[str, object] = {"scope": route.scope}
+        found = [self._find(Channel, "name", name, route, "channels") for name in route.channels]
+        lookup: dict[str, object] = {"scope": route.scope, "kinds": list(route.kinds)}
         if route.scope == Route.Scope.TEAM:
             team = self._find(Team, "slug", route.target, route, "team")
             if team is None:
@@ -119,9 +137,21 @@ class _Applier:
             label = f"route for key alias {route.target!r}"
         else:
             label = "default route"
-        if routing_key is not None:
-            label = f"{label} → {routing_key.name!r}"
-            self._upsert(Route, lookup, {"routing_key": routing_key}, route, label)
+        if route.kinds:
+            label += f" ({', '.join(route.kinds)})"
+        channels = [c for c in found if c is not None]
+        if len(channels) != len(found):
+            return
+        label = f"{label} → {', '.join(repr(c.name) for c in channels)}"
+        values: dict[str, object] = {"continue_matching": route.continue_matching}
+        if not self._upsert(Route, lookup, values, route, label):
+            return
+        row = Route.objects.get(**lookup)
+        wanted = {c.pk for c in channels}
+        if set(row.channels.values_list("pk", flat=True)) != wanted:
+            row.channels.set(channels)
+            if self.report.outcomes[-1].status == "unchanged":
+                self.report.outcomes[-1] = Outcome(label, "changed", ("channels",))
 
     def _find(self, model: type[M], field: str, value: str, spec: Located, key: str) -> M | None:
         if (model, value) in self.failed:

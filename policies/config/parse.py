@@ -14,6 +14,7 @@ from policies.config.places import ConfigError
 from policies.config.sections import (
     check,
     offline,
+    read_channels,
     read_policies,
     read_routes,
     read_routing_keys,
@@ -23,7 +24,7 @@ from policies.config.spec import Config, Located
 from policies.config.yaml_reader import Reader, compose, is_null, unknown_key_message
 from policies.models import AlertPolicy
 
-SECTIONS = ("teams", "routing_keys", "routes", "policies", "general_settings")
+SECTIONS = ("teams", "channels", "routing_keys", "routes", "policies", "general_settings")
 
 # The other top-level sections of a LiteLLM config.yaml, so that a whole one can be applied.
 # They are ignored; any other key is an error, so that a typo cannot pass silently.
@@ -83,8 +84,11 @@ def parse(text: str, filename: str, environ: Mapping[str, str] | None = None) ->
             continue  # an empty section
         elif key == "teams":
             config.teams.extend(read_teams(reader, entry))
+        elif key == "channels":
+            config.channels.extend(read_channels(reader, entry, environ, config.notes))
         elif key == "routing_keys":
-            config.routing_keys.extend(read_routing_keys(reader, entry, environ, config.notes))
+            # The old word for PagerDuty channels: still read, each a channel of that name.
+            config.channels.extend(read_routing_keys(reader, entry, environ, config.notes))
         elif key == "routes":
             config.routes.extend(read_routes(reader, entry))
         elif key == "policies":
@@ -100,14 +104,14 @@ def parse(text: str, filename: str, environ: Mapping[str, str] | None = None) ->
     _unique(reader, config.teams, "name", "team name")
     _unique(reader, config.teams, "gateway_team_id", "gateway team id")
     _unique(reader, config.teams, "gateway_team_alias", "gateway team alias")
-    _unique(reader, config.routing_keys, "name", "routing key name")
+    _unique(reader, config.channels, "name", "channel name")
     _unique(reader, config.policies, "name", "policy name")
     if reader.problems:
         raise ConfigError.at(reader.problems)
     if config.is_empty():
         raise ConfigError(
             [
-                f"{filename}: nothing to apply: no teams, routing_keys, routes, policies "
+                f"{filename}: nothing to apply: no teams, channels, routes, policies "
                 "or LiteLLM general_settings.alerting_args",
                 *config.notes,
             ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from policies.config.places import Place, Problem
-from policies.masking import mask_secret
+from policies.models.channel import mask_credential
 
 # The file's keys where they differ from the model's field names.
 FILE_KEYS = {"filter_team": "team", "filter_key_alias": "key_alias", "filter_model": "model"}
@@ -46,20 +46,25 @@ class TeamSpec(Located):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RoutingKeySpec(Located):
+class ChannelSpec(Located):
     name: str
-    # repr=False: a traceback or debug print must never show the key.
-    integration_key: str = field(repr=False)
+    kind: str
+    # repr=False: a traceback or debug print must never show the credential.
+    secret: str = field(default="", repr=False)
+    settings: dict[str, str] = field(default_factory=dict)
+    team: str = ""  # the owning team's slug
     description: str = ""
 
     @property
-    def masked_key(self) -> str:
-        return mask_secret(self.integration_key)
+    def masked_secret(self) -> str:
+        return mask_credential(self.secret)
 
     def model_values(self) -> dict[str, object]:
         return {
             "name": self.name,
-            "integration_key": self.integration_key,
+            "kind": self.kind,
+            "secret": self.secret,
+            "settings": self.settings,
             "description": self.description,
         }
 
@@ -68,7 +73,9 @@ class RoutingKeySpec(Located):
 class RouteSpec(Located):
     scope: str  # Route.Scope value
     target: str  # team slug, API-key alias, or "" for the default route
-    routing_key: str  # routing key name
+    channels: tuple[str, ...]  # channel names
+    kinds: tuple[str, ...] = ()  # policy kinds; empty: every kind
+    continue_matching: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,14 +132,14 @@ class PolicySpec(Located):
 class Config:
     filename: str
     teams: list[TeamSpec] = field(default_factory=list)
-    routing_keys: list[RoutingKeySpec] = field(default_factory=list)
+    channels: list[ChannelSpec] = field(default_factory=list)
     routes: list[RouteSpec] = field(default_factory=list)
     policies: list[PolicySpec] = field(default_factory=list)
     # Things worth telling whoever applies the file, which are not errors.
     notes: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.teams or self.routing_keys or self.routes or self.policies)
+        return not (self.teams or self.channels or self.routes or self.policies)
 
 
 def validation_problems(exc: ValidationError, spec: Located) -> list[Problem]:

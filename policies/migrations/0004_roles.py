@@ -36,10 +36,12 @@ def role_permissions():
 
 
 def create_roles(apps, schema_editor):
-    # Permissions are normally made after all migrations ran; these groups need them now.
+    # Permissions are normally made after all migrations ran; these groups need them now. From
+    # the models as they were here (apps), not as they are today: a model renamed since (the
+    # routing keys, now channels) must still have its permissions made under its old name.
     for config in apps.get_app_configs():
         config.models_module = True
-        create_permissions(config, verbosity=0)
+        create_permissions(config, verbosity=0, apps=apps)
         config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

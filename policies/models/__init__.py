@@ -1,3 +1,4 @@
+from policies.models.channel import Channel, InboxMessage
 from policies.models.delivery import Delivery, DeliveryAttempt
 from policies.models.heartbeat import Heartbeat
 from policies.models.incident import Incident, IncidentEvent, IncidentStatus, PolicyState
@@ -10,17 +11,20 @@ from policies.models.policy import (
     Severity,
 )
 from policies.models.probe import Probe
-from policies.models.routing import Route, RoutingKey, validate_integration_key
+from policies.models.routing import LITELLM_KIND_NAMES, Route, alert_kinds
 from policies.models.silence import Silence, Subject
 from policies.models.team import Team
 
 __all__ = [
     "KIND_DEFAULTS",
+    "LITELLM_KIND_NAMES",
     "AlertPolicy",
+    "Channel",
     "Delivery",
     "DeliveryAttempt",
     "GroupBy",
     "Heartbeat",
+    "InboxMessage",
     "Incident",
     "IncidentEvent",
     "IncidentStatus",
@@ -29,10 +33,9 @@ __all__ = [
     "PolicyState",
     "Probe",
     "Route",
-    "RoutingKey",
     "Severity",
     "Silence",
     "Subject",
     "Team",
-    "validate_integration_key",
+    "alert_kinds",
 ]

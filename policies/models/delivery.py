@@ -5,24 +5,38 @@ from django.db.models import Q
 
 
 class Delivery(models.Model):
-    """One PagerDuty event to send: the outbox. Written in the same transaction as the state
-    change that needs it; a worker sends it after the commit, and retries it until it is
-    delivered, refused for good, or out of time."""
+    """One message to one channel: the outbox. Written by the dispatch step
+    (``policies.dispatch``) in the same transaction as the incident's transition; a worker
+    sends it after the commit, and retries it until it is delivered, refused for good, or out
+    of time. Each channel's deliveries go their own way: one channel down delays no other."""
 
     class Action(models.TextChoices):
         TRIGGER = "trigger", "Trigger"
+        RENOTIFY = "renotify", "Renotify"
         RESOLVE = "resolve", "Resolve"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
-        REFUSED = "refused", "Refused by PagerDuty (permanent)"
+        REFUSED = "refused", "Refused (permanent)"
         GAVE_UP = "gave_up", "Gave up after retrying"
-        NO_ROUTE = "no_route", "No route: nobody to page"
+        NO_ROUTE = "no_route", "No route: nobody to notify"
+        MUTED = "muted", "Muted: not sent"
         SKIPPED = "skipped", "Skipped"
+
+    # The actions that page: what "was it paged?" is asked of.
+    PAGES = (Action.TRIGGER, Action.RENOTIFY)
 
     incident = models.ForeignKey(
         "policies.Incident", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.ForeignKey(
+        "policies.Channel",
+        on_delete=models.PROTECT,  # its resolve must go where its trigger went
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        help_text="Where it goes; empty only for “no route”.",
     )
     action = models.CharField(max_length=10, choices=Action.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -37,6 +51,13 @@ class Delivery(models.Model):
         null=True, blank=True, help_text="When it was delivered, refused or given up on."
     )
     last_error = models.CharField(max_length=500, blank=True)
+    reference = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="What the service gave back to address the message later (a Slack ts, a "
+        "Discord message id, an e-mail Message-ID): this incident's later messages on this "
+        "channel thread or edit it.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -57,9 +78,13 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} of incident {self.incident_id}: {self.status}"
 
+    @property
+    def may_be_sent(self) -> bool:
+        return self.status == self.Status.PENDING
+
 
 class DeliveryAttempt(models.Model):
-    """One HTTP call to PagerDuty, whatever came of it."""
+    """One call to a channel's service, whatever came of it."""
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts_made")
     at = models.DateTimeField()

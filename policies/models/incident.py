@@ -52,18 +52,13 @@ class Incident(models.Model):
         max_length=10, choices=IncidentStatus.choices, default=IncidentStatus.OPEN
     )
     dedup_key = models.CharField(
-        max_length=255, unique=True, help_text="PagerDuty's dedup_key for its trigger and resolve."
+        max_length=255,
+        unique=True,
+        help_text="Its key in every channel: PagerDuty's dedup_key, the webhook's, the e-mail "
+        "thread's.",
     )
     summary = models.CharField(max_length=1024, help_text="The page's one-line summary.")
     severity = models.CharField(max_length=10, help_text="The policy's severity when it opened.")
-    routing_key = models.ForeignKey(
-        "policies.RoutingKey",
-        on_delete=models.PROTECT,  # its resolve must go to the key its trigger went to
-        null=True,
-        blank=True,
-        related_name="incidents",
-        help_text="Chosen by the routing rule when it opened; empty: no route.",
-    )
     team = models.ForeignKey(
         "policies.Team",
         on_delete=models.SET_NULL,
@@ -77,16 +72,6 @@ class Incident(models.Model):
     )
     model = models.CharField(
         max_length=255, blank=True, help_text="The model (LiteLLM's model_group), if known."
-    )
-    paged = models.BooleanField(
-        default=True,
-        help_text="Whether PagerDuty was paged. An incident that opened under a silence or "
-        "maintenance mode is not, until they end.",
-    )
-    muted_by = models.CharField(
-        max_length=600,
-        blank=True,
-        help_text="The silence or maintenance mode that kept it from being paged.",
     )
     started_at = models.DateTimeField(help_text="The first breaching evaluation.")
     detected_at = models.DateTimeField(
@@ -113,7 +98,9 @@ class Incident(models.Model):
     clear_since = models.DateTimeField(
         null=True, blank=True, help_text="Below the resolve threshold since (resolve hold)."
     )
-    last_paged_at = models.DateTimeField(help_text="The last trigger (or renotify) queued.")
+    last_paged_at = models.DateTimeField(
+        help_text="The last trigger or renotify: when the renotify clock started."
+    )
     policy_snapshot = models.JSONField(
         default=dict, help_text="The policy's thresholds when the incident opened."
     )
@@ -143,6 +130,7 @@ class IncidentEvent(models.Model):
         OPENED = "opened", "Opened"
         PEAK = "peak", "New peak"
         MUTED = "muted", "Not paged"
+        DISPATCHED = "dispatched", "Sent to channels"
         UNMUTED = "unmuted", "Paged after a silence"
         RENOTIFIED = "renotified", "Paged again"
         DELIVERY = "delivery", "Delivery"

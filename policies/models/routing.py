@@ -1,114 +1,56 @@
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from alerting_console.history import change_history
-from policies.masking import mask_secret
-
-INTEGRATION_KEY_RE = re.compile(r"[A-Za-z0-9]{32}")
+from policies.models.channel import Channel
+from policies.models.policy import PolicyKind
 
 
 def validate_integration_key(value: str) -> None:
-    if len(value) != 32:
-        raise ValidationError(
-            "A PagerDuty integration key is exactly 32 characters; this one has %(n)d.",
-            code="length",
-            params={"n": len(value)},
-        )
-    if not INTEGRATION_KEY_RE.fullmatch(value):
-        raise ValidationError(
-            "A PagerDuty integration key has only letters and digits.", code="characters"
-        )
+    """A PagerDuty integration key (the 0001 migration's routing keys still name this)."""
+    from policies.channels.pagerduty import key_problem
+
+    problem = key_problem(value)
+    if problem:
+        raise ValidationError(problem, code="invalid")
 
 
-class RoutingKey(models.Model):
-    """A PagerDuty service's Events API v2 integration key (its "routing key")."""
+# LiteLLM's alert_types, and what each is among the console's policy kinds.
+LITELLM_KIND_NAMES = {
+    "llm_exceptions": (PolicyKind.FAILURES, PolicyKind.FAILURE_RATE),
+    "llm_requests_hanging": (PolicyKind.HUNG,),
+    "llm_too_slow": (PolicyKind.SLOW,),
+}
 
-    name = models.CharField(
-        max_length=100,
-        unique=True,
-        help_text="The PagerDuty service this key belongs to, e.g. “Search on-call”.",
-    )
-    integration_key = models.CharField(
-        max_length=32,
-        validators=[validate_integration_key],
-        help_text="The 32-character Integration Key from the service's Events API v2 "
-        "integration in PagerDuty. It is a secret: it is never shown whole after saving.",
-    )
-    # Editable only so that the change history compares it; no form offers it.
-    key_hint = models.CharField(
-        "key",
-        max_length=20,
-        blank=True,
-        help_text="The key, masked: what the change history shows of it.",
-    )
-    team = models.ForeignKey(
-        "policies.Team",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="routing_keys",
-        verbose_name="owning team",
-        help_text="Who may edit this key and route to it: that team's editors (empty: only ops "
-        "admins). Owning a key routes nothing to it: routes decide which incidents page it.",
-    )
-    description = models.TextField(blank=True, help_text="Optional notes about this service.")
-    last_success_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="The last event PagerDuty accepted."
-    )
-    refused_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        editable=False,
-        help_text="When PagerDuty last refused an event for this key as invalid (HTTP 400).",
-    )
-    refusal = models.CharField(
-        max_length=500,
-        blank=True,
-        editable=False,
-        help_text="What PagerDuty said when it refused: often a wrong or deleted integration key.",
-    )
-    created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
-    updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 
-    # The key itself is never copied into the history: its masked hint stands in for it.
-    history = change_history(
-        excluded_fields=["integration_key", "last_success_at", "refused_at", "refusal"]
-    )
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = "PagerDuty routing key"
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.masked_key})"
-
-    def __repr__(self) -> str:
-        # Never let the key reach a log line through repr().
-        return f"<RoutingKey {self.pk} {self.name!r} {self.masked_key}>"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.key_hint = self.masked_key
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "integration_key" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "key_hint"}
-        super().save(*args, **kwargs)
-
-    @property
-    def masked_key(self) -> str:
-        return mask_secret(self.integration_key)
+def alert_kinds(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The policy kinds these names stand for (the console's names, or LiteLLM's alert
+    types), in the console's order; raises ValueError naming what is unknown."""
+    wanted: set[str] = set()
+    unknown = []
+    for name in names:
+        if name in PolicyKind.values:
+            wanted.add(name)
+        elif name in LITELLM_KIND_NAMES:
+            wanted.update(LITELLM_KIND_NAMES[name])
+        else:
+            unknown.append(name)
+    if unknown:
+        known = ", ".join([*PolicyKind.values, *LITELLM_KIND_NAMES])
+        raise ValueError(f"unknown alert kind {', '.join(map(repr, unknown))}; known: {known}")
+    return [kind for kind in PolicyKind.values if kind in wanted]
 
 
 class Route(models.Model):
-    """Which routing key gets an incident: per API-key alias, per team, or the default.
+    """Which channels get an incident: per API-key alias, per team, or the default; for
+    every alert kind, or the kinds it names.
 
-    The rule (see ``policies.routing``): a key-alias route wins over a team route, which wins
-    over the default route.
+    The rule (see ``policies.routing.channels_for``): the key-alias routes that take the
+    incident's kind win over the team's, which win over the default ones; a route that says
+    "continue" lets the next level's routes add their channels too.
     """
 
     class Scope(models.TextChoices):
@@ -128,25 +70,36 @@ class Route(models.Model):
         null=True,
         blank=True,
         related_name="routes",
-        help_text="For a team route: incidents of this team go to the routing key below.",
+        help_text="For a team route: incidents of this team go to the channels below.",
     )
     key_alias = models.CharField(
         "API-key alias",
         max_length=255,
         blank=True,
         help_text="For a key-alias route: the gateway's API-key alias (LiteLLM: "
-        "user_api_key_alias) whose incidents go to the routing key below.",
+        "user_api_key_alias) whose incidents go to the channels below.",
     )
-    routing_key = models.ForeignKey(
-        RoutingKey,
-        on_delete=models.PROTECT,
-        related_name="routes",
-        help_text="The PagerDuty service that is paged.",
+    channels = models.ManyToManyField(
+        Channel, related_name="routes", help_text="Where the incidents it takes are sent."
+    )
+    kinds = models.JSONField(
+        "alert kinds",
+        default=list,
+        blank=True,
+        help_text="The policy kinds whose incidents it takes (failures, failure_rate, hung, "
+        "slow; LiteLLM's llm_exceptions, llm_requests_hanging and llm_too_slow are accepted as "
+        "aliases); empty: every kind.",
+    )
+    continue_matching = models.BooleanField(
+        "continue",
+        default=False,
+        help_text="Also send to the next level's routes (a team's after a key alias's, the "
+        "default after a team's), as Alertmanager's “continue”.",
     )
     created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
     updated_at = models.DateTimeField(auto_now=True, help_text="When it was last changed.")
 
-    history = change_history()
+    history = change_history(m2m_fields=[channels])
 
     class Meta:
         ordering = ["scope", "key_alias"]
@@ -159,24 +112,6 @@ class Route(models.Model):
                 ),
                 name="route_scope_matches_fields",
             ),
-            models.UniqueConstraint(
-                fields=["team"],
-                condition=Q(scope="team"),
-                name="route_one_per_team",
-                violation_error_message="This team already has a route.",
-            ),
-            models.UniqueConstraint(
-                fields=["key_alias"],
-                condition=Q(scope="key_alias"),
-                name="route_one_per_key_alias",
-                violation_error_message="This API-key alias already has a route.",
-            ),
-            models.UniqueConstraint(
-                fields=["scope"],
-                condition=Q(scope="default"),
-                name="route_one_default",
-                violation_error_message="There is already a default route.",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -186,7 +121,12 @@ class Route(models.Model):
             target = f"team {self.team}"
         else:
             target = "default"
-        return f"{target} → {self.routing_key.name}"
+        if self.kinds:
+            target += f" ({', '.join(self.kinds)})"
+        if self.pk is None:
+            return target
+        names = ", ".join(channel.name for channel in self.channels.all()) or "no channel"
+        return f"{target} → {names}"
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
@@ -205,5 +145,12 @@ class Route(models.Model):
                 errors["team"] = "The default route matches everything; leave the team empty."
             if self.key_alias:
                 errors["key_alias"] = "The default route matches everything; leave the alias empty."
+        if not isinstance(self.kinds, list) or not all(isinstance(k, str) for k in self.kinds):
+            errors["kinds"] = 'A list of alert kinds, e.g. ["hung", "slow"].'
+        else:
+            try:
+                self.kinds = alert_kinds(self.kinds)
+            except ValueError as exc:
+                errors["kinds"] = str(exc).capitalize() + "."
         if errors:
             raise ValidationError(errors)

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from policies.models import AlertPolicy, Heartbeat, Incident, Route, RoutingKey, Team
+from policies.models import AlertPolicy, Channel, Heartbeat, Incident, Route, Team
 from tests.e2e.live import database_url, failures, post, wait_until
 from tests.e2e.pagerduty_server import PagerDutyServer
 from tests.e2e.processes import Console, Process, child_environment, free_port
@@ -43,7 +43,7 @@ def start_redis(port, log):
 
 def test_what_happened_while_redis_was_down_is_recorded_when_it_is_back(tmp_path, make_token):
     team = Team.objects.create(name="Search", slug="search", gateway_team_id="team-search")
-    key = RoutingKey.objects.create(name="Search on-call", integration_key=KEY)
+    key = Channel.objects.create(name="Search on-call", secret=KEY)
     Route.objects.create(scope=Route.Scope.TEAM, team=team, routing_key=key)
     AlertPolicy.objects.create(
         name="Upstream failures", threshold=3, window_seconds=4, group_by="team",

@@ -16,7 +16,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from policies.models import AlertPolicy, Delivery, Incident, Route, RoutingKey, Silence, Team
+from policies.models import AlertPolicy, Channel, Delivery, Incident, Route, Silence, Team
 from policies.roles import OPS_ADMINS, TEAM_EDITORS
 from tests.e2e.live import failures, post, wait_until
 
@@ -80,8 +80,8 @@ def world(console, roles):
     search = Team.objects.create(name="Search", slug="search", gateway_team_id="team-search")
     billing = Team.objects.create(name="Billing", slug="billing", gateway_team_id="team-billing")
     for team, letter in ((search, "s"), (billing, "b")):
-        key = RoutingKey.objects.create(
-            name=f"{team.name} on-call", integration_key=f"R0AB{letter * 24}XY12", team=team
+        key = Channel.objects.create(
+            name=f"{team.name} on-call", secret=f"R0AB{letter * 24}XY12", team=team
         )
         Route.objects.create(scope=Route.Scope.TEAM, team=team, routing_key=key)
     policies = {

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from ingest.models import GatewayRequest
-from policies.models import AlertPolicy, Incident, Route, RoutingKey, Team
+from policies.models import AlertPolicy, Channel, Incident, Route, Team
 from tests.e2e.live import database_url, failures, post, wait_until
 from tests.e2e.processes import Process, answers, child_environment, free_port
 
@@ -21,7 +21,7 @@ KEY = "R0AB" + "f" * 24 + "XY12"
 @pytest.fixture
 def routed():
     team = Team.objects.create(name="Search", slug="search", gateway_team_id="team-search")
-    key = RoutingKey.objects.create(name="Search on-call", integration_key=KEY)
+    key = Channel.objects.create(name="Search on-call", secret=KEY)
     Route.objects.create(scope=Route.Scope.TEAM, team=team, routing_key=key)
     return key
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from policies.models import AlertPolicy, Incident, Route, RoutingKey
+from policies.models import AlertPolicy, Channel, Incident, Route
 from tests.e2e.live import failures, post, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,7 +18,7 @@ DETECTION_BOUND = 3 * INTERVAL + 10  # a few ticks, and a margin for a busy mach
 
 
 def test_a_new_breach_is_detected_while_pagerduty_hangs(console):
-    key = RoutingKey.objects.create(name="Platform on-call", integration_key=KEY)
+    key = Channel.objects.create(name="Platform on-call", secret=KEY)
     Route.objects.create(scope=Route.Scope.DEFAULT, routing_key=key)
     AlertPolicy.objects.create(
         name="Upstream failures", threshold=1, window_seconds=120, group_by="team"
