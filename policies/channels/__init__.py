@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from policies.channels.base import ChannelKind
 from policies.channels.pagerduty import PagerDuty
+from policies.channels.slack import Slack
 
-KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(),)}
+KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(), Slack())}
 
 
 class UnknownKind(ValueError):
