@@ -356,15 +356,26 @@ def test_a_cut_never_leaves_half_an_entity():
 )
 def test_the_fake_refuses_what_slack_refuses(fake, body, error):
     url = fake.add_webhook(CHANNEL, HOOK_SECRET)
-    reply = httpx.Client(transport=fake.transport()).post(url, json=body)
-    assert (reply.status_code, reply.text) == (400, error)
-    reply = httpx.Client(transport=fake.transport()).post(
-        f"{API}/chat.postMessage",
-        json={"channel": CHANNEL, **body},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
-    assert reply.json() == {"ok": False, "error": error}
+    with httpx.Client(transport=fake.transport()) as client:
+        by_webhook = client.post(url, json=body)
+        by_api = client.post(
+            f"{API}/chat.postMessage",
+            json={"channel": CHANNEL, **body},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    assert (by_webhook.status_code, by_webhook.text) == (400, error)
+    assert by_api.json() == {"ok": False, "error": error}
     assert fake.messages == []
+
+
+def test_the_fake_refuses_a_web_api_call_that_is_not_json(fake):
+    with httpx.Client(transport=fake.transport()) as client:
+        reply = client.post(
+            f"{API}/chat.postMessage",
+            data={"channel": CHANNEL, "text": "hi"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    assert reply.json() == {"ok": False, "error": "invalid_form_data"}
 
 
 # Incoming webhooks: a message per transition.
