@@ -185,6 +185,10 @@ LOGIN_URL = "admin:login"
 PAGERDUTY_EVENTS_URL = read_url(
     ENV, "PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue", ("http", "https")
 )
+# Slack's Web API base, for Slack channels with a bot token (chat.postMessage, chat.update): a
+# setting, not a user's URL, so it is trusted. Tests and corporate proxies point it elsewhere.
+# (Incoming-webhook URLs belong to each channel and are checked like any URL a person enters.)
+SLACK_API_URL = read_url(ENV, "SLACK_API_URL", "https://slack.com/api", ("http", "https"))
 # Where the console is reached by people; pages link back to incidents under this URL.
 CONSOLE_BASE_URL = read_url(ENV, "CONSOLE_BASE_URL", "", ("http", "https")).rstrip("/")
 # Largest ingest body accepted. LiteLLM's generic_api posts up to 512 events of about 16 KB.
@@ -324,5 +328,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # axes logs every login at INFO; failures and lockouts are WARNING.
-    "loggers": {"django": {"level": "INFO"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
+        # httpx logs every request's URL at INFO, and a webhook's URL is its secret.
+        "httpx": {"level": "WARNING"},
+    },
 }

@@ -6,11 +6,13 @@ from __future__ import annotations
 from policies.channels.base import ChannelKind
 from policies.channels.inbox import Inbox
 from policies.channels.pagerduty import PagerDuty
+from policies.channels.slack import Slack
 
 KINDS: dict[str, ChannelKind] = {
     kind.name: kind
     for kind in (
         PagerDuty(),
+        Slack(),
         Inbox(),
     )
 }
