@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from policies.channels.base import ChannelKind
 from policies.channels.pagerduty import PagerDuty
+from policies.channels.teams import Teams
 
-KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(),)}
+KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(), Teams())}
 
 
 class UnknownKind(ValueError):

@@ -1,0 +1,1 @@
+"""Contract-checking fakes of the services the channel kinds send to."""
