@@ -4,15 +4,19 @@ registry. A new kind is one module, its tests and one line here."""
 from __future__ import annotations
 
 from policies.channels.base import ChannelKind
+from policies.channels.discord import Discord
 from policies.channels.inbox import Inbox
 from policies.channels.pagerduty import PagerDuty
 from policies.channels.slack import Slack
+from policies.channels.teams import Teams
 
 KINDS: dict[str, ChannelKind] = {
     kind.name: kind
     for kind in (
         PagerDuty(),
         Slack(),
+        Teams(),
+        Discord(),
         Inbox(),
     )
 }
