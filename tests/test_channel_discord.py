@@ -448,11 +448,6 @@ def test_the_url_and_token_never_show_in_an_excerpt_or_error(fake):
     assert results[2].excerpt  # the message Discord returned, without the token
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="httpx logs every request's URL at INFO, the webhook token with it; LOGGING in "
-    "alerting_console/settings.py should set the httpx logger to WARNING (not this module's)",
-)
 def test_the_token_is_never_logged(fake, caplog):
     send()
 

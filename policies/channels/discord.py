@@ -52,7 +52,7 @@ from policies.channels.base import (
     scrub,
     truncate,
 )
-from policies.channels.pagerduty import retry_after as retry_after_header
+from policies.channels.base import retry_after as retry_after_header
 
 HOSTS = ("discord.com", "discordapp.com")
 PATH_RE = re.compile(r"/api(?:/v\d+)?/webhooks/(?P<id>[^/]+)/(?P<token>[^/]+)(?P<rest>/.*)?")
@@ -319,6 +319,9 @@ class Discord:
     def validate(self, secret: str, settings: Mapping[str, Any]) -> dict[str, str]:
         _, problem = parse(secret)
         return {"secret": problem} if problem else {}
+
+    def render(self, notice: Notice, target: Target) -> Any:
+        return message(notice)
 
     def deliver(self, notice: Notice, target: Target, reference: str) -> Result:
         hook, problem = parse(target.secret)

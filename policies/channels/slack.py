@@ -50,9 +50,9 @@ from policies.channels.base import (
     classify_http,
     ms_since,
     no_answer,
+    retry_after,
     scrub,
 )
-from policies.channels.pagerduty import retry_after
 
 WEBHOOK_HOST = "hooks.slack.com"
 WEBHOOK_RE = re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+")
@@ -371,6 +371,9 @@ class Slack:
         if channel_said:
             problems["channel"] = channel_said
         return problems
+
+    def render(self, notice: Notice, target: Target) -> Any:
+        return slack_blocks.message(notice)
 
     def deliver(self, notice: Notice, target: Target, reference: str) -> Result:
         problems = self.validate(target.secret, target.settings)

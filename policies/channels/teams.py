@@ -47,10 +47,10 @@ from policies.channels.base import (
     classify_http,
     ms_since,
     no_answer,
+    retry_after,
     scrub,
     truncate,
 )
-from policies.channels.pagerduty import retry_after
 
 SIZE_LIMIT = 28 * 1024  # Teams refuses a message over this (bytes)
 BUDGET = 26 * 1024  # what we send at most, with room to spare
@@ -249,6 +249,9 @@ class Teams:
     def validate(self, secret: str, settings: Mapping[str, Any]) -> dict[str, str]:
         problem = url_problem(secret)
         return {"secret": problem} if problem else {}
+
+    def render(self, notice: Notice, target: Target) -> Any:
+        return json.loads(message(notice))
 
     def deliver(self, notice: Notice, target: Target, reference: str) -> Result:
         problem = url_problem(target.secret)
