@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from policies.channels.base import ChannelKind
 from policies.channels.pagerduty import PagerDuty
+from policies.channels.webhook import Webhook
 
-KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(),)}
+KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(), Webhook())}
 
 
 class UnknownKind(ValueError):
