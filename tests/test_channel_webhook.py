@@ -25,42 +25,12 @@ from policies.channels.webhook import (
     new_signing_secret,
 )
 from tests.fakes.webhook import FakeReceiver
+from tests.notices import make_notice
 
 NOW = datetime(2026, 11, 30, 3, 1, 3, tzinfo=UTC)
 URL = "https://hooks.example.com/in/T0KEN-in-the-path?sig=QUERYSECRET"
 HEADER_TOKEN = "Bearer header-token-123456"
 SECRET = new_signing_secret()
-
-
-def make_notice(**overrides: Any) -> Notice:
-    fields: dict[str, Any] = {
-        "event": Event.TRIGGER,
-        "incident_id": 42,
-        "dedup_key": "alerting-console/7/all/3f2a9c1d0e4b",
-        "summary": "Upstream failures: 12 failed requests in 60 s for team search",
-        "severity": "critical",
-        "policy": "Upstream failures",
-        "rule": "5 or more failed requests in 60 s",
-        "policy_kind": "failures",
-        "group": "search",
-        "group_label": "team search",
-        "count": 12,
-        "threshold": 5,
-        "peak": 14,
-        "window_seconds": 60,
-        "started_at": datetime(2026, 11, 30, 3, 0, tzinfo=UTC),
-        "detected_at": datetime(2026, 11, 30, 3, 1, tzinfo=UTC),
-        "noticed_at": datetime(2026, 11, 30, 3, 1, 2, tzinfo=UTC),
-        "team": "Search",
-        "model": "gpt-4o",
-        "top_errors": (("RateLimitError 429", 9), ("Timeout", 3)),
-        "sample_request_ids": ("chatcmpl-1", "chatcmpl-2"),
-        "runbook_url": "https://wiki.example.com/runbooks/upstream",
-        "incident_url": "https://console.example.com/admin/policies/incident/42/change/",
-        "silence_url": "https://console.example.com/admin/policies/silence/add/?incident=42",
-    }
-    fields.update(overrides)
-    return Notice(**fields)
 
 
 def make_target(**overrides: Any) -> Target:
@@ -100,11 +70,11 @@ def test_the_trigger_body_is_the_documented_version_1_document(receiver):
             "type": "incident.triggered",
             "incident": {
                 "id": 42,
-                "dedup_key": "alerting-console/7/all/3f2a9c1d0e4b",
+                "dedup_key": "alerting-console/incident/42",
                 "status": "open",
                 "severity": "critical",
-                "summary": "Upstream failures: 12 failed requests in 60 s for team search",
-                "policy": "Upstream failures",
+                "summary": "Provider errors: 12 failed requests in 60 s for team search",
+                "policy": "Provider errors",
                 "rule": "5 or more failed requests in 60 s",
                 "kind": "failures",
                 "group": "search",
@@ -114,20 +84,20 @@ def test_the_trigger_body_is_the_documented_version_1_document(receiver):
                 "threshold": 5,
                 "peak": 14,
                 "window_seconds": 60,
-                "started_at": "2026-11-30T03:00:00+00:00",
-                "detected_at": "2026-11-30T03:01:00+00:00",
-                "noticed_at": "2026-11-30T03:01:02+00:00",
+                "started_at": "2025-03-04T10:00:00+00:00",
+                "detected_at": "2025-03-04T10:01:00+00:00",
+                "noticed_at": "2025-03-04T10:01:00+00:00",
                 "resolved_at": None,
                 "top_errors": [
                     {"error": "RateLimitError 429", "count": 9},
-                    {"error": "Timeout", "count": 3},
+                    {"error": "APIConnectionError", "count": 3},
                 ],
-                "sample_request_ids": ["chatcmpl-1", "chatcmpl-2"],
+                "sample_request_ids": ["chatcmpl-a1", "chatcmpl-b2"],
             },
             "links": {
-                "incident": "https://console.example.com/admin/policies/incident/42/change/",
-                "runbook": "https://wiki.example.com/runbooks/upstream",
-                "silence": "https://console.example.com/admin/policies/silence/add/?incident=42",
+                "incident": "https://console.example.com/incidents/42/",
+                "runbook": "https://wiki.example.com/runbooks/provider-errors",
+                "silence": "https://console.example.com/silences/new/?incident=42",
             },
             "sent_at": "2026-11-30T03:01:03+00:00",
         }
@@ -146,9 +116,8 @@ def test_the_body_is_compact_utf8_json():
 
 
 def test_a_resolve_a_renotify_and_a_test_say_so(receiver):
-    resolved_at = datetime(2026, 11, 30, 3, 20, tzinfo=UTC)
     deliver(make_notice(event=Event.RENOTIFY, count=20, peak=20))
-    deliver(make_notice(event=Event.RESOLVE, count=0, resolved_at=resolved_at))
+    deliver(make_notice(event=Event.RESOLVE, count=0))
     deliver(make_notice(test=True))
 
     assert receiver.types() == ["incident.renotified", "incident.resolved", "test"]
@@ -156,7 +125,7 @@ def test_a_resolve_a_renotify_and_a_test_say_so(receiver):
     assert (renotified["status"], renotified["count"]) == ("open", 20)
     assert (resolved["status"], resolved["resolved_at"]) == (
         "resolved",
-        "2026-11-30T03:20:00+00:00",
+        "2025-03-04T10:30:00+00:00",
     )
     assert test["status"] == "open"
 
@@ -193,7 +162,7 @@ def test_a_huge_notice_is_cut_to_under_20_kb_and_still_taken(receiver):
     incident = receiver.bodies[0]["incident"]
     assert incident["summary"].startswith("SSS")
     assert incident["summary"].endswith("…")
-    assert incident["dedup_key"] == "alerting-console/7/all/3f2a9c1d0e4b"  # ids are never cut
+    assert incident["dedup_key"] == "alerting-console/incident/42"  # ids are never cut
 
 
 def test_a_normal_notice_is_not_cut():
@@ -296,7 +265,7 @@ def test_each_transition_has_its_own_id():
         message_id(make_notice(event=Event.RENOTIFY, count=20, peak=20)),
         message_id(make_notice(event=Event.RENOTIFY, count=25, peak=25)),
         message_id(make_notice(event=Event.RESOLVE, count=0)),
-        message_id(make_notice(dedup_key="alerting-console/7/all/another")),
+        message_id(make_notice(dedup_key="alerting-console/incident/43")),
     }
     assert len(ids) == 5
     assert message_id(make_notice(test=True)) != message_id(make_notice(test=True))

@@ -4,10 +4,11 @@ registry. A new kind is one module, its tests and one line here."""
 from __future__ import annotations
 
 from policies.channels.base import ChannelKind
+from policies.channels.email import Email
 from policies.channels.pagerduty import PagerDuty
 from policies.channels.webhook import Webhook
 
-KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(), Webhook())}
+KINDS: dict[str, ChannelKind] = {kind.name: kind for kind in (PagerDuty(), Webhook(), Email())}
 
 
 class UnknownKind(ValueError):
