@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -274,6 +275,21 @@ def test_a_name_is_checked_when_connecting_and_the_checked_address_is_used(setti
     allow(settings, "127.0.0.0/8")
     assert post(url).status_code == 200
     assert receiver.requests == [SECRET_PATH + SECRET_QUERY]
+
+
+def test_the_deadline_still_cuts_off_a_guarded_call(settings):
+    """The watchdog (policies/http.py) finds the guard's sockets as it finds httpx's own."""
+    from tests.e2e.pagerduty_server import PagerDutyServer
+
+    settings.NOTIFY_ALLOW_HTTP = True
+    settings.HTTP_TIMEOUT_SECONDS = 1.0
+    allow(settings, "127.0.0.1/32")
+    with PagerDutyServer() as server:
+        server.trickle("body", 1.0)
+        started = time.monotonic()
+        with pytest.raises(http.DeadlineExceeded):
+            post(server.url)
+        assert time.monotonic() - started < 4
 
 
 def test_dns_rebinding_is_refused_at_send_time(settings, dns, receiver):
