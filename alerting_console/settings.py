@@ -202,6 +202,41 @@ INGEST_TOKEN_CACHE_SECONDS = read_float(ENV, "INGEST_TOKEN_CACHE_SECONDS", 10.0)
 # guards forms, does not apply to it.)
 # Outbound HTTP (every channel's service) timeout in seconds: the whole call, answer included.
 HTTP_TIMEOUT_SECONDS = read_float(ENV, "HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# URLs that people enter (webhooks) may lead only to public addresses over https
+# (policies/egress.py). NOTIFY_ALLOW_HTTP also allows plain http (readable on the way);
+# NOTIFY_ALLOWED_PRIVATE_NETWORKS (comma-separated CIDRs, e.g. 10.1.2.0/24) lets them reach
+# these private addresses too, for a receiver inside your own network. Both off by default.
+NOTIFY_ALLOW_HTTP = read_bool(ENV, "NOTIFY_ALLOW_HTTP", False)
+NOTIFY_ALLOWED_PRIVATE_NETWORKS = read_networks(ENV, "NOTIFY_ALLOWED_PRIVATE_NETWORKS")
+
+# E-mail channels send through Django's mail framework, configured by one URL
+# (django-environ's schemes: smtp://user:password@host:25, smtp+tls:// for STARTTLS,
+# smtp+ssl:// for TLS from the start, consolemail://, filemail:////abs/dir, ...; percent-encode
+# special characters in the password). The default, consolemail://, writes each mail to the
+# worker's output: a try-out has no mail server, and sends nothing to anyone by mistake.
+_email_url = read_str(ENV, "EMAIL_URL", "consolemail://")
+# Errors name the scheme, never the URL: it may hold the mail server's password.
+if _email_url.partition("://")[0] not in environ.Env.EMAIL_SCHEMES:
+    raise ConfigError(
+        "EMAIL_URL", f"the scheme must be one of {', '.join(environ.Env.EMAIL_SCHEMES)}"
+    )
+try:
+    _email = environ.Env.email_url_config(_email_url)
+except (ValueError, KeyError):
+    raise ConfigError("EMAIL_URL", "not a valid e-mail URL") from None
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+if _email.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+# A mail server that hangs must not hold a delivery worker longer than a web call would.
+EMAIL_TIMEOUT = HTTP_TIMEOUT_SECONDS
+# The sender of e-mail channels' messages.
+DEFAULT_FROM_EMAIL = read_str(ENV, "DEFAULT_FROM_EMAIL", "Alerting Console <alerts@localhost>")
 # /metrics: open unless a bearer token is set (it shows counts only, no names or secrets).
 METRICS_TOKEN = read_str(ENV, "METRICS_TOKEN")
 

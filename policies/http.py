@@ -18,6 +18,11 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from policies import egress
+
+# Raised when the egress guard refuses where an untrusted URL leads; defined with the guard.
+AddressRefused = egress.AddressRefused
+
 # Tests set this to an httpx.MockTransport (or leave it and point PAGERDUTY_EVENTS_URL at a
 # local fake server); production leaves it None.
 transport: httpx.BaseTransport | None = None
@@ -42,17 +47,17 @@ class Reply:
 
 
 def client(untrusted: bool = False) -> httpx.Client:
+    """A client for one call. `untrusted`: connections go through the egress guard, unless a
+    test has set `transport`."""
+    chosen = transport
+    if chosen is None and untrusted:
+        chosen = egress.GuardedTransport()
     return httpx.Client(
         timeout=settings.HTTP_TIMEOUT_SECONDS,
-        transport=transport,
+        transport=chosen,
         headers={"User-Agent": "alerting-console"},
         follow_redirects=False,
     )
-
-
-class AddressRefused(httpx.ConnectError):
-    """The egress guard refused the destination (policies/egress.py): it is not a public
-    address, or not a scheme allowed. Never retried: the address will not change by itself."""
 
 
 def post_json(url: str, body: Any) -> Reply:
@@ -72,7 +77,12 @@ def request(
     """One call, its answer read up to ANSWER_LIMIT, all within HTTP_TIMEOUT_SECONDS.
 
     `untrusted`: the URL was entered by a person (a webhook), not a setting: the egress guard
-    checks where it leads, at connect time (policies/egress.py)."""
+    checks its scheme and host here, and every address it leads to at connect time
+    (policies/egress.py); a refusal raises AddressRefused."""
+    if untrusted:
+        problem = egress.url_problem(url)
+        if problem:
+            raise AddressRefused(problem)
     seconds = settings.HTTP_TIMEOUT_SECONDS
     watchdog = _Watchdog(seconds)
     try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -137,7 +137,7 @@ def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
             earlier.exclude(reference="").order_by("pk").values_list("reference", flat=True).first()
             or ""
         )
-        notice = notice_for(incident, delivery.action)
+        notice = replace(notice_for(incident, delivery.action), delivery_id=delivery.pk)
         target = Target(
             channel.pk, channel.name, channel.secret, channel.settings, channel.signing_secret
         )

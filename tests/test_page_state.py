@@ -35,7 +35,8 @@ CASES = [
         page("refused", error="Invalid routing key", finished=AT), "refused", "bad",
         f"Refused at {SINCE}: Invalid routing key",
     ),
-    (page("gave_up", error="timeout", finished=AT), "gave up", "bad", "Never delivered; gave up at"),
+    (page("gave_up", error="timeout", finished=AT), "gave up", "bad",
+     "Never delivered; gave up at"),
     (page("skipped", error="not sent: the channel is disabled"), "not sent", "muted",
      "not sent: the channel is disabled"),
 ]  # fmt: skip

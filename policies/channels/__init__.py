@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from policies.channels.base import ChannelKind
 from policies.channels.discord import Discord
+from policies.channels.email import Email
 from policies.channels.inbox import Inbox
 from policies.channels.pagerduty import PagerDuty
 from policies.channels.slack import Slack
 from policies.channels.teams import Teams
+from policies.channels.webhook import Webhook
 
 KINDS: dict[str, ChannelKind] = {
     kind.name: kind
@@ -17,6 +19,8 @@ KINDS: dict[str, ChannelKind] = {
         Slack(),
         Teams(),
         Discord(),
+        Webhook(),
+        Email(),
         Inbox(),
     )
 }

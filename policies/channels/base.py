@@ -78,6 +78,7 @@ class Notice:
     silence_url: str = ""  # the silence form, filled in for this incident
     details: Mapping[str, Any] = field(default_factory=dict)  # PagerDuty's custom_details
     test: bool = False  # a test message sent from the admin, not an incident
+    delivery_id: int = 0  # the outbox row it is sent for: the same through every retry
 
     @property
     def resolved(self) -> bool:
@@ -104,6 +105,7 @@ class Field:
     help: str
     required: bool = False
     multiline: bool = False
+    secret: bool = False  # written, never shown back (e.g. a webhook's Authorization header)
 
 
 class Verdict(StrEnum):
