@@ -94,7 +94,7 @@ def page_unmuted(candidates: list[Incident], now: datetime) -> None:
             continue
         with transaction.atomic():
             incident = (
-                Incident.objects.select_for_update()
+                Incident.objects.select_for_update(of=("self",))
                 .select_related("policy", "team")
                 .filter(pk=candidate.pk, status=IncidentStatus.OPEN, clear_since=None)
                 .first()
@@ -114,6 +114,39 @@ def page_unmuted(candidates: list[Incident], now: datetime) -> None:
                 f"No longer muted ({was}) and still open: paging {_names(channels)} now.",
             )
             _page(incident, channels, Delivery.Action.TRIGGER, now)
+
+
+def hold_back_muted(now: datetime) -> int:
+    """A silence or maintenance mode just began (or changed): the pages queued and not tried
+    yet of the incidents it mutes are not sent. An incident with nothing paged yet is then
+    paged when the mute ends, if still open (``page_unmuted``); one that had paged keeps its
+    resolve. A page already tried is left alone: it may have reached its channel, and holding
+    it back would leave that alert with no resolve. Returns how many were held back."""
+    with transaction.atomic():
+        waiting = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=Delivery.Status.PENDING, attempts=0, action__in=PAGES)
+            .select_related("incident__policy", "incident__team")
+        )
+        if not waiting:
+            return 0
+        mutes = muting.Mutes.load(now)
+        held = 0
+        told: set[int] = set()
+        for delivery in waiting:
+            why = mutes.why(muting.subject_of(delivery.incident))
+            if not why:
+                continue
+            delivery.status = Delivery.Status.MUTED
+            delivery.finished_at = now
+            delivery.next_attempt_at = None
+            delivery.last_error = f"held back, muted: {why}"[:500]
+            delivery.save(update_fields=["status", "finished_at", "next_attempt_at", "last_error"])
+            held += 1
+            if delivery.incident_id not in told:
+                told.add(delivery.incident_id)
+                event(delivery.incident, now, IncidentEvent.Kind.MUTED, f"Not paged: {why}.")
+        return held
 
 
 # What the deliveries say.

@@ -77,3 +77,15 @@ def routed(incident: Any) -> Any:
     from policies.models import Channel
 
     return Channel.objects.get(pk=ids.pop())
+
+
+def muted_by(incident: Any) -> str:
+    """Why the incident was not paged (its pages all muted); empty when it was."""
+    from policies.dispatch import muted_only
+
+    return muted_only(incident)
+
+
+def paged(incident: Any) -> bool:
+    """Whether the incident paged anyone: not every one of its pages was muted."""
+    return not muted_by(incident)

@@ -48,11 +48,11 @@ def test_a_trigger_that_never_got_through_is_cancelled_when_resolved_by_hand(inc
     assert pagerduty.events == []
     trigger = incident.deliveries.get(action="trigger")
     assert (trigger.status, trigger.last_error) == (
-        "skipped", "cancelled: the incident resolved before PagerDuty got it; nothing is sent"
+        "skipped", "cancelled: the incident resolved before the channel got it; nothing is sent"
     )  # fmt: skip
     assert not incident.deliveries.filter(action="resolve").exists()
     assert incident.events.get(kind="resolved").message.endswith(
-        "Its page never reached PagerDuty and is cancelled: nothing is sent."
+        "Its page never reached Platform on-call and is cancelled there: nothing is sent."
     )
 
 

@@ -1,4 +1,4 @@
-"""The way out stops being PagerDuty-shaped: channels of any kind, routes to several channels
+"""(1 of 3: the new columns and tables.) The way out stops being PagerDuty-shaped: channels of any kind, routes to several channels
 and alert kinds, deliveries per channel, and the inbox.
 
 Every row is kept and moved to the new shape: each route pages the channel its routing key
@@ -13,61 +13,6 @@ same rights on channels as they had on routing keys.
 import django.db.models.deletion
 import simple_history.models
 from django.db import migrations, models
-
-
-MUTED_REASON_LIMIT = 500
-
-
-def move_rows(apps, schema_editor):
-    Route = apps.get_model("policies", "Route")
-    Incident = apps.get_model("policies", "Incident")
-    Delivery = apps.get_model("policies", "Delivery")
-    for route in Route.objects.all():
-        route.channels.add(route.routing_key_id)
-    for incident in Incident.objects.exclude(routing_key=None).iterator():
-        Delivery.objects.filter(incident=incident).update(channel_id=incident.routing_key_id)
-    for incident in Incident.objects.filter(paged=False).iterator():
-        Delivery.objects.create(
-            incident=incident,
-            channel_id=incident.routing_key_id,
-            action="trigger",
-            status="muted",
-            created_at=incident.noticed_at,
-            finished_at=incident.noticed_at,
-            last_error=(incident.muted_by or "muted")[:MUTED_REASON_LIMIT],
-        )
-
-
-def grant_channel_permissions(apps, schema_editor):
-    """Who had a right on routing keys has it on channels (the permissions' codenames follow the
-    model's new name), and the inbox may be read by whoever reads incidents."""
-    from django.contrib.auth.management import create_permissions
-
-    for config in apps.get_app_configs():
-        config.models_module = True
-        create_permissions(config, verbosity=0, apps=apps)
-        config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for group in Group.objects.all():
-        for perm in list(group.permissions.filter(codename__endswith="_routingkey")):
-            action = perm.codename.split("_", 1)[0]
-            new = Permission.objects.filter(
-                content_type__app_label="policies", codename=f"{action}_channel"
-            ).first()
-            if new is not None:
-                group.permissions.add(new)
-        if group.permissions.filter(codename="view_incident").exists():
-            group.permissions.add(
-                Permission.objects.get(
-                    content_type__app_label="policies", codename="view_inboxmessage"
-                )
-            )
-    # The old names stay attached to the renamed content type: gone, or the admin would list
-    # rights on "routing keys" that no longer exist.
-    Permission.objects.filter(
-        content_type__app_label="policies", codename__endswith="_routingkey"
-    ).delete()
 
 
 class Migration(migrations.Migration):
@@ -121,10 +66,6 @@ class Migration(migrations.Migration):
         migrations.RemoveConstraint(
             model_name='route',
             name='route_one_default',
-        ),
-        migrations.RemoveIndex(
-            model_name='probe',
-            name='probe_key_sent_at',
         ),
         migrations.AddField(
             model_name='channel',
@@ -338,10 +279,6 @@ class Migration(migrations.Migration):
             name='team',
             field=models.ForeignKey(blank=True, help_text='For a team route: incidents of this team go to the channels below.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='routes', to='policies.team'),
         ),
-        migrations.AddIndex(
-            model_name='probe',
-            index=models.Index(fields=['channel', '-sent_at'], name='probe_channel_sent_at'),
-        ),
         migrations.AddField(
             model_name='historicalroute_channels',
             name='channel',
@@ -370,28 +307,5 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='inboxmessage',
             index=models.Index(fields=['channel', '-at'], name='inbox_channel_at'),
-        ),
-        # The rows move to the new shape before the old columns go.
-        migrations.RunPython(move_rows, migrations.RunPython.noop),
-        migrations.RunPython(grant_channel_permissions, migrations.RunPython.noop),
-        migrations.RemoveField(
-            model_name='historicalroute',
-            name='routing_key',
-        ),
-        migrations.RemoveField(
-            model_name='incident',
-            name='muted_by',
-        ),
-        migrations.RemoveField(
-            model_name='incident',
-            name='paged',
-        ),
-        migrations.RemoveField(
-            model_name='incident',
-            name='routing_key',
-        ),
-        migrations.RemoveField(
-            model_name='route',
-            name='routing_key',
         ),
     ]

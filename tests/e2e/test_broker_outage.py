@@ -43,8 +43,8 @@ def start_redis(port, log):
 
 def test_what_happened_while_redis_was_down_is_recorded_when_it_is_back(tmp_path, make_token):
     team = Team.objects.create(name="Search", slug="search", gateway_team_id="team-search")
-    key = Channel.objects.create(name="Search on-call", secret=KEY)
-    Route.objects.create(scope=Route.Scope.TEAM, team=team, routing_key=key)
+    key = Channel.objects.create(name="Search on-call", kind="pagerduty", secret=KEY)
+    Route.objects.create(scope=Route.Scope.TEAM, team=team).channels.add(key)
     AlertPolicy.objects.create(
         name="Upstream failures", threshold=3, window_seconds=4, group_by="team",
         resolve_hold_seconds=0,

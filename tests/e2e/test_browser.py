@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwr
 from policies.models import AlertPolicy, Channel, Delivery, Incident, Route, Silence, Team
 from policies.roles import OPS_ADMINS, TEAM_EDITORS
 from tests.e2e.live import failures, post, wait_until
+from tests.engine_helpers import paged
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -81,9 +82,12 @@ def world(console, roles):
     billing = Team.objects.create(name="Billing", slug="billing", gateway_team_id="team-billing")
     for team, letter in ((search, "s"), (billing, "b")):
         key = Channel.objects.create(
-            name=f"{team.name} on-call", secret=f"R0AB{letter * 24}XY12", team=team
+            name=f"{team.name} on-call",
+            kind="pagerduty",
+            secret=f"R0AB{letter * 24}XY12",
+            team=team,
         )
-        Route.objects.create(scope=Route.Scope.TEAM, team=team, routing_key=key)
+        Route.objects.create(scope=Route.Scope.TEAM, team=team).channels.add(key)
     policies = {
         team.slug: AlertPolicy.objects.create(
             name=f"{team.name} upstream failures",
@@ -174,10 +178,10 @@ def test_an_incident_from_the_list_shows_its_timeline_and_a_silence_mutes_the_ne
     post(console, failures(4, team="team-billing"))
     wait_until(lambda: Incident.objects.filter(team__slug="billing").exists(), 30, "the record")
     billing_incident = Incident.objects.get(team__slug="billing")
-    assert billing_incident.paged is False
+    assert paged(billing_incident) is False
     assert [a for a, _ in fake.actions()] == ["trigger"]  # still only Search's page
 
-    page.goto(f"{console['url']}/admin/policies/incident/?paged__exact=0")
+    page.goto(f"{console['url']}/admin/policies/incident/?muted=yes")
     page.click(f"text={billing_incident.summary}")
     expect(page.locator("#incident-timeline")).to_contain_text("Not paged: silence #")
     expect(page.locator("#incident-timeline")).to_contain_text("Billing's provider is down")

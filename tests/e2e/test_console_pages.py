@@ -21,8 +21,8 @@ KEY = "R0AB" + "f" * 24 + "XY12"
 @pytest.fixture
 def routed():
     team = Team.objects.create(name="Search", slug="search", gateway_team_id="team-search")
-    key = Channel.objects.create(name="Search on-call", secret=KEY)
-    Route.objects.create(scope=Route.Scope.TEAM, team=team, routing_key=key)
+    key = Channel.objects.create(name="Search on-call", kind="pagerduty", secret=KEY)
+    Route.objects.create(scope=Route.Scope.TEAM, team=team).channels.add(key)
     return key
 
 

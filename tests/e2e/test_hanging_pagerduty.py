@@ -18,8 +18,8 @@ DETECTION_BOUND = 3 * INTERVAL + 10  # a few ticks, and a margin for a busy mach
 
 
 def test_a_new_breach_is_detected_while_pagerduty_hangs(console):
-    key = Channel.objects.create(name="Platform on-call", secret=KEY)
-    Route.objects.create(scope=Route.Scope.DEFAULT, routing_key=key)
+    key = Channel.objects.create(name="Platform on-call", kind="pagerduty", secret=KEY)
+    Route.objects.create(scope=Route.Scope.DEFAULT).channels.add(key)
     AlertPolicy.objects.create(
         name="Upstream failures", threshold=1, window_seconds=120, group_by="team"
     )
