@@ -83,7 +83,6 @@ def test_routing_keys_become_pagerduty_channels_and_every_row_follows():
         Channel = new.get_model("policies", "Channel")
         Route = new.get_model("policies", "Route")
         Incident = new.get_model("policies", "Incident")
-        Delivery = new.get_model("policies", "Delivery")
         Probe = new.get_model("policies", "Probe")
 
         channels = {c.pk: c for c in Channel.objects.all()}
