@@ -12,7 +12,13 @@ from tests.e2e.processes import Console, child_environment, free_port
 
 
 @pytest.fixture
-def console(tmp_path, make_token):
+def console_env():
+    """More settings for the console's processes; a test module overrides it to add some."""
+    return {}
+
+
+@pytest.fixture
+def console(tmp_path, make_token, console_env):
     """Web server, worker and beat, configured like production, on the test database."""
     # A Redis database of its own (E2E_REDIS_URL, for runs side by side): the suite's is
     # full of messages no worker should see.
@@ -29,6 +35,7 @@ def console(tmp_path, make_token):
             CONSOLE_VAR_DIR=str(tmp_path / "var"),
             EVALUATION_INTERVAL_SECONDS="1",
             BIND=f"127.0.0.1:{port}",
+            **console_env,
         )
         running = [Console(env, tmp_path, port)]
 
@@ -48,6 +55,7 @@ def console(tmp_path, make_token):
                 "pagerduty": pagerduty.fake,
                 "pagerduty_server": pagerduty,
                 "restart": restart,
+                "env": env,
             }
         finally:
             running[0].stop()

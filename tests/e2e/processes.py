@@ -149,5 +149,40 @@ class Console:
             process.kill()
 
 
+class MoreWorkers:
+    """A second set of the console's background processes (both workers and beat) beside a
+    Console, as a second replica would run them: nothing may be evaluated or sent twice."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path, name: str = "second") -> None:
+        bin_dir = Path(sys.executable).parent
+        celery = [str(bin_dir / "celery"), "-A", "alerting_console"]
+        engine = [*ENGINE_WORKER]
+        engine[engine.index("engine@%h")] = f"engine-{name}@%h"
+        deliveries = [*DELIVERY_WORKER]
+        deliveries[deliveries.index("deliveries@%h")] = f"deliveries-{name}@%h"
+        self.engine = Process(
+            [*celery, "worker", *engine, "--loglevel", "INFO"], env, log_dir / f"engine-{name}.log"
+        )
+        self.worker = Process(
+            [*celery, "worker", *deliveries, "--loglevel", "INFO"],
+            env,
+            log_dir / f"worker-{name}.log",
+        )
+        # A beat of its own schedule file: two beats fire every tick twice.
+        self.beat = Process(
+            [*celery, "beat", "--loglevel", "INFO", "-s", str(log_dir / f"beat-{name}.db")],
+            env,
+            log_dir / f"beat-{name}.log",
+        )
+
+    def wait_until_ready(self, timeout: float = 60) -> None:
+        for worker in (self.engine, self.worker):
+            worker.wait_for(partial(_says_ready, worker), timeout, "a worker")
+
+    def stop(self) -> None:
+        for process in (self.engine, self.worker, self.beat):
+            process.kill()
+
+
 def _says_ready(worker: Process) -> bool:
     return "ready." in worker.output()

@@ -1,0 +1,229 @@
+"""Each channel goes its own way: one that is down, rate-limited, refusing or hanging delays no
+other; a channel that refuses for good CHANNEL_DISABLE_AFTER times in a row is disabled and
+said so; a channel's resolve never overtakes its own trigger. The services are the fakes of
+tests/fakes behind the one outbound seam, told apart by host."""
+
+import httpx
+import pytest
+
+from policies import http
+from policies.channels.webhook import new_signing_secret
+from policies.engine import evaluate_all
+from policies.models import Channel, Delivery, Incident, Route
+from policies.sending import _Claim, _claim, attempt_delivery
+from tests.engine_helpers import T0, add_requests, drain, later
+from tests.fake_pagerduty import FakePagerDuty
+from tests.fakes.slack import FakeSlack
+from tests.fakes.webhook import FakeReceiver
+
+pytestmark = pytest.mark.django_db
+
+SIGNING = new_signing_secret()
+HOOK_URL = "https://hooks.example.com/alerts"
+
+
+class Services:
+    """The fakes, each on its own host, behind policies.http's transport."""
+
+    def __init__(self) -> None:
+        self.pagerduty = FakePagerDuty()
+        self.slack = FakeSlack()
+        self.hooks = FakeReceiver(secret=SIGNING)
+        self.hooks_down = False
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if host == "events.pagerduty.com":
+            return self.pagerduty.handle(request)
+        if host == "hooks.example.com":
+            if self.hooks_down:
+                raise httpx.ConnectError("connection refused")
+            return self.hooks.handle(request)
+        return self.slack.handle(request)
+
+
+@pytest.fixture
+def services(monkeypatch, settings):
+    settings.SLACK_API_URL = "https://slack.test/api"
+    fake = Services()
+    monkeypatch.setattr(http, "transport", httpx.MockTransport(fake.handle))
+    return fake
+
+
+@pytest.fixture
+def channels(services, make_policy):
+    slack_url = services.slack.add_webhook("C0SEARCH01", "secretpart0123456789abcd")
+    made = [
+        Channel.objects.create(name="Platform on-call", kind="pagerduty", secret="P" * 32),
+        Channel.objects.create(name="#alerts", kind="slack", secret=slack_url),
+        Channel.objects.create(
+            name="hooks", kind="webhook", secret=HOOK_URL, signing_secret=SIGNING
+        ),
+    ]
+    for channel in made:
+        channel.full_clean()
+    Route.objects.create(scope=Route.Scope.DEFAULT).channels.set(made)
+    make_policy(name="Upstream failures", threshold=5, window_seconds=60, resolve_hold_seconds=0)
+    return made
+
+
+def open_incident():
+    add_requests(5, at=later(-1))
+    evaluate_all(T0)
+    return Incident.objects.get()
+
+
+def statuses(incident, action="trigger"):
+    return {
+        d.channel.name: d.status
+        for d in incident.deliveries.filter(action=action).select_related("channel")
+    }
+
+
+def test_a_webhook_down_for_ten_minutes_delays_only_itself(services, channels):
+    services.hooks_down = True
+    incident = open_incident()
+
+    drain(T0)
+
+    assert statuses(incident) == {
+        "Platform on-call": "delivered",
+        "#alerts": "delivered",
+        "hooks": "pending",
+    }
+    for minute in range(1, 11):  # retried, with its backoff, for ten minutes
+        drain(later(60 * minute))
+    hook = incident.deliveries.get(channel__name="hooks")
+    assert (hook.status, hook.attempts >= 4) == ("pending", True)
+    assert services.hooks.bodies == []
+
+    services.hooks_down = False
+    drain(later(60 * 16))  # its next retry, within the 300 s backoff cap
+
+    assert services.hooks.types() == ["incident.triggered"]
+    assert [a for a, _ in services.pagerduty.actions()] == ["trigger"]
+    assert len(services.slack.messages) == 1
+
+
+def test_a_rate_limited_slack_waits_what_slack_asked_and_holds_up_nobody(services, channels):
+    services.slack.script.append((429, {"Retry-After": "30"}, "rate_limited"))
+    incident = open_incident()
+
+    drain(T0)
+    drain(later(20))  # before what Slack asked
+
+    assert statuses(incident)["#alerts"] == "pending"
+    assert statuses(incident)["Platform on-call"] == "delivered"
+    assert len(services.hooks.bodies) == 1
+    slack = incident.deliveries.get(channel__name="#alerts")
+    assert slack.next_attempt_at >= later(30)
+
+    drain(later(31))
+    assert statuses(incident)["#alerts"] == "delivered"
+
+
+def test_at_the_resolve_each_channel_is_settled_by_what_it_may_have_got(services, channels):
+    """The webhook never got the page (connections refused): it is cancelled there and gets
+    no resolve, while PagerDuty and Slack, which took it, get theirs."""
+    services.hooks_down = True
+    incident = open_incident()
+    drain(T0)
+    evaluate_all(later(120))  # the failures left the window: resolved
+    assert Incident.objects.get().status == "resolved"
+
+    drain(later(121))
+
+    assert statuses(incident, "resolve") == {
+        "Platform on-call": "delivered",
+        "#alerts": "delivered",
+    }
+    hook = incident.deliveries.get(channel__name="hooks")
+    assert hook.status == "skipped"
+    assert hook.last_error.startswith("cancelled: the incident resolved before the channel got it")
+    services.hooks_down = False
+    drain(later(600))
+    assert services.hooks.bodies == []
+
+
+def test_a_channel_that_may_have_the_page_gets_the_resolve_after_it(services, channels):
+    """A 503 may have been taken: the trigger stops retrying and the resolve follows it, on
+    that channel only."""
+    services.hooks.script.append(503)
+    incident = open_incident()
+    drain(T0)
+    evaluate_all(later(120))
+
+    drain(later(121))
+
+    assert statuses(incident, "resolve")["hooks"] == "delivered"
+    assert services.hooks.types() == ["incident.resolved"]
+    assert incident.deliveries.get(channel__name="hooks", action="trigger").status == "skipped"
+
+
+def test_a_channel_that_hangs_holds_at_most_its_share_of_workers(
+    services, channels, settings, make_policy
+):
+    """CHANNEL_MAX_IN_FLIGHT calls to one channel at once: a third waits, others go on."""
+    settings.CHANNEL_MAX_IN_FLIGHT = 2
+    for name in ("Second", "Third"):
+        make_policy(name=name, threshold=5, window_seconds=60)
+    add_requests(5, at=later(-1))
+    evaluate_all(T0)
+    assert Incident.objects.count() == 3
+    hook_pages = list(Delivery.objects.filter(channel__name="hooks").order_by("pk"))
+    # Two workers are in calls to the webhook that hang (claimed, no answer yet).
+    assert all(isinstance(_claim(d.pk, T0), _Claim) for d in hook_pages[:2])
+
+    third = attempt_delivery(hook_pages[2].pk, T0)
+
+    assert third.message.startswith("waiting: this channel's other messages")
+    assert third.retry_in is not None
+    pager = Delivery.objects.filter(channel__name="Platform on-call").first()
+    assert attempt_delivery(pager.pk, T0).message.startswith("delivered")
+
+
+def test_five_refusals_in_a_row_disable_the_channel_loudly(services, channels, settings, client):
+    from django.contrib.auth.models import User
+
+    settings.CHANNEL_DISABLE_AFTER = 5
+    services.pagerduty.script.extend([400] * 5)
+    for n in range(5):
+        add_requests(5, at=later(n * 100 - 1), model_group=f"m{n}")
+        evaluate_all(later(n * 100))
+        drain(later(n * 100))
+        Incident.objects.filter(status="open").update(status="resolved")
+
+    pager = Channel.objects.get(name="Platform on-call")
+    assert pager.refusals_in_a_row == 5
+    assert pager.disabled_at is not None
+    assert "5 refusals in a row" in pager.disabled_reason
+    # Nothing more is sent to it: the next incident's page to it is recorded as not sent.
+    add_requests(5, at=later(599))
+    evaluate_all(later(600))
+    drain(later(600))
+    latest = Delivery.objects.filter(channel=pager).latest("pk")
+    assert (latest.status, latest.last_error.startswith("not sent: the channel is disabled")) == (
+        "skipped",
+        True,
+    )
+    assert services.pagerduty.refused == [] or len(services.pagerduty.events) == 0
+
+    client.force_login(User.objects.create_superuser("ops", "", "pw-long-enough-1"))
+    metrics = client.get("/metrics").content.decode()
+    assert 'console_channels_disabled{kind="pagerduty"} 1.0' in metrics
+    page = client.get(f"/admin/policies/channel/{pager.pk}/change/").content.decode()
+    assert "This channel is disabled" in page
+    home = client.get("/admin/").content.decode()
+    assert "DISABLED" in home
+
+
+def test_a_success_between_refusals_starts_the_count_again(services, channels):
+    services.pagerduty.script.extend([400, 400])
+    for n in range(3):
+        add_requests(5, at=later(n * 100 - 1), model_group=f"m{n}")
+        evaluate_all(later(n * 100))
+        drain(later(n * 100))
+        Incident.objects.filter(status="open").update(status="resolved")
+
+    pager = Channel.objects.get(name="Platform on-call")
+    assert (pager.refusals_in_a_row, pager.disabled_at) == (0, None)
