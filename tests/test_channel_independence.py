@@ -178,7 +178,7 @@ def test_a_channel_that_hangs_holds_at_most_its_share_of_workers(
 
     assert third.message.startswith("waiting: this channel's other messages")
     assert third.retry_in is not None
-    pager = Delivery.objects.filter(channel__name="Platform on-call").first()
+    pager = Delivery.objects.filter(channel__name="Platform on-call").earliest("pk")
     assert attempt_delivery(pager.pk, T0).message.startswith("delivered")
 
 
