@@ -251,7 +251,8 @@ DELIVERY_RETRY_SECONDS = read_int(ENV, "DELIVERY_RETRY_SECONDS", 6 * 3600, minim
 # A channel refused this many messages in a row for good (a deleted webhook, a revoked key): it
 # is disabled, loudly, until a person enables it again.
 CHANNEL_DISABLE_AFTER = read_int(ENV, "CHANNEL_DISABLE_AFTER", 5, minimum=1)
-# At most this many calls to one channel at once: one that hangs holds no more workers.
+# At most this many slow calls (unanswered after 2 s) to one channel at once: a channel that
+# hangs holds no more workers than this; one that answers quickly is never held back.
 CHANNEL_MAX_IN_FLIGHT = read_int(ENV, "CHANNEL_MAX_IN_FLIGHT", 2, minimum=1)
 
 # --- HTTPS ------------------------------------------------------------------------------------
@@ -310,6 +311,11 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django support closes the database connection before and after every task unless
+# told to reuse it: a new Postgres connection per delivery cost about three quarters of its
+# time (make bench-notify, docs/performance.md). Reused, it is still closed after this many
+# tasks, and Django's CONN_HEALTH_CHECKS replaces one that broke.
+CELERY_DB_REUSE_MAX = read_int(ENV, "CELERY_DB_REUSE_MAX", 1000, minimum=0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Evaluation must never wait behind a page: a delivery holds a worker process for up to
 # HTTP_TIMEOUT_SECONDS, and an evaluation tick that waits longer than an interval expires.

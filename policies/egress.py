@@ -44,6 +44,8 @@ import httpcore
 import httpx
 from django.conf import settings
 
+from policies import tls
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -208,7 +210,7 @@ class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport, its connections opened through the guard (see the module doc)."""
 
     def __init__(self) -> None:
-        ssl_context = httpx.create_ssl_context()
+        ssl_context = tls.context()
         super().__init__(verify=ssl_context)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context, network_backend=GuardedBackend()

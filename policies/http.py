@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from policies import egress
+from policies import egress, tls
 
 # Raised when the egress guard refuses where an untrusted URL leads; defined with the guard.
 AddressRefused = egress.AddressRefused
@@ -55,6 +55,7 @@ def client(untrusted: bool = False) -> httpx.Client:
     return httpx.Client(
         timeout=settings.HTTP_TIMEOUT_SECONDS,
         transport=chosen,
+        verify=tls.context(),
         headers={"User-Agent": "alerting-console"},
         follow_redirects=False,
     )
