@@ -426,5 +426,6 @@ def test_a_channel_name_used_twice_is_an_error_across_both_words():
           - {{name: Search on-call, kind: inbox}}
         """
     ) == [
-        "console.yaml line 5, channels[0].name: channel name 'Search on-call' is also used at line 3"
+        "console.yaml line 5, channels[0].name: "
+        "channel name 'Search on-call' is also used at line 3"
     ]

@@ -88,8 +88,8 @@ def test_a_whole_litellm_config_yaml_is_accepted():
         "the config's environment_variables)",
         "no Slack channel was made for llm_exceptions, llm_too_slow: SLACK_WEBHOOK_URL is not "
         "set (in the environment or the config's environment_variables)",
-        "LiteLLM's request alerts are carried over; its other alert types (budget, spend, "
-        "outage, database, report and management alerts) are not: not console alert kinds yet",
+        "LiteLLM's alert types other than its request alerts (budget, spend, outage, database, "
+        "report and management alerts) are not carried over: not console alert kinds yet",
         "not carried over: SLACK_HANGS_WEBHOOK_URL is not set (in the environment or the "
         "config's environment_variables)",
         "not carried over: budget_alerts is not a console alert kind yet (the console alerts "

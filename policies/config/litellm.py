@@ -21,7 +21,7 @@ from policies.config.litellm_channels import (
     Environment,
     channels_from_alerting,
 )
-from policies.config.places import Place
+from policies.config.places import Notes, Place
 from policies.config.spec import ChannelSpec, PolicySpec, RouteSpec
 from policies.config.yaml_reader import Entry, Expected, Fields, Reader, is_null
 from policies.models import KIND_DEFAULTS, AlertPolicy, GroupBy, PolicyKind, Severity
@@ -60,18 +60,31 @@ class FromLiteLLM:
 
 
 def read_general_settings(
-    reader: Reader, entry: Entry, environment: Environment, notes: list[str]
+    reader: Reader, entry: Entry, environment: Environment, report: list[str]
 ) -> FromLiteLLM:
     """The policies, channels and routes a LiteLLM general_settings block asks for; its other
     keys are LiteLLM's business and ignored."""
     settings = reader.mapping(entry.node, entry.place.path)
     if not settings:
         return FromLiteLLM()
+    notes = Notes()
+    found = _read(reader, entry, settings, environment, notes)
+    report.extend(notes.lines())
+    return found
+
+
+def _read(
+    reader: Reader,
+    entry: Entry,
+    settings: dict[str, Entry],
+    environment: Environment,
+    notes: Notes,
+) -> FromLiteLLM:
     for key, key_entry in settings.items():
         # A misspelt key of the alerting settings would be lost without a word.
         close = difflib.get_close_matches(key, ALERTING_KEYS, n=1, cutoff=0.8)
         if close and key != close[0]:
-            notes.append(f"{key_entry.place}: ignored; did you mean `{close[0]}`?")
+            notes.add(key_entry.place, f"ignored; did you mean `{close[0]}`?")
     alerting = settings.get("alerting")
     services: list[tuple[str, Place]] | None = None
     if alerting is not None:
@@ -104,15 +117,16 @@ def _policies(
     entry: Entry,
     settings: dict[str, Entry],
     services: list[str] | None,
-    notes: list[str],
+    notes: Notes,
 ) -> list[PolicySpec]:
     alerting = settings.get("alerting")
     args = settings.get("alerting_args")
     if alerting is not None and services is not None:
         if PAGERDUTY not in services:
-            notes.append(
-                f"{alerting.place}: pagerduty is not listed, so LiteLLM's PagerDuty alerting is "
-                "off in this file: no LiteLLM policies were made from it"
+            notes.add(
+                alerting.place,
+                "pagerduty is not listed, so LiteLLM's PagerDuty alerting is off in this file: "
+                "no LiteLLM policies were made from it",
             )
             return []
     elif args is None:
@@ -126,7 +140,7 @@ def _policies(
         return []
     for key, key_place in fields.places.items():
         if key not in ALERTING_ARGS:
-            notes.append(f"{key_place}: {_ignored(key)}")
+            notes.add(key_place, _ignored(key))
     return [_failures(fields), _hanging(fields, notes)]
 
 
@@ -160,15 +174,15 @@ def _failures(fields: Fields) -> PolicySpec:
     )
 
 
-def _hanging(fields: Fields, notes: list[str]) -> PolicySpec:
+def _hanging(fields: Fields, notes: Notes) -> PolicySpec:
     duration = fields.number("hanging_threshold_seconds", HANGING_DEFAULTS.duration_seconds)
     duration_place = fields.at("hanging_threshold_seconds")
     if duration is not None and 0 < duration < MIN_DURATION:
         # LiteLLM's own docs use 0.0000001 s to see an alert at once; the console's T starts
         # at 1 ms, which counts the same requests for any real gateway.
-        notes.append(
-            f"{duration_place}: {duration:g} s is below the console's smallest T; "
-            f"using {MIN_DURATION:g} s"
+        notes.add(
+            duration_place,
+            f"{duration:g} s is below the console's smallest T; using {MIN_DURATION:g} s",
         )
         duration = MIN_DURATION
     return PolicySpec(

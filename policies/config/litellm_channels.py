@@ -40,7 +40,7 @@ from policies.channels.slack import Slack
 from policies.channels.teams import Teams
 from policies.channels.webhook import Webhook
 from policies.config.environment import ENV_PREFIX
-from policies.config.places import Place
+from policies.config.places import Notes, Place
 from policies.config.spec import ChannelSpec, RouteSpec
 from policies.config.yaml_reader import Entry, Reader, is_null
 from policies.models import LITELLM_KIND_NAMES, Channel, PolicyKind, Route, alert_kinds
@@ -129,20 +129,6 @@ def file_environment(
     return Environment(environ, written)
 
 
-class Notes:
-    """Notes with their places, told in the order of the file's lines."""
-
-    def __init__(self) -> None:
-        self.found: list[tuple[Place, str]] = []
-
-    def add(self, place: Place, text: str) -> None:
-        if (place, text) not in self.found:  # a variable read twice is noted once
-            self.found.append((place, text))
-
-    def lines(self) -> list[str]:
-        return [f"{place}: {text}" for place, text in sorted(self.found, key=lambda n: n[0].line)]
-
-
 @dataclass
 class _Draft:
     """A channel being gathered: one per secret, with every LiteLLM alert type sent there."""
@@ -161,11 +147,9 @@ def channels_from_alerting(
     settings: Mapping[str, Entry],
     services: list[tuple[str, Place]],
     environment: Environment,
-    report: list[str],
+    notes: Notes,
 ) -> tuple[list[ChannelSpec], list[RouteSpec]]:
-    """The channels and default routes of ``general_settings.alerting`` (see the module); the
-    notes are added to `report` in the order of their lines."""
-    notes = Notes()
+    """The channels and default routes of ``general_settings.alerting`` (see the module)."""
     gathering = _Gathering(environment, notes)
     names = {name for name, _ in services}
     request_types = _request_types(reader, settings.get("alert_types"), names, notes)
@@ -191,9 +175,9 @@ def channels_from_alerting(
     if chat and "alert_types" not in settings:
         notes.add(
             chat[0],
-            "LiteLLM's request alerts are carried over; its other alert types (budget, spend, "
-            "outage, database, report and management alerts) are not: not console alert kinds "
-            "yet",
+            "LiteLLM's alert types other than its request alerts (budget, spend, outage, "
+            "database, report and management alerts) are not carried over: not console alert "
+            "kinds yet",
         )
     threshold = settings.get("alerting_threshold")
     if threshold is not None and {SLACK, *TEAMS} & names:
@@ -202,9 +186,7 @@ def channels_from_alerting(
             "not carried over: LiteLLM alerts on each request slower than this; the console "
             "alerts on counts: write a slow or hung policy with this duration_seconds",
         )
-    found = gathering.specs()
-    report.extend(notes.lines())
-    return found
+    return gathering.specs()
 
 
 def _request_types(
