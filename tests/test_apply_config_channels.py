@@ -206,9 +206,9 @@ def test_a_webhook_gets_a_signing_secret_made_once_and_never_shown(tmp_path):
     notes = [line for line in first if line.startswith("note: ")]
     assert notes == [
         "note: "
-        f"{tmp_path / 'console.yaml'} line 22, channels[5]: a signing secret was made for 'Our "
-        "receiver'; it is not shown: to verify signatures, give the receiver's own in the file "
-        "(signing_secret: os.environ/NAME)"
+        f"{tmp_path / 'console.yaml'} line 22, channels[5]: the console makes the signing secret "
+        "of 'Our receiver' and never shows it: to verify signatures, give the receiver's own in "
+        "the file (signing_secret: os.environ/NAME)"
     ]
     assert not [line for line in second if line.startswith("note: ")]
     assert not Channel.objects.exclude(name="Our receiver").exclude(signing_secret="").exists()

@@ -133,8 +133,8 @@ class _Applier:
             if make is not None and (existing is None or not existing.signing_secret):
                 values["signing_secret"] = make()
                 self.report.notes.append(
-                    f"{spec.place}: a signing secret was made for {spec.name!r}; it is not "
-                    "shown: to verify signatures, give the receiver's own in the file "
+                    f"{spec.place}: the console makes the signing secret of {spec.name!r} and "
+                    "never shows it: to verify signatures, give the receiver's own in the file "
                     "(signing_secret: os.environ/NAME)"
                 )
 

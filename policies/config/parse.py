@@ -113,8 +113,8 @@ def parse(text: str, filename: str, environ: Mapping[str, str] | None = None) ->
     if config.is_empty():
         raise ConfigError(
             [
-                f"{filename}: nothing to apply: no teams, channels, routes, policies "
-                "or LiteLLM general_settings.alerting_args",
+                f"{filename}: nothing to apply: no teams, channels, routes, policies, "
+                "or LiteLLM alerting settings that could be carried over",
                 *config.notes,
             ]
         )
