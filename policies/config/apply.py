@@ -172,9 +172,9 @@ class _Applier:
         wanted = {c.pk for c in channels}
         if set(row.channels.values_list("pk", flat=True)) != wanted:
             row.channels.set(channels)
-            row.save(update_fields=["updated_at"])  # its channels are part of the route
             last = self.report.outcomes[-1]
             if last.status != "created":
+                row.save(update_fields=["updated_at"])  # its channels are part of the route
                 self.report.outcomes[-1] = Outcome(label, "changed", (*last.fields, "channels"))
 
     def _other_routes(self) -> None:

@@ -117,8 +117,8 @@ class Environment:
 def file_environment(
     reader: Reader, entry: Entry | None, environ: Mapping[str, str]
 ) -> Environment:
-    """The environment, with the text values of a LiteLLM config's environment_variables.
-    The section is LiteLLM's: what is not text there is left to LiteLLM, without a word."""
+    """The environment, with the text values of a LiteLLM config's environment_variables over
+    it. Values that are not text are LiteLLM's business, left without a word."""
     written: dict[str, tuple[str, Place]] = {}
     if entry is not None and not is_null(entry.node):
         entries = reader.mapping(entry.node, entry.place.path)
