@@ -17,13 +17,31 @@ KEYS = {
     "PD_SEARCH_KEY": "SEARCHKEY" + "a" * 19 + "0001",
     "PD_CHECKOUT_KEY": "CHECKOUTKEY" + "b" * 17 + "0002",
     "PD_PLATFORM_KEY": "PLATFORMKEY" + "c" * 17 + "0003",
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-" + "s" * 20 + "0004",
+    "SLACK_HANGS_WEBHOOK": "https://hooks.slack.com/services/T0001/B0002/" + "h" * 20 + "0005",
 }
+# The example's objects: 2 teams, 5 channels, 6 routes, 3 policies.
+OBJECTS = 16
 
 
 @pytest.fixture(autouse=True)
-def pagerduty_keys(monkeypatch):
+def channel_secrets(monkeypatch):
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)
+    for name in ("PAGERDUTY_API_KEY", "SLACK_WEBHOOK_URL", "MS_TEAMS_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)  # LiteLLM's, read by its config
+
+
+def route_rows() -> set[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+    return {
+        (
+            r.scope,
+            r.team.slug if r.team else r.key_alias,
+            tuple(sorted(c.name for c in r.channels.all())),
+            tuple(r.kinds),
+        )
+        for r in Route.objects.select_related("team").prefetch_related("channels")
+    }
 
 
 def apply(path: Path, *args: str) -> list[str]:
@@ -59,20 +77,21 @@ def test_it_creates_everything_from_the_example_file():
         "team-search",
         "Search",
     )
-    assert dict(Channel.objects.values_list("name", "integration_key")) == {
-        "Search on-call": KEYS["PD_SEARCH_KEY"],
-        "Checkout on-call": KEYS["PD_CHECKOUT_KEY"],
-        "Platform on-call": KEYS["PD_PLATFORM_KEY"],
+    assert {c.name: (c.kind, c.secret, c.settings) for c in Channel.objects.all()} == {
+        "Search on-call": ("pagerduty", KEYS["PD_SEARCH_KEY"], {}),
+        "Checkout on-call": ("pagerduty", KEYS["PD_CHECKOUT_KEY"], {}),
+        "Platform on-call": ("pagerduty", KEYS["PD_PLATFORM_KEY"], {}),
+        "#search": ("slack", KEYS["SLACK_BOT_TOKEN"], {"channel": "C0SEARCH01"}),
+        "#llm-hangs": ("slack", KEYS["SLACK_HANGS_WEBHOOK"], {}),
     }
-    routes = {
-        (r.scope, r.team.slug if r.team else r.key_alias, r.routing_key.name)
-        for r in Route.objects.select_related("team", "routing_key")
-    }
-    assert routes == {
-        ("default", "", "Platform on-call"),
-        ("team", "search", "Search on-call"),
-        ("team", "checkout", "Checkout on-call"),
-        ("key_alias", "search-batch-indexer", "Platform on-call"),
+    assert Channel.objects.get(name="#search").team == search
+    assert route_rows() == {
+        ("default", "", ("Platform on-call",), ()),
+        ("default", "", ("#llm-hangs",), ("hung",)),
+        ("team", "search", ("#search", "Search on-call"), ()),
+        ("team", "search", ("#llm-hangs",), ("hung",)),
+        ("team", "checkout", ("Checkout on-call",), ()),
+        ("key_alias", "search-batch-indexer", ("Platform on-call",), ()),
     }
     slow = AlertPolicy.objects.get(name="Slow search completions")
     assert (slow.kind, slow.threshold, slow.window_seconds, slow.duration_seconds) == (
@@ -84,10 +103,12 @@ def test_it_creates_everything_from_the_example_file():
     assert (slow.filter_team, slow.filter_model, slow.severity) == (search, "gpt-4o", "warning")
     assert AlertPolicy.objects.count() == 3
     assert "team 'search': created" in lines
-    assert "routing key 'Search on-call' (SEAR…0001): created" in lines
-    assert "route for team 'search' → 'Search on-call': created" in lines
+    assert "PagerDuty channel 'Search on-call' (SEAR…0001): created" in lines
+    assert "Slack channel '#llm-hangs' (https://hooks.slack.com/…0005): created" in lines
+    assert "route for team 'search' → 'Search on-call', '#search': created" in lines
+    assert "route for team 'search' (hung) → '#llm-hangs': created" in lines
     assert "policy 'Hung requests': created" in lines
-    assert lines[-1] == "12 created, 0 changed, 0 unchanged."
+    assert lines[-1] == f"{OBJECTS} created, 0 changed, 0 unchanged."
 
 
 def test_a_second_run_changes_nothing_and_reports_everything_unchanged():
@@ -98,7 +119,7 @@ def test_a_second_run_changes_nothing_and_reports_everything_unchanged():
 
     assert snapshot() == before  # updated_at included: no row was saved again
     assert all(line.endswith(": unchanged") for line in lines[:-1])
-    assert lines[-1] == "0 created, 0 changed, 12 unchanged."
+    assert lines[-1] == f"0 created, 0 changed, {OBJECTS} unchanged."
 
 
 def test_an_edited_file_updates_only_what_changed(tmp_path):
@@ -108,7 +129,7 @@ def test_an_edited_file_updates_only_what_changed(tmp_path):
         tmp_path,
         ("    threshold: 60                    # X requests...", "    threshold: 30"),
         ("    severity: warning", "    severity: error"),
-        ("    search: Search on-call", "    search: Platform on-call"),
+        ('      - channels: [Search on-call, "#search"]', "      - channels: Platform on-call"),
         ("    name: Checkout\n", "    name: Checkout & Payments\n"),
     )
 
@@ -123,7 +144,7 @@ def test_an_edited_file_updates_only_what_changed(tmp_path):
     }
     policy = AlertPolicy.objects.get(name="Upstream failures per team")
     slow = AlertPolicy.objects.get(name="Slow search completions")
-    search_route = Route.objects.get(scope="team", team__slug="search")
+    search_route = Route.objects.get(scope="team", team__slug="search", kinds=[])
     checkout = Team.objects.get(slug="checkout")
     assert changed == {
         ("AlertPolicy", policy.pk),
@@ -132,12 +153,12 @@ def test_an_edited_file_updates_only_what_changed(tmp_path):
         ("Team", checkout.pk),
     }
     assert (policy.threshold, slow.severity, checkout.name) == (30, "error", "Checkout & Payments")
-    assert search_route.routing_key.name == "Platform on-call"
+    assert [c.name for c in search_route.channels.all()] == ["Platform on-call"]
     assert "policy 'Upstream failures per team': changed (fields: threshold)" in lines
     assert "policy 'Slow search completions': changed (fields: severity)" in lines
-    assert "route for team 'search' → 'Platform on-call': changed (fields: routing_key)" in lines
+    assert "route for team 'search' → 'Platform on-call': changed (fields: channels)" in lines
     assert "team 'checkout': changed (fields: name)" in lines
-    assert lines[-1] == "0 created, 4 changed, 8 unchanged."
+    assert lines[-1] == f"0 created, 4 changed, {OBJECTS - 4} unchanged."
 
 
 def test_a_new_key_in_the_environment_is_an_update(monkeypatch):
@@ -148,10 +169,11 @@ def test_a_new_key_in_the_environment_is_an_update(monkeypatch):
     lines = apply(EXAMPLES / "console.yaml")
 
     assert Channel.objects.get(name="Search on-call").secret == new_key
-    assert "routing key 'Search on-call' (NEWS…0004): changed (fields: integration_key)" in lines
+    assert "PagerDuty channel 'Search on-call' (NEWS…0004): changed (fields: credential)" in lines
 
 
 def test_the_litellm_block_creates_the_matching_policies():
+    # Without LiteLLM's keys and URLs in the environment: the policies, and notes.
     lines = apply(EXAMPLES / "litellm-config.yaml")
 
     failures = AlertPolicy.objects.get(name="LiteLLM: failures")
@@ -161,11 +183,13 @@ def test_the_litellm_block_creates_the_matching_policies():
     assert (hanging.kind, hanging.threshold, hanging.window_seconds) == ("hung", 60, 600)
     assert hanging.duration_seconds == 120.0
     assert {failures.group_by, hanging.group_by} == {"everything"}
-    assert lines == [
+    assert lines[:2] == [
         "policy 'LiteLLM: failures': created",
         "policy 'LiteLLM: hanging requests': created",
-        "2 created, 0 changed, 0 unchanged.",
     ]
+    assert all(line.startswith("note: ") for line in lines[2:-1])
+    assert "PAGERDUTY_API_KEY is not set" in lines[2]
+    assert lines[-1] == "2 created, 0 changed, 0 unchanged."
     assert Team.objects.count() == Channel.objects.count() == Route.objects.count() == 0
 
 
@@ -210,9 +234,9 @@ def test_rows_the_file_does_not_mention_are_left_alone(make_team, make_policy, t
     assert AlertPolicy.objects.filter(pk=other_policy.pk).values().get() == policy_before
 
 
-def test_references_may_name_rows_already_in_the_console(make_team, make_routing_key, tmp_path):
+def test_references_may_name_rows_already_in_the_console(make_team, make_channel, tmp_path):
     make_team(slug="data", name="Data")
-    make_routing_key(name="Data on-call")
+    make_channel(name="Data on-call")
     path = tmp_path / "routes.yaml"
     path.write_text(
         "routes:\n  teams: {data: Data on-call}\npolicies: [{name: Data, team: data}]\n"
@@ -220,7 +244,7 @@ def test_references_may_name_rows_already_in_the_console(make_team, make_routing
 
     apply(path)
 
-    assert Route.objects.get(team__slug="data").routing_key.name == "Data on-call"
+    assert [c.name for c in Route.objects.get(team__slug="data").channels.all()] == ["Data on-call"]
     assert AlertPolicy.objects.get(name="Data").filter_team == Team.objects.get(slug="data")
 
 
@@ -233,7 +257,9 @@ def test_a_dry_run_reports_what_would_change_and_writes_nothing(tmp_path):
 
     assert snapshot() == before
     assert "policy 'Slow search completions': would change (fields: severity)" in lines
-    assert lines[-1] == "Dry run, nothing was written: 0 to create, 1 to change, 11 unchanged."
+    assert lines[-1] == (
+        f"Dry run, nothing was written: 0 to create, 1 to change, {OBJECTS - 1} unchanged."
+    )
 
 
 def test_a_dry_run_on_an_empty_console_creates_nothing():
@@ -243,7 +269,7 @@ def test_a_dry_run_on_an_empty_console_creates_nothing():
     assert "team 'search': would be created" in lines
 
 
-def test_the_routing_keys_never_appear_in_the_output(tmp_path, monkeypatch):
+def test_the_credentials_never_appear_in_the_output(tmp_path, monkeypatch):
     lines = apply(EXAMPLES / "console.yaml")
     monkeypatch.setenv("PD_SEARCH_KEY", "CHANGEDKEY" + "e" * 18 + "0005")
     lines += apply(EXAMPLES / "console.yaml", "--dry-run")
@@ -253,6 +279,7 @@ def test_the_routing_keys_never_appear_in_the_output(tmp_path, monkeypatch):
     for key in [*KEYS.values(), "CHANGEDKEY" + "e" * 18 + "0005"]:
         assert key not in output
         assert key[4:-4] not in output
+        assert key[-8:] not in output
 
 
 def test_it_sets_the_engine_settings_of_a_policy(tmp_path):

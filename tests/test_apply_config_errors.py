@@ -22,10 +22,12 @@ KEYS = {
     "PD_SEARCH_KEY": "SEARCHKEY" + "a" * 19 + "0001",
     "PD_CHECKOUT_KEY": "CHECKOUTKEY" + "b" * 17 + "0002",
     "PD_PLATFORM_KEY": "PLATFORMKEY" + "c" * 17 + "0003",
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-" + "s" * 20 + "0004",
+    "SLACK_HANGS_WEBHOOK": "https://hooks.slack.com/services/T0001/B0002/" + "h" * 20 + "0005",
 }
 VALID_EDITS = [
     ("    name: Checkout\n", "    name: Checkout & Payments\n"),
-    ("\nrouting_keys:", "  - slug: extra\n    name: Extra\n\nrouting_keys:"),
+    ("\nchannels:", "  - slug: extra\n    name: Extra\n\nchannels:"),
     ("\npolicies:\n", "\npolicies:\n  - name: A new policy\n    threshold: 5\n"),
 ]
 
@@ -79,15 +81,33 @@ BAD_FILES = {
         "colour: red",
         "policies[2].colour: unknown key",
     ),
-    "bad routing key": (
+    "bad integration key": (
         ("os.environ/PD_CHECKOUT_KEY", "not-a-pagerduty-key"),
         "not-a-pagerduty-key",
-        "routing_keys[1].secret: A PagerDuty integration key is exactly 32",
+        "channels[1].credential: A PagerDuty integration key is exactly 32",
     ),
     "unset environment variable": (
         ("os.environ/PD_CHECKOUT_KEY", "os.environ/PD_UNSET_KEY"),
         "PD_UNSET_KEY",
-        "routing_keys[1].secret: the environment variable PD_UNSET_KEY is not set",
+        "channels[1].credential: the environment variable PD_UNSET_KEY is not set",
+    ),
+    "bad routing key, the old word": (
+        (
+            "\nchannels:",
+            "\nrouting_keys:\n  - name: Old\n    integration_key: not-a-key\nchannels:",
+        ),
+        "integration_key: not-a-key",
+        "routing_keys[0].integration_key: A PagerDuty integration key is exactly 32",
+    ),
+    "Slack URL that is not a Slack URL": (
+        ("os.environ/SLACK_HANGS_WEBHOOK", "https://hooks.example.com/services/T1/B2/x"),
+        "hooks.example.com",
+        "channels[4].credential: This is not a Slack webhook URL",
+    ),
+    "unknown channel kind": (
+        ("    kind: slack\n", "    kind: slak\n"),
+        "kind: slak",
+        "channels[3].kind: unknown channel kind 'slak'; known: pagerduty, slack",
     ),
     "window out of bounds": (
         ("    window_seconds: 600\n", "    window_seconds: 999999\n"),
@@ -104,14 +124,24 @@ BAD_FILES = {
         "chekout:",
         "routes.teams.chekout: there is no team 'chekout', in this file or in the console",
     ),
-    "route to an unknown routing key": (
-        ("  default: Platform on-call", "  default: Platform oncall"),
-        "default: Platform oncall",
-        "routes.default: there is no PagerDuty routing key 'Platform oncall', "
+    "route to an unknown channel": (
+        ("    - channels: Platform on-call", "    - channels: Platform oncall"),
+        "channels: Platform oncall",
+        "routes.default[0].channels: there is no channel 'Platform oncall', "
         "in this file or in the console",
     ),
+    "route to an unknown alert kind": (
+        ("kinds: [llm_requests_hanging]", "kinds: [llm_requests_hangs]"),
+        "llm_requests_hangs",
+        "routes.teams.search[1].kinds: unknown alert kind 'llm_requests_hangs'",
+    ),
+    "channel of an unknown team": (
+        ("    team: search                     # the team", "    team: serch # the team"),
+        "team: serch",
+        "channels[0].team: there is no team 'serch', in this file or in the console",
+    ),
     "policy for an unknown team": (
-        ("    team: search ", "    team: serch "),
+        ("    team: search                     # count", "    team: serch # count"),
         "team: serch",
         "policies[3].team: there is no team 'serch', in this file or in the console",
     ),
@@ -179,7 +209,7 @@ def test_a_database_failure_halfway_changes_nothing(tmp_path):
     assert not Team.objects.filter(slug="extra").exists()
 
 
-def test_an_error_never_shows_a_routing_key(tmp_path, monkeypatch):
+def test_an_error_never_shows_a_credential(tmp_path, monkeypatch):
     bad_key = "SEARCHKEY" + "a" * 19 + "00012"
     monkeypatch.setenv("PD_SEARCH_KEY", bad_key)
     path, _ = bad_file(tmp_path, '    description: "#search', '    description: "#search"x')

@@ -16,6 +16,8 @@ ENV = {
     "PD_SEARCH_KEY": "SEARCHKEY" + "a" * 19 + "0001",
     "PD_CHECKOUT_KEY": "CHECKOUTKEY" + "b" * 17 + "0002",
     "PD_PLATFORM_KEY": "PLATFORMKEY" + "c" * 17 + "0003",
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-" + "s" * 24,
+    "SLACK_HANGS_WEBHOOK": "https://hooks.slack.com/services/T0001/B0002/" + "h" * 24,
 }
 
 
@@ -34,17 +36,22 @@ def test_it_reads_the_example_file():
 
     assert [t.slug for t in config.teams] == ["search", "checkout"]
     assert config.teams[0].gateway_team_id == "team-search"
-    assert [k.name for k in config.routing_keys] == [
-        "Search on-call",
-        "Checkout on-call",
-        "Platform on-call",
+    assert [(c.name, c.kind, c.team) for c in config.channels] == [
+        ("Search on-call", "pagerduty", "search"),
+        ("Checkout on-call", "pagerduty", ""),
+        ("Platform on-call", "pagerduty", ""),
+        ("#search", "slack", "search"),
+        ("#llm-hangs", "slack", ""),
     ]
-    assert config.routing_keys[0].secret == ENV["PD_SEARCH_KEY"]
-    assert [(r.scope, r.target, r.routing_key) for r in config.routes] == [
-        ("default", "", "Platform on-call"),
-        ("team", "search", "Search on-call"),
-        ("team", "checkout", "Checkout on-call"),
-        ("key_alias", "search-batch-indexer", "Platform on-call"),
+    assert config.channels[0].secret == ENV["PD_SEARCH_KEY"]
+    assert config.channels[3].settings == {"channel": "C0SEARCH01"}
+    assert [(r.scope, r.target, r.channels, r.kinds) for r in config.routes] == [
+        ("default", "", ("Platform on-call",), ()),
+        ("default", "", ("#llm-hangs",), ("hung",)),
+        ("team", "search", ("Search on-call", "#search"), ()),
+        ("team", "search", ("#llm-hangs",), ("hung",)),  # LiteLLM's name for it, in the file
+        ("team", "checkout", ("Checkout on-call",), ()),
+        ("key_alias", "search-batch-indexer", ("Platform on-call",), ()),
     ]
     slow = config.policies[2]
     assert (slow.kind, slow.threshold, slow.window_seconds, slow.duration_seconds) == (
@@ -57,7 +64,7 @@ def test_it_reads_the_example_file():
     assert config.notes == []
 
 
-def test_a_routing_key_is_read_from_the_environment_variable_it_names():
+def test_a_routing_key_the_old_word_is_a_pagerduty_channel_read_from_the_environment():
     config = parse_text(
         """
         routing_keys:
@@ -67,7 +74,12 @@ def test_a_routing_key_is_read_from_the_environment_variable_it_names():
         {"MY_PD_KEY": ENV["PD_SEARCH_KEY"] + "\n"},
     )
 
-    assert config.routing_keys[0].secret == ENV["PD_SEARCH_KEY"]
+    (channel,) = config.channels
+    assert (channel.name, channel.kind, channel.secret) == (
+        "Search on-call",
+        "pagerduty",
+        ENV["PD_SEARCH_KEY"],
+    )
 
 
 def test_an_unset_environment_variable_is_an_error_naming_it():
@@ -79,7 +91,7 @@ def test_an_unset_environment_variable_is_an_error_naming_it():
         """,
         {},
     ) == [
-        "console.yaml line 4, routing_keys[0].secret: "
+        "console.yaml line 4, routing_keys[0].integration_key: "
         "the environment variable PD_NOT_SET is not set"
     ]
 
@@ -93,7 +105,7 @@ def test_a_key_written_in_the_file_is_accepted_with_a_note():
         """
     )
 
-    assert config.routing_keys[0].secret == ENV["PD_SEARCH_KEY"]
+    assert config.channels[0].secret == ENV["PD_SEARCH_KEY"]
     assert "os.environ/NAME keeps it out of version control" in config.notes[0]
     assert ENV["PD_SEARCH_KEY"] not in config.notes[0]
 
@@ -110,7 +122,7 @@ def test_a_bad_routing_key_is_an_error_that_does_not_show_the_key():
     )
 
     assert found == [
-        "console.yaml line 4, routing_keys[0].secret (os.environ/PD_SEARCH_KEY): "
+        "console.yaml line 4, routing_keys[0].integration_key (os.environ/PD_SEARCH_KEY): "
         "A PagerDuty integration key is exactly 32 characters; this one has 31."
     ]
     assert bad_key not in str(found)
@@ -278,7 +290,7 @@ def test_a_model_rule_is_checked_offline():
     )[0].startswith("console.yaml line 3, teams[0].slug: Enter a valid “slug”")
 
 
-def test_routes_read_as_scope_target_and_key_name():
+def test_routes_read_as_scope_target_and_channel_names():
     config = parse_text(
         """
         routes:
@@ -288,12 +300,12 @@ def test_routes_read_as_scope_target_and_key_name():
         """
     )
 
-    assert [(r.scope, r.target, r.routing_key, str(r.place)) for r in config.routes] == [
-        ("default", "", "Platform on-call", "console.yaml line 3, routes.default"),
+    assert [(r.scope, r.target, r.channels, str(r.place)) for r in config.routes] == [
+        ("default", "", ("Platform on-call",), "console.yaml line 3, routes.default"),
         (
             "key_alias",
             "search service",
-            "Search on-call",
+            ("Search on-call",),
             "console.yaml line 5, routes.key_aliases['search service']",
         ),
     ]
@@ -374,4 +386,7 @@ def test_an_empty_environment_variable_is_an_error_naming_it():
     assert problems(
         "routing_keys: [{name: Search on-call, integration_key: os.environ/PD_KEY}]\n",
         {"PD_KEY": " "},
-    ) == ["console.yaml line 1, routing_keys[0].secret: the environment variable PD_KEY is empty"]
+    ) == [
+        "console.yaml line 1, routing_keys[0].integration_key: "
+        "the environment variable PD_KEY is empty"
+    ]

@@ -11,8 +11,13 @@ from policies.config.litellm import FAILURES_POLICY, HANGING_POLICY
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "litellm-config.yaml"
 
 
-def policies(text: str) -> tuple[dict[str, PolicySpec], list[str]]:
-    config = parse(dedent(text), "config.yaml", {})
+PAGERDUTY_KEY = "LITELLMPAGERDUTY" + "k" * 12 + "0001"
+
+
+def policies(
+    text: str, environ: dict[str, str] | None = None
+) -> tuple[dict[str, PolicySpec], list[str]]:
+    config = parse(dedent(text), "config.yaml", environ or {})
     return {p.name: p for p in config.policies}, config.notes
 
 
@@ -30,7 +35,8 @@ def test_alerting_args_become_a_failures_and_a_hanging_policy():
             failure_threshold_window_seconds: 30
             hanging_threshold_seconds: 90
             hanging_threshold_window_seconds: 900
-        """
+        """,
+        {"PAGERDUTY_API_KEY": PAGERDUTY_KEY},
     )
 
     assert numbers(found[FAILURES_POLICY]) == ("failures", 5, 30, None)
@@ -75,7 +81,20 @@ def test_a_whole_litellm_config_yaml_is_accepted():
     found = {p.name: p for p in config.policies}
     assert numbers(found[FAILURES_POLICY]) == ("failures", 10, 60, None)
     assert numbers(found[HANGING_POLICY]) == ("hung", 60, 600, 120.0)
-    assert (config.teams, config.routing_keys, config.routes) == ([], [], [])
+    # No key or URL in this environment: the channels are notes, the policies are made.
+    assert (config.teams, config.channels, config.routes) == ([], [], [])
+    assert [note.split(": ", 1)[1] for note in config.notes] == [
+        "no PagerDuty channel was made: PAGERDUTY_API_KEY is not set (in the environment or "
+        "the config's environment_variables)",
+        "no Slack channel was made for llm_exceptions, llm_too_slow: SLACK_WEBHOOK_URL is not "
+        "set (in the environment or the config's environment_variables)",
+        "LiteLLM's alert types other than its request alerts (budget, spend, outage, database, "
+        "report and management alerts) are not carried over: not console alert kinds yet",
+        "not carried over: SLACK_HANGS_WEBHOOK_URL is not set (in the environment or the "
+        "config's environment_variables)",
+        "not carried over: budget_alerts is not a console alert kind yet (the console alerts "
+        "on requests: llm_exceptions, llm_requests_hanging, llm_too_slow)",
+    ]
 
 
 def test_a_fractional_hanging_threshold_is_kept():

@@ -302,6 +302,10 @@ class Webhook:
             secret=True,
         ),
     )
+    # A new channel's signing secret, and the check of one given: the admin (save_model) and
+    # apply_config find these on the kind.
+    new_signing_secret = staticmethod(new_signing_secret)
+    signing_key = staticmethod(signing_key)
 
     def validate(self, secret: str, settings: Mapping[str, Any]) -> dict[str, str]:
         errors = {}

@@ -1,4 +1,5 @@
-"""Policies as code: teams, routing keys, routes and policies from one YAML file.
+"""Policies as code: teams, channels, routes and policies from one YAML file (or LiteLLM's
+config.yaml).
 
 ``parse``/``load_file`` read and check a file without touching the database; ``apply_config``
 writes it, all or nothing. The format: docs/apply-config.md.

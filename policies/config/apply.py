@@ -7,12 +7,14 @@ Rows the file does not mention are left alone: nothing is ever deleted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, models, transaction
 
+from policies import channels
 from policies.config.places import ConfigError, Problem
 from policies.config.spec import (
     ChannelSpec,
@@ -87,16 +89,18 @@ class _Applier:
         self.problems: list[Problem] = []
         # Rows whose own problem is reported: what refers to them is skipped without a word.
         self.failed: set[tuple[type[models.Model], str]] = set()
+        self.routes: set[int] = set()  # the routes the file gives
 
     def run(self) -> Report:
         for team in self.config.teams:
             label = f"team {team.slug!r}"
-            if not self._upsert(Team, {"slug": team.slug}, team.model_values(), team, label):
+            if self._upsert(Team, {"slug": team.slug}, team.model_values(), team, label) is None:
                 self.failed.add((Team, team.slug))
         for channel in self.config.channels:
             self._channel(channel)
         for route in self.config.routes:
             self._route(route)
+        self._other_routes()
         for policy in self.config.policies:
             values = policy.model_values()
             values["filter_team"] = None
@@ -111,8 +115,9 @@ class _Applier:
         return self.report
 
     def _channel(self, spec: ChannelSpec) -> None:
-        hint = f", {spec.masked_secret}" if spec.secret else ""
-        label = f"{spec.kind} channel {spec.name!r}{hint}"
+        kind = channels.KINDS[spec.kind]
+        hint = f" ({spec.masked_secret})" if spec.secret else ""
+        label = f"{kind.label} channel {spec.name!r}{hint}"
         values = spec.model_values()
         values["team"] = None
         if spec.team:
@@ -120,7 +125,23 @@ class _Applier:
             if values["team"] is None:
                 self.failed.add((Channel, spec.name))
                 return
-        if not self._upsert(Channel, {"name": spec.name}, values, spec, label):
+        existing = Channel.objects.filter(name=spec.name).first()
+        if spec.signing_secret:
+            values["signing_secret"] = spec.signing_secret
+        else:
+            make = getattr(kind, "new_signing_secret", None)
+            if make is not None and (existing is None or not existing.signing_secret):
+                values["signing_secret"] = make()
+                self.report.notes.append(
+                    f"{spec.place}: the console makes the signing secret of {spec.name!r} and "
+                    "never shows it: to verify signatures, give the receiver's own in the file "
+                    "(signing_secret: os.environ/NAME)"
+                )
+
+        def names(changed: tuple[str, ...]) -> tuple[str, ...]:
+            return _channel_fields(changed, existing, spec)
+
+        if self._upsert(Channel, {"name": spec.name}, values, spec, label, names) is None:
             self.failed.add((Channel, spec.name))
 
     def _route(self, route: RouteSpec) -> None:
@@ -144,14 +165,30 @@ class _Applier:
             return
         label = f"{label} → {', '.join(repr(c.name) for c in channels)}"
         values: dict[str, object] = {"continue_matching": route.continue_matching}
-        if not self._upsert(Route, lookup, values, route, label):
+        row = self._upsert(Route, lookup, values, route, label)
+        if row is None:
             return
-        row = Route.objects.get(**lookup)
+        self.routes.add(row.pk)
         wanted = {c.pk for c in channels}
         if set(row.channels.values_list("pk", flat=True)) != wanted:
             row.channels.set(channels)
-            if self.report.outcomes[-1].status == "unchanged":
-                self.report.outcomes[-1] = Outcome(label, "changed", ("channels",))
+            last = self.report.outcomes[-1]
+            if last.status != "created":
+                row.save(update_fields=["updated_at"])  # its channels are part of the route
+                self.report.outcomes[-1] = Outcome(label, "changed", (*last.fields, "channels"))
+
+    def _other_routes(self) -> None:
+        """Routes of the file's targets that the file does not give (other kinds, since the
+        kinds are part of what matches a route): they still send, and nothing is deleted."""
+        given = Route.objects.filter(pk__in=self.routes)
+        targets = {(r.scope, r.team_id or 0, r.key_alias) for r in given}
+        others = Route.objects.exclude(pk__in=self.routes).select_related("team").order_by("pk")
+        for other in others.prefetch_related("channels"):
+            if (other.scope, other.team_id or 0, other.key_alias) in targets:
+                self.report.notes.append(
+                    f"the route {other} is not in the file: it still sends (delete it in the "
+                    "admin if the file replaces it)"
+                )
 
     def _find(self, model: type[M], field: str, value: str, spec: Located, key: str) -> M | None:
         if (model, value) in self.failed:
@@ -170,9 +207,12 @@ class _Applier:
         values: dict[str, object],
         spec: Located,
         label: str,
-    ) -> bool:
-        """Creates or updates one row; False when it fails validation (the problem is noted)."""
-        row = model._default_manager.filter(**lookup).first()
+        names: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
+    ) -> M | None:
+        """Creates or updates one row; None when it fails validation (the problem is noted).
+        `names` says the changed fields in the file's words (default: ``file_key``)."""
+        # By pk: the admin may have made two rows that match (two default routes).
+        row = model._default_manager.filter(**lookup).order_by("pk").first()
         changed: tuple[str, ...] = ()
         if row is None:
             row = model(**{**lookup, **values})
@@ -182,7 +222,7 @@ class _Applier:
             if not changed:
                 # Not saved: updated_at keeps telling when the row last really changed.
                 self.report.outcomes.append(Outcome(label, "unchanged"))
-                return True
+                return row
             for name in changed:
                 setattr(row, name, values[name])
             status = "changed"
@@ -190,7 +230,7 @@ class _Applier:
             row.full_clean()
         except ValidationError as exc:
             self.problems.extend(validation_problems(exc, spec))
-            return False
+            return None
         try:
             row.save()
         except DatabaseError as exc:
@@ -199,5 +239,24 @@ class _Applier:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             message = f"the database refused {label}: {reason}"
             raise ConfigError.at([*self.problems, (spec.place, message)]) from None
-        self.report.outcomes.append(Outcome(label, status, tuple(map(file_key, changed))))
-        return True
+        fields = names(changed) if names else tuple(map(file_key, changed))
+        self.report.outcomes.append(Outcome(label, status, fields))
+        return row
+
+
+def _channel_fields(
+    changed: tuple[str, ...], row: Channel | None, spec: ChannelSpec
+) -> tuple[str, ...]:
+    """A channel's changed fields as the file says them: the credential by its key, each
+    setting by its own."""
+    found: list[str] = []
+    for name in changed:
+        if name == "secret":
+            found.append(spec.credential_word)
+        elif name == "settings" and row is not None:
+            old = row.settings if isinstance(row.settings, dict) else {}
+            new = spec.stored_settings()
+            found += sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
+        else:
+            found.append(file_key(name))
+    return tuple(found)

@@ -1,4 +1,6 @@
-"""LiteLLM's PagerDuty alerting settings (``general_settings.alerting_args``) as two policies.
+"""LiteLLM's alerting settings: its PagerDuty settings (``general_settings.alerting_args``) as
+two policies; where it sends alerts (``alerting``, ``alert_to_webhook_url``) as channels and
+routes (``litellm_channels``).
 
 LiteLLM (litellm/integrations/pagerduty/pagerduty.py) pages when X requests failed within Y
 seconds, and when X requests were still unanswered after T seconds, within Y seconds. It reads
@@ -9,10 +11,18 @@ is never set), so the console's hanging policy uses 60 too.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass, field
 
 from django.core.validators import MinValueValidator
 
-from policies.config.spec import PolicySpec
+from policies.config.litellm_channels import (
+    ALERTING_KEYS,
+    PAGERDUTY,
+    Environment,
+    channels_from_alerting,
+)
+from policies.config.places import Notes, Place
+from policies.config.spec import ChannelSpec, PolicySpec, RouteSpec
 from policies.config.yaml_reader import Entry, Expected, Fields, Reader, is_null
 from policies.models import KIND_DEFAULTS, AlertPolicy, GroupBy, PolicyKind, Severity
 
@@ -32,36 +42,91 @@ HANGING_DEFAULTS = KIND_DEFAULTS[PolicyKind.HUNG]
 
 
 def _smallest_duration() -> float:
-    field = AlertPolicy._meta.get_field("duration_seconds")
-    limits = [v.limit_value for v in field.validators if isinstance(v, MinValueValidator)]
+    duration = AlertPolicy._meta.get_field("duration_seconds")
+    limits = [v.limit_value for v in duration.validators if isinstance(v, MinValueValidator)]
     return float(min(limits))
 
 
 MIN_DURATION = _smallest_duration()
 
 
-def policies_from_general_settings(
-    reader: Reader, entry: Entry, notes: list[str]
-) -> list[PolicySpec]:
-    """The policies a LiteLLM general_settings block asks for; its other keys are ignored."""
+@dataclass
+class FromLiteLLM:
+    """What a LiteLLM general_settings block brings: policies, channels and their routes."""
+
+    policies: list[PolicySpec] = field(default_factory=list)
+    channels: list[ChannelSpec] = field(default_factory=list)
+    routes: list[RouteSpec] = field(default_factory=list)
+
+
+def read_general_settings(
+    reader: Reader, entry: Entry, environment: Environment, report: list[str]
+) -> FromLiteLLM:
+    """The policies, channels and routes a LiteLLM general_settings block asks for; its other
+    keys are LiteLLM's business and ignored."""
     settings = reader.mapping(entry.node, entry.place.path)
     if not settings:
+        return FromLiteLLM()
+    notes = Notes()
+    found = _read(reader, entry, settings, environment, notes)
+    report.extend(notes.lines())
+    return found
+
+
+def _read(
+    reader: Reader,
+    entry: Entry,
+    settings: dict[str, Entry],
+    environment: Environment,
+    notes: Notes,
+) -> FromLiteLLM:
+    for key, key_entry in settings.items():
+        # A misspelt key of the alerting settings would be lost without a word.
+        close = difflib.get_close_matches(key, ALERTING_KEYS, n=1, cutoff=0.8)
+        if close and key != close[0]:
+            notes.add(key_entry.place, f"ignored; did you mean `{close[0]}`?")
+    alerting = settings.get("alerting")
+    services: list[tuple[str, Place]] | None = None
+    if alerting is not None:
+        services = _services(reader, alerting)
+        if services is None:
+            return FromLiteLLM()
+    names = None if services is None else [name for name, _ in services]
+    found = FromLiteLLM(policies=_policies(reader, entry, settings, names, notes))
+    if services is not None:
+        found.channels, found.routes = channels_from_alerting(
+            reader, settings, services, environment, notes
+        )
+    return found
+
+
+def _services(reader: Reader, alerting: Entry) -> list[tuple[str, Place]] | None:
+    """The alerting list's names, each with its place; None if it is not a list of names."""
+    if is_null(alerting.node):
         return []
+    items = reader.sequence(alerting.node, alerting.place.path)
+    if items is None:
+        return None
+    services = [(reader.typed(node, place, "text"), place) for node, place in items]
+    found = [(name, place) for name, place in services if isinstance(name, str)]
+    return found if len(found) == len(services) else None
+
+
+def _policies(
+    reader: Reader,
+    entry: Entry,
+    settings: dict[str, Entry],
+    services: list[str] | None,
+    notes: Notes,
+) -> list[PolicySpec]:
     alerting = settings.get("alerting")
     args = settings.get("alerting_args")
-    for key, key_entry in settings.items():
-        # Its other keys are LiteLLM's business, but a misspelt alerting_args would be lost.
-        close = difflib.get_close_matches(key, ["alerting", "alerting_args"], n=1, cutoff=0.8)
-        if close and key != close[0]:
-            notes.append(f"{key_entry.place}: ignored; did you mean `{close[0]}`?")
-    if alerting is not None:
-        services = reader.typed(alerting.node, alerting.place, "list of text")
-        if not isinstance(services, list):
-            return []
-        if "pagerduty" not in services:
-            notes.append(
-                f"{alerting.place}: pagerduty is not listed, so LiteLLM's PagerDuty alerting is "
-                "off in this file: no LiteLLM policies were made from it"
+    if alerting is not None and services is not None:
+        if PAGERDUTY not in services:
+            notes.add(
+                alerting.place,
+                "pagerduty is not listed, so LiteLLM's PagerDuty alerting is off in this file: "
+                "no LiteLLM policies were made from it",
             )
             return []
     elif args is None:
@@ -75,7 +140,7 @@ def policies_from_general_settings(
         return []
     for key, key_place in fields.places.items():
         if key not in ALERTING_ARGS:
-            notes.append(f"{key_place}: {_ignored(key)}")
+            notes.add(key_place, _ignored(key))
     return [_failures(fields), _hanging(fields, notes)]
 
 
@@ -109,15 +174,15 @@ def _failures(fields: Fields) -> PolicySpec:
     )
 
 
-def _hanging(fields: Fields, notes: list[str]) -> PolicySpec:
+def _hanging(fields: Fields, notes: Notes) -> PolicySpec:
     duration = fields.number("hanging_threshold_seconds", HANGING_DEFAULTS.duration_seconds)
     duration_place = fields.at("hanging_threshold_seconds")
     if duration is not None and 0 < duration < MIN_DURATION:
         # LiteLLM's own docs use 0.0000001 s to see an alert at once; the console's T starts
         # at 1 ms, which counts the same requests for any real gateway.
-        notes.append(
-            f"{duration_place}: {duration:g} s is below the console's smallest T; "
-            f"using {MIN_DURATION:g} s"
+        notes.add(
+            duration_place,
+            f"{duration:g} s is below the console's smallest T; using {MIN_DURATION:g} s",
         )
         duration = MIN_DURATION
     return PolicySpec(

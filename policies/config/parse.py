@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from policies.config.litellm import policies_from_general_settings
+from policies.config.channel_section import read_channels, read_routing_keys
+from policies.config.litellm import read_general_settings
+from policies.config.litellm_channels import file_environment
 from policies.config.places import ConfigError
-from policies.config.sections import (
-    check,
-    offline,
-    read_channels,
-    read_policies,
-    read_routes,
-    read_routing_keys,
-    read_teams,
-)
-from policies.config.spec import Config, Located
+from policies.config.sections import check, offline, read_policies, read_routes, read_teams
+from policies.config.spec import Config, Located, RouteSpec
 from policies.config.yaml_reader import Reader, compose, is_null, unknown_key_message
 from policies.models import AlertPolicy
 
@@ -93,26 +88,33 @@ def parse(text: str, filename: str, environ: Mapping[str, str] | None = None) ->
             config.routes.extend(read_routes(reader, entry))
         elif key == "policies":
             config.policies.extend(read_policies(reader, entry))
-    # LiteLLM's policies come last, whatever the order of the file's sections.
+    # LiteLLM's policies, channels and routes come last, whatever the order of the sections.
     general_settings = (entries or {}).get("general_settings")
     if general_settings is not None and not is_null(general_settings.node):
-        for spec in policies_from_general_settings(reader, general_settings, config.notes):
+        environment = file_environment(
+            reader, (entries or {}).get("environment_variables"), environ
+        )
+        found = read_general_settings(reader, general_settings, environment, config.notes)
+        for spec in found.policies:
             policy = AlertPolicy(**spec.model_values())
             if check(reader, spec, offline(policy)):
                 config.policies.append(spec)
+        config.channels.extend(found.channels)
+        _add_routes(config.routes, found.routes)
     _unique(reader, config.teams, "slug", "team slug")
     _unique(reader, config.teams, "name", "team name")
     _unique(reader, config.teams, "gateway_team_id", "gateway team id")
     _unique(reader, config.teams, "gateway_team_alias", "gateway team alias")
     _unique(reader, config.channels, "name", "channel name")
     _unique(reader, config.policies, "name", "policy name")
+    _unique_routes(reader, config.routes)
     if reader.problems:
         raise ConfigError.at(reader.problems)
     if config.is_empty():
         raise ConfigError(
             [
-                f"{filename}: nothing to apply: no teams, channels, routes, policies "
-                "or LiteLLM general_settings.alerting_args",
+                f"{filename}: nothing to apply: no teams, channels, routes, policies, "
+                "or LiteLLM alerting settings that could be carried over",
                 *config.notes,
             ]
         )
@@ -140,3 +142,36 @@ def _unique(reader: Reader, specs: Sequence[Located], attr: str, label: str) -> 
             reader.problem(spec.at(attr), f"{label} {value!r} is also used at line {first.line}")
         else:
             seen[value] = spec
+
+
+def _add_routes(routes: list[RouteSpec], more: list[RouteSpec]) -> None:
+    """LiteLLM's routes; one that the file already has (the same target and kinds) gets
+    their channels too, since both say where these incidents go."""
+    for route in more:
+        same = next((i for i, r in enumerate(routes) if _route_key(r) == _route_key(route)), None)
+        if same is None:
+            routes.append(route)
+        else:
+            channels = routes[same].channels
+            added = tuple(c for c in route.channels if c not in channels)
+            routes[same] = replace(routes[same], channels=(*channels, *added))
+
+
+def _route_key(route: RouteSpec) -> tuple[str, str, tuple[str, ...]]:
+    return (route.scope, route.target, route.kinds)
+
+
+def _unique_routes(reader: Reader, routes: Sequence[RouteSpec]) -> None:
+    """A route is matched by its target and kinds: two of them would take turns."""
+    seen: dict[tuple[str, str, tuple[str, ...]], RouteSpec] = {}
+    for route in routes:
+        key = _route_key(route)
+        if key in seen:
+            kinds = f"for {', '.join(route.kinds)}" if route.kinds else "for every kind"
+            reader.problem(
+                route.place,
+                f"a route {kinds} is also given at line {seen[key].place.line}: give the "
+                "channels of both in one route",
+            )
+        else:
+            seen[key] = route

@@ -38,6 +38,20 @@ def join_path(path: str, key: str | int) -> str:
 Problem = tuple[Place, str]
 
 
+class Notes:
+    """Notes with their places, told in the order of the file's lines."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[Place, str]] = []
+
+    def add(self, place: Place, text: str) -> None:
+        if (place, text) not in self.found:  # a variable read twice is noted once
+            self.found.append((place, text))
+
+    def lines(self) -> list[str]:
+        return [f"{place}: {text}" for place, text in sorted(self.found, key=lambda n: n[0].line)]
+
+
 class ConfigError(Exception):
     """A file that cannot be applied; each problem names its place. Nothing was changed."""
 

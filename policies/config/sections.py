@@ -1,5 +1,5 @@
-"""The sections of the console's own format: teams, channels (and routing_keys, the old word for
-PagerDuty channels), routes, policies.
+"""The sections of the console's own format: teams, routes, policies (channels:
+``channel_section``).
 
 Bounds and rules come from the models: each item is built as an unsaved model instance and
 checked with the model's own validation, without touching the database.
@@ -14,10 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from policies import channels as channel_kinds
 from policies.config.places import Place
 from policies.config.spec import (
-    ChannelSpec,
     Located,
     PolicySpec,
     RouteSpec,
@@ -28,7 +26,6 @@ from policies.config.yaml_reader import Entry, Expected, Fields, Reader, is_null
 from policies.models import (
     KIND_DEFAULTS,
     AlertPolicy,
-    Channel,
     GroupBy,
     PolicyKind,
     Route,
@@ -37,8 +34,6 @@ from policies.models import (
     alert_kinds,
 )
 
-ENV_PREFIX = "os.environ/"  # as in LiteLLM's config.yaml
-
 TEAM_SCHEMA: dict[str, Expected] = {
     "slug": "text",
     "name": "text",
@@ -46,20 +41,8 @@ TEAM_SCHEMA: dict[str, Expected] = {
     "gateway_team_alias": "text",
     "description": "text",
 }
-ROUTING_KEY_SCHEMA: dict[str, Expected] = {
-    "name": "text",
-    "integration_key": "text",
-    "team": "text",
-    "description": "text",
-}
-CHANNEL_SCHEMA: dict[str, Expected] = {
-    "name": "text",
-    "kind": "text",
-    "credential": "text",
-    "team": "text",
-    "description": "text",
-}
-ROUTE_SCHEMA: dict[str, Expected] = {"kinds": "list of text", "continue": "true or false"}
+ROUTE_SCHEMA: dict[str, Expected] = {"continue": "true or false"}
+ROUTE_LISTS = ("channels", "kinds")  # each a name or a list of names
 POLICY_SCHEMA: dict[str, Expected] = {
     "name": "text",
     "kind": "text",
@@ -112,112 +95,6 @@ def read_teams(reader: Reader, entry: Entry) -> list[TeamSpec]:
         if check(reader, spec, offline(team)):
             specs.append(spec)
     return specs
-
-
-def read_routing_keys(
-    reader: Reader, entry: Entry, environ: Mapping[str, str], notes: list[str]
-) -> list[ChannelSpec]:
-    """The old word: each routing key is a PagerDuty channel of the same name."""
-    specs = []
-    for node, place in reader.sequence(entry.node, entry.place.path) or []:
-        fields = reader.fields(
-            node, place, ROUTING_KEY_SCHEMA, required=("name", "integration_key")
-        )
-        if fields is None or not {"name", "integration_key"} <= fields.values.keys():
-            continue
-        secret = _secret(reader, fields, "integration_key", environ, notes)
-        if secret is None:
-            continue
-        value, key_place = secret
-        spec = ChannelSpec(
-            place=place,
-            places={**fields.places, "secret": key_place},
-            name=fields.text("name"),
-            kind="pagerduty",
-            secret=value,
-            team=fields.text("team"),
-            description=fields.text("description"),
-        )
-        if check(reader, spec, offline(Channel(**spec.model_values()))):
-            specs.append(spec)
-    return specs
-
-
-def read_channels(
-    reader: Reader, entry: Entry, environ: Mapping[str, str], notes: list[str]
-) -> list[ChannelSpec]:
-    """Channels of any kind: name, kind, credential (``os.environ/NAME`` keeps it out of the
-    file), team, description, and the kind's own settings as keys of their own."""
-    setting_names = {f.name for kind in channel_kinds.KINDS.values() for f in kind.fields}
-    text: Expected = "text"
-    schema: dict[str, Expected] = {**CHANNEL_SCHEMA, **dict.fromkeys(setting_names, text)}
-    specs = []
-    for node, place in reader.sequence(entry.node, entry.place.path) or []:
-        fields = reader.fields(node, place, schema, required=("name", "kind"))
-        if fields is None or not {"name", "kind"} <= fields.values.keys():
-            continue
-        kind_name = fields.text("kind")
-        kind = channel_kinds.KINDS.get(kind_name)
-        if kind is None:
-            known = ", ".join(channel_kinds.KINDS)
-            reader.problem(fields.at("kind"), f"unknown channel kind {kind_name!r}; known: {known}")
-            continue
-        own = {f.name for f in kind.fields}
-        stray = [name for name in setting_names & fields.values.keys() if name not in own]
-        for name in sorted(stray):
-            has = ", ".join(sorted(own)) or "none"
-            reader.problem(
-                fields.at(name), f"not a setting of {kind_name} channels (theirs: {has})"
-            )
-        value, key_place = "", fields.at("credential")
-        if "credential" in fields.values:
-            secret = _secret(reader, fields, "credential", environ, notes)
-            if secret is None:
-                continue
-            value, key_place = secret
-        if stray:
-            continue
-        spec = ChannelSpec(
-            place=place,
-            places={**fields.places, "secret": key_place},
-            name=fields.text("name"),
-            kind=kind_name,
-            secret=value,
-            settings={name: fields.text(name) for name in sorted(own) if fields.text(name)},
-            team=fields.text("team"),
-            description=fields.text("description"),
-        )
-        if check(reader, spec, offline(Channel(**spec.model_values()))):
-            specs.append(spec)
-    return specs
-
-
-def _secret(
-    reader: Reader, fields: Fields, key: str, environ: Mapping[str, str], notes: list[str]
-) -> tuple[str, Place] | None:
-    """A credential, from the environment (``os.environ/NAME``) or written in the file (with a
-    note); None when it cannot be had (the problem is noted)."""
-    raw = fields.text(key)
-    key_place = fields.at(key)
-    if not raw.startswith(ENV_PREFIX):
-        notes.append(
-            f"{key_place}: the credential is written in the file; {ENV_PREFIX}NAME keeps it out "
-            "of version control"
-        )
-        return raw.strip(), key_place
-    variable = raw.removeprefix(ENV_PREFIX)
-    if not variable:
-        reader.problem(key_place, f"name the environment variable: {ENV_PREFIX}NAME")
-        return None
-    if variable not in environ:
-        reader.problem(key_place, f"the environment variable {variable} is not set")
-        return None
-    value = environ[variable].strip()
-    if not value:
-        reader.problem(key_place, f"the environment variable {variable} is empty")
-        return None
-    # Validation messages then say where the credential came from.
-    return value, Place(key_place.filename, key_place.line, f"{key_place.path} ({raw})")
 
 
 def read_routes(reader: Reader, entry: Entry) -> list[RouteSpec]:
@@ -286,19 +163,18 @@ def _routes_of(reader: Reader, scope: str, target: str, entry: Entry) -> list[Ro
 def _route_rule(
     reader: Reader, scope: str, target: str, node: Node, place: Place
 ) -> RouteSpec | None:
-    entries = reader.mapping(node, place.path, allowed=("channels", "kinds", "continue"))
-    if entries is None:
+    fields = reader.fields(node, place, ROUTE_SCHEMA, required=(), untyped=ROUTE_LISTS)
+    if fields is None:
         return None
-    if "channels" not in entries:
+    if "channels" not in fields.nodes:
         reader.problem(place.key("channels"), "missing: the channels this route sends to")
         return None
-    names = _names(reader, entries["channels"].node, entries["channels"].place)
-    fields = reader.fields(
-        node, place, {**ROUTE_SCHEMA, "channels": "list of text"}, allow_unknown=True
-    )
-    if names is None or fields is None:
+    names = _names(reader, fields.nodes["channels"], fields.at("channels"))
+    kinds: list[str] | None = []
+    if "kinds" in fields.nodes:
+        kinds = reader.texts(fields.nodes["kinds"], fields.at("kinds"))
+    if names is None or kinds is None:
         return None
-    kinds: list[str] = list(fields.values.get("kinds") or [])  # type: ignore[call-overload]
     try:
         kinds = alert_kinds(kinds)
     except ValueError as exc:
@@ -316,19 +192,16 @@ def _route_rule(
 
 
 def _names(reader: Reader, node: Node, place: Place) -> tuple[str, ...] | None:
-    if isinstance(node, SequenceNode):
-        value = reader.typed(node, place, "list of text")
-    else:
-        value = reader.typed(node, place, "text")
-        value = [value] if isinstance(value, str) else value
-    if value is None:
+    if is_null(node):
         reader.problem(place, "missing: the name of a channel, or a list of them")
         return None
-    if not isinstance(value, list) or not value:
-        if isinstance(value, list):
-            reader.problem(place, "name at least one channel")
+    names = reader.texts(node, place)
+    if names is None:
         return None
-    return tuple(str(v) for v in value)
+    if not names:
+        reader.problem(place, "name at least one channel")
+        return None
+    return tuple(names)
 
 
 def _route_places(place: Place) -> dict[str, Place]:

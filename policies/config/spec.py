@@ -10,7 +10,12 @@ from policies.config.places import Place, Problem
 from policies.models.channel import mask_credential
 
 # The file's keys where they differ from the model's field names.
-FILE_KEYS = {"filter_team": "team", "filter_key_alias": "key_alias", "filter_model": "model"}
+FILE_KEYS = {
+    "filter_team": "team",
+    "filter_key_alias": "key_alias",
+    "filter_model": "model",
+    "continue_matching": "continue",
+}
 
 
 def file_key(field_name: str) -> str:
@@ -49,24 +54,38 @@ class TeamSpec(Located):
 class ChannelSpec(Located):
     name: str
     kind: str
-    # repr=False: a traceback or debug print must never show the credential.
+    # repr=False: a traceback or debug print must never show the credential, a signing
+    # secret or a webhook's header values (settings).
     secret: str = field(default="", repr=False)
-    settings: dict[str, str] = field(default_factory=dict)
+    # The kind's settings: text, or for a webhook's headers a mapping (see stored_settings).
+    settings: dict[str, str | dict[str, str]] = field(default_factory=dict, repr=False)
+    signing_secret: str = field(default="", repr=False)  # "": the console makes one
     team: str = ""  # the owning team's slug
     description: str = ""
+    credential_word: str = "credential"  # what the file calls the credential, for reports
 
     @property
     def masked_secret(self) -> str:
         return mask_credential(self.secret)
+
+    def stored_settings(self) -> dict[str, str]:
+        """The settings as the admin's form writes them: a mapping as `Name: value` lines."""
+        return {name: stored_setting(value) for name, value in self.settings.items()}
 
     def model_values(self) -> dict[str, object]:
         return {
             "name": self.name,
             "kind": self.kind,
             "secret": self.secret,
-            "settings": self.settings,
+            "settings": self.stored_settings(),
             "description": self.description,
         }
+
+
+def stored_setting(value: str | dict[str, str]) -> str:
+    if isinstance(value, dict):
+        return "\n".join(f"{name}: {text}" for name, text in value.items())
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -53,6 +53,8 @@ class Fields:
     place: Place
     values: dict[str, object] = field(default_factory=dict)
     places: dict[str, Place] = field(default_factory=dict)
+    # Every key's node, for the keys a caller reads itself (``untyped``).
+    nodes: dict[str, Node] = field(default_factory=dict)
 
     def at(self, key: str) -> Place:
         return self.places.get(key) or self.place.key(key)
@@ -132,6 +134,18 @@ class Reader:
             return None
         return [(item, self.place(item, join_path(path, i))) for i, item in enumerate(node.value)]
 
+    def texts(self, node: Node, place: Place) -> list[str] | None:
+        """One text or a list of them (empty: none); None when it is neither (the problem is
+        noted)."""
+        if isinstance(node, SequenceNode) or is_null(node):
+            value = self.typed(node, place, "list of text")
+        else:
+            value = self.typed(node, place, "text")
+            value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list):
+            return None
+        return [str(item) for item in value]
+
     def scalar(self, node: Node) -> object:
         if not isinstance(node, ScalarNode):
             return _Composite("a list" if isinstance(node, SequenceNode) else "a mapping")
@@ -164,15 +178,19 @@ class Reader:
         required: Collection[str] = (),
         *,
         allow_unknown: bool = False,
+        untyped: Collection[str] = (),
     ) -> Fields | None:
-        """Checks a mapping against a schema. With allow_unknown, other keys only get a place."""
-        entries = self.mapping(node, place.path, allowed=None if allow_unknown else schema)
+        """Checks a mapping against a schema. ``untyped`` keys are allowed too, and left to the
+        caller (their nodes are kept). With allow_unknown, other keys only get a place."""
+        allowed = None if allow_unknown else [*schema, *untyped]
+        entries = self.mapping(node, place.path, allowed=allowed)
         if entries is None:
             return None
         fields = Fields(place)
         invalid: set[str] = set()
         for key, entry in entries.items():
             fields.places[key] = entry.place
+            fields.nodes[key] = entry.node
             if key not in schema:
                 continue
             value = self.typed(entry.node, entry.place, schema[key])

@@ -1,4 +1,4 @@
-"""`manage.py apply_config FILE.yaml`: teams, routing keys, routes and policies from a file."""
+"""`manage.py apply_config FILE.yaml`: teams, channels, routes and policies from a file."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from policies.config import ConfigError, apply_config, load_file
 
 class Command(BaseCommand):
     help = (
-        "Create or update teams, PagerDuty routing keys, routes and alert policies from a YAML "
-        "file (the console's format, or a LiteLLM config.yaml's general_settings.alerting_args). "
-        "Running it again changes nothing; nothing is deleted. See docs/apply-config.md."
+        "Create or update teams, channels (PagerDuty, Slack, Microsoft Teams, Discord, signed "
+        "webhooks, e-mail, the console inbox; routing_keys are PagerDuty channels), routes and "
+        "alert policies from a YAML file: the console's format, or a LiteLLM config.yaml, whose "
+        "alerting settings become policies, channels and routes. Secrets are read from the "
+        "environment (os.environ/NAME) and never printed. Running it again changes nothing; "
+        "nothing is deleted. See docs/apply-config.md."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
