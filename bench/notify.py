@@ -46,7 +46,7 @@ INCIDENTS = int(os.environ.get("BENCH_INCIDENTS", "1000"))
 PACED = int(os.environ.get("BENCH_PACED_INCIDENTS", "60"))
 PACED_SECONDS = 30.0
 INTERVAL = 1.0
-TOKEN = "xoxb-bench-0000-token"
+TOKEN = "xoxb-bench-0000-token"  # noqa: S105 - the fake Slack's, for the benchmark
 SLACK_CHANNEL = "C0BENCH001"
 KEY = "B" * 32
 
@@ -165,9 +165,14 @@ def add_failures(aliases: list[str]) -> None:
     now = datetime.now(UTC)
     GatewayRequest.objects.bulk_create(
         GatewayRequest(
-            source="bench", request_id=f"r-{alias}", finished_at=now, outcome="failure",
-            failure_class="upstream", received_at=now, key_alias=alias,
-        )  # fmt: skip
+            source="bench",
+            request_id=f"r-{alias}",
+            finished_at=now,
+            outcome="failure",
+            failure_class="upstream",
+            received_at=now,
+            key_alias=alias,
+        )
         for alias in aliases
     )
 
@@ -245,9 +250,7 @@ def console_figures(fakes: Fakes) -> dict[str, Any]:
         for i in range(PACED):
             add_failures([f"paced-{i}"])
             time.sleep(pause)
-        wait_for(
-            lambda: delivered_count() >= 3 * (INCIDENTS + PACED), 120, "the paced deliveries"
-        )
+        wait_for(lambda: delivered_count() >= 3 * (INCIDENTS + PACED), 120, "the paced deliveries")
         paced = per_incident_latency("paced-")
         log(f"paced: {len(paced)} incidents, transition to last delivery: {paced[:3]}...")
     finally:
@@ -290,4 +293,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
