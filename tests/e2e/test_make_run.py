@@ -87,6 +87,31 @@ def test_make_run_serves_the_admin_and_one_ctrl_c_stops_every_process(tmp_path):
         assert posted.status_code == 200, posted.text
         assert posted.json() == {"accepted": 2, "rejected": []}
 
+        # The README's first alert: one command, no account anywhere, no file edited.
+        demo = subprocess.run(
+            [sys.executable, "manage.py", "demo", "--url", f"http://127.0.0.1:{port}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "The alert went through." in demo.stdout
+        shown = re.search(r"/admin/policies/inboxmessage/(\d+)/change/", demo.stdout)
+        assert shown is not None, demo.stdout
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            browser.get("/admin/login/")
+            browser.post(
+                "/admin/login/",
+                data={
+                    "username": "newcomer",
+                    "password": "a-long-try-out-password",
+                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                },
+                headers={"Referer": login},
+            )
+            page = browser.get(shown.group(0)).text
+        assert "Demo: failed requests" in page
+        for kind in ("PagerDuty", "Slack", "Microsoft Teams", "Discord", "E-mail"):
+            assert f"<h3>{kind}</h3>" in page, kind
+
         assert run.interrupt() is not None
         time.sleep(1)
         assert not run.group_alive(), run.output()[-3000:]
