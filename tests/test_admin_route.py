@@ -1,6 +1,8 @@
 """Routes in the admin: what they match, which alert kinds they take, which channels they
 notify (by name and kind, never a credential), and refused contradictions."""
 
+from html import unescape
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -201,3 +203,23 @@ def test_an_unknown_kind_is_refused_on_its_field(ops, search_key):
     assert response.status_code == 200
     assert "kinds" in response.context["adminform"].form.errors
     assert not Route.objects.exists()
+
+
+def test_a_change_of_channels_is_in_the_history_by_name_and_kind(
+    ops, search_key, make_channel, make_route
+):
+    route = make_route(search_key, scope="default")
+    inbox = make_channel(name="Search inbox", kind="inbox")
+    url = reverse("admin:policies_route_change", args=[route.pk])
+
+    ops.post(url, form_data_of(ops.get(url), channels=[search_key.pk, inbox.pk], kinds=["hung"]))
+
+    history = ops.get(reverse("admin:policies_route_history", args=[route.pk])).content.decode()
+    recent = ops.get(reverse("recent-changes")).content.decode()
+    for html in (unescape(history), unescape(recent)):
+        assert (
+            "<strong>Channels:</strong> [Search on-call (PagerDuty)] → "
+            "[Search inbox (Console inbox), Search on-call (PagerDuty)]"
+        ) in html
+        assert "<strong>Alert kinds:</strong> [] → [hung]" in html
+        assert KEY not in html
