@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from alerting_console.moments import shown
 from ingest.models import GatewayRequest
 from policies.admin.incident_page import first_screen
-from policies.dispatch import never_paged
+from policies.dispatch import never_paged, paged_channels
 from policies.engine import resolve
 from policies.models import (
     Delivery,
@@ -422,6 +422,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
             "title": "Resolve this incident?",
             "incident": incident,
             "page_state": state_of(incident),
+            "sent_to": paged_channels(incident),
             "back": back,
         }
         return TemplateResponse(request, "admin/policies/incident/resolve.html", context)
