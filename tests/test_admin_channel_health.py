@@ -38,7 +38,7 @@ def change_url(channel: Channel) -> str:
 
 
 def disabled(make_channel: Any, **fields: Any) -> Channel:
-    return make_channel(
+    channel: Channel = make_channel(
         disabled_at=timezone.now(),
         disabled_reason=REASON,
         refusals_in_a_row=5,
@@ -46,6 +46,7 @@ def disabled(make_channel: Any, **fields: Any) -> Channel:
         refusal="HTTP 404 no_service",
         **fields,
     )
+    return channel
 
 
 @pytest.fixture

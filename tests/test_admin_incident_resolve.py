@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def confirmation(client, incident) -> str:
     response = client.get(reverse("admin:policies_incident_resolve", args=[incident.pk]))
     assert response.status_code == 200
-    return response.content.decode()
+    return str(response.content.decode())
 
 
 def test_it_names_the_channels_that_get_a_resolve(ops, incident):
