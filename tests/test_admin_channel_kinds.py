@@ -210,3 +210,24 @@ def test_a_list_setting_from_apply_config_shows_one_per_line(ops, make_channel):
     assert (
         response.context["adminform"].form["setting_to"].value() == "a@example.com\nb@example.com"
     )
+
+
+@pytest.mark.parametrize("kind", ["email", "inbox"])
+def test_a_kind_without_a_credential_shows_no_credential_rows(ops, make_channel, kind):
+    settings = {"to": "ops@example.com"} if kind == "email" else {}
+    channel = make_channel(name="Quiet", kind=kind, settings=settings)
+
+    response = ops.get(reverse("admin:policies_channel_change", args=[channel.pk]))
+
+    html = response.content.decode()
+    assert 'name="secret"' not in html
+    assert "Current credential" not in html
+    if kind == "email":
+        assert response.context["adminform"].form["setting_to"].value() == "ops@example.com"
+    saved = ops.post(
+        reverse("admin:policies_channel_change", args=[channel.pk]),
+        {"name": "Quiet (renamed)", **({"setting_to": "ops@example.com"} if settings else {})},
+    )
+    assert saved.status_code == 302
+    channel.refresh_from_db()
+    assert (channel.name, channel.secret, channel.settings) == ("Quiet (renamed)", "", settings)

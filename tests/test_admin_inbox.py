@@ -79,3 +79,13 @@ def test_the_inbox_can_be_filtered_by_channel_and_event(ops, received, make_chan
     assert {m.channel_id for m in by_channel.context["cl"].result_list} == {other.pk}
     assert {m.event for m in by_event.context["cl"].result_list} == {"resolve"}
     assert by_event.context["cl"].result_count == 2
+
+
+def test_the_channel_filter_offers_only_channels_with_messages(ops, received, make_channel):
+    make_channel(name="Never used", kind="inbox")
+
+    html = ops.get(LIST_URL).content.decode()
+
+    assert "Try it out (Console inbox)" in html
+    assert "Never used" not in html
+    assert "Search on-call" not in html

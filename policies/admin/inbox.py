@@ -16,7 +16,7 @@ from policies.models import InboxMessage
 @admin.register(InboxMessage)
 class InboxMessageAdmin(ReadOnly, admin.ModelAdmin[InboxMessage]):
     list_display = ["at", "title", "channel", "event", "incident"]
-    list_filter = ["channel", "event"]
+    list_filter = [("channel", admin.RelatedOnlyFieldListFilter), "event"]
     list_select_related = ["channel", "incident"]
     search_fields = ["title"]
     date_hierarchy = "at"
