@@ -13,6 +13,18 @@ urlpatterns = [
         admin.site.admin_view(recent_changes_view),
         name="recent-changes",
     ),
+    # Routing keys became PagerDuty channels, keeping their ids: bookmarks and the links in
+    # old messages lead to the same rows.
+    path(
+        "admin/policies/routingkey/",
+        RedirectView.as_view(url="/admin/policies/channel/", permanent=True, query_string=True),
+    ),
+    path(
+        "admin/policies/routingkey/<path:rest>",
+        RedirectView.as_view(
+            url="/admin/policies/channel/%(rest)s", permanent=True, query_string=True
+        ),
+    ),
     path("admin/", admin.site.urls),
     path("ingest/", include("ingest.urls")),
     path("healthz", health.healthz, name="healthz"),

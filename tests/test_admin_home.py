@@ -46,7 +46,7 @@ def test_maintenance_mode_is_shown_on_every_page_while_on(ops, staff_user, url):
     assert "moving the database" in html
 
 
-def test_the_home_page_shows_open_incidents_failures_per_team_and_key_health(
+def test_the_home_page_shows_open_incidents_failures_per_team_and_channel_health(
     ops, make_policy, make_routing_key
 ):
     now = timezone.now()
@@ -61,12 +61,12 @@ def test_the_home_page_shows_open_incidents_failures_per_team_and_key_health(
     policy = make_policy(name="Search failures")
     incident = Incident.objects.create(
         policy=policy, dedup_key="d1", summary="Search failures: 3 failed requests",
-        severity="critical", routing_key=key, started_at=now, detected_at=now,
+        severity="critical", started_at=now, detected_at=now,
         trigger_count=3, peak_count=3, last_count=3, last_paged_at=now,
     )  # fmt: skip
     Delivery.objects.create(
-        incident=incident, action="trigger", created_at=now, status="gave_up", finished_at=now,
-        last_error="HTTP 503",
+        incident=incident, channel=key, action="trigger", created_at=now, status="gave_up",
+        finished_at=now, last_error="HTTP 503",
     )  # fmt: skip
 
     response = ops.get(HOME)
@@ -113,17 +113,17 @@ def test_a_policy_change_is_in_its_history_with_who_and_what(ops, staff_user, ma
     assert "ops: Threshold (X): 5 → 12" in page
 
 
-def test_a_routing_key_history_shows_it_masked_only(ops, make_routing_key):
+def test_a_channels_history_shows_its_credential_masked_only(ops, make_routing_key):
     key = make_routing_key(name="Search on-call")
     url = reverse("admin:policies_channel_change", args=[key.pk])
     new = "N3wK3yZ9x8W7v6U5t4S3r2Q1p0OnMl2B"
 
-    ops.post(url, {"name": "Search on-call", "integration_key": new, "team": "", "description": ""})
+    ops.post(url, {"name": "Search on-call", "secret": new, "team": "", "description": ""})
 
     changed = Channel.objects.get()
     assert changed.secret == new
     page = ops.get(url).content.decode()
-    assert f"Key: {key.masked_secret} → {changed.masked_secret}" in page
+    assert f"Credential: {key.masked_secret} → {changed.masked_secret}" in page
     for secret in (key.secret, new):
         assert secret not in page
         assert secret[4:-4] not in page
@@ -199,15 +199,16 @@ def test_delivery_health_is_counted_at_most_every_few_seconds(ops, make_policy, 
     key = make_routing_key(name="Search on-call")
     now = timezone.now()
     incident = Incident.objects.create(
-        policy=make_policy(), dedup_key="d1", summary="s", severity="error", routing_key=key,
+        policy=make_policy(), dedup_key="d1", summary="s", severity="error",
         started_at=now, detected_at=now, trigger_count=3, peak_count=3, last_count=3,
         last_paged_at=now,
     )  # fmt: skip
 
     def fail():
         Delivery.objects.create(
-            incident=incident, action="trigger", created_at=now, status="refused", finished_at=now
-        )
+            incident=incident, channel=key, action="trigger", created_at=now, status="refused",
+            finished_at=now,
+        )  # fmt: skip
 
     def failed_last_day():
         [health] = ops.get(HOME).context["dashboard"]["channel_health"]
@@ -219,3 +220,26 @@ def test_delivery_health_is_counted_at_most_every_few_seconds(ops, make_policy, 
     assert failed_last_day() == 1  # counted a moment ago: the busy table is not read again
     cache.delete("console:delivery-counts")  # as when the cached counts expire
     assert failed_last_day() == 2
+
+
+def test_a_disabled_channel_is_shown_loudly_in_the_home_pages_channel_table(ops, make_routing_key):
+    make_routing_key(name="Search on-call")
+    make_routing_key(
+        name="Old Slack",
+        kind="inbox",
+        disabled_at=timezone.now(),
+        disabled_reason="refused 5 times in a row: invalid_token",
+    )
+
+    response = ops.get(HOME)
+
+    html = response.content.decode()
+    table = html[html.index('id="key-health"') :]
+    table = table[: table.index("</table>")]
+    [disabled] = [row for row in table.split("<tr")[1:] if "Old Slack" in row]
+    assert 'class="channel-disabled"' in disabled
+    assert '<strong class="channel-disabled">DISABLED</strong>: nothing is sent to it' in disabled
+    assert "(refused 5 times in a row: invalid_token)" in disabled
+    assert "needs attention" in disabled
+    [enabled] = [row for row in table.split("<tr")[1:] if "Search on-call" in row]
+    assert "DISABLED" not in enabled

@@ -39,7 +39,7 @@ def test_changes_to_every_audited_model_are_on_one_page_with_who_what_from_and_t
     key = make_routing_key(name="Search on-call")
     ops.post(
         reverse("admin:policies_channel_change", args=[key.pk]),
-        {"name": "Search on-call", "integration_key": NEW_KEY, "team": "", "description": ""},
+        {"name": "Search on-call", "secret": NEW_KEY, "team": "", "description": ""},
     )
     token, row = make_token(name="litellm-prod")
     ops.post(
@@ -54,7 +54,7 @@ def test_changes_to_every_audited_model_are_on_one_page_with_who_what_from_and_t
     assert "Search failures" in table
     assert "<strong>Threshold (X):</strong> 5 → 12" in table
     assert (
-        f"<strong>Key:</strong> {key.masked_secret} → {Channel.objects.get().masked_secret}"
+        f"<strong>Credential:</strong> {key.masked_secret} → {Channel.objects.get().masked_secret}"
         in table
     )
     assert "<strong>Enabled:</strong> on → off" in table  # not True → False

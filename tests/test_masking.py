@@ -13,10 +13,17 @@ def test_it_masks_short_secrets_entirely():
     assert mask_secret("") == ""
 
 
-def test_a_routing_key_never_shows_whole_in_str_or_repr():
-    key = Channel(name="Search on-call", secret=KEY)
+def test_a_channels_credential_never_shows_in_str_or_repr():
+    key = Channel(name="Search on-call", kind="pagerduty", secret=KEY)
 
     assert key.masked_secret == "R0AB…XY12"
-    assert KEY not in str(key)
-    assert KEY not in repr(key)
-    assert "R0AB…XY12" in str(key)
+    assert str(key) == "Search on-call (PagerDuty)"
+    assert KEY[4:-4] not in repr(key)
+
+
+def test_a_webhook_url_keeps_its_host_and_last_characters_only():
+    url = "https://hooks.slack.com/services/T000/B000/abcdefghijklmnopqrstuvwx"
+    channel = Channel(name="#search", kind="slack", secret=url)
+
+    assert channel.masked_secret == "https://hooks.slack.com/…uvwx"
+    assert "abcdefghijklmnop" not in str(channel) + repr(channel)

@@ -1,4 +1,4 @@
-"""What ops staff may save: routing keys, routes and policy bounds, with messages per field."""
+"""What ops staff may save: channels, routes and policy bounds, with messages per field."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,8 +17,8 @@ def errors_of(instance):
     return caught.value.message_dict
 
 
-def test_a_32_character_alphanumeric_routing_key_is_accepted():
-    Channel(name="ok", secret=GOOD_KEY).full_clean()
+def test_a_32_character_alphanumeric_pagerduty_key_is_accepted():
+    Channel(name="ok", kind="pagerduty", secret=GOOD_KEY).full_clean()
 
 
 @pytest.mark.parametrize(
@@ -27,58 +27,61 @@ def test_a_32_character_alphanumeric_routing_key_is_accepted():
         (GOOD_KEY[:31], "exactly 32 characters; this one has 31"),
         (GOOD_KEY[:31] + "-", "only letters and digits"),
         (GOOD_KEY[:31] + "é", "only letters and digits"),
-        ("", "This field cannot be blank."),
+        ("", "exactly 32 characters; this one has 0"),
     ],
 )
-def test_a_malformed_routing_key_is_refused_on_its_field(key, message):
-    errors = errors_of(Channel(name="bad", secret=key))
-    assert list(errors) == ["integration_key"]
-    assert message in errors["integration_key"][0]
+def test_a_malformed_pagerduty_key_is_refused_on_its_field(key, message):
+    errors = errors_of(Channel(name="bad", kind="pagerduty", secret=key))
+    assert list(errors) == ["secret"]
+    assert message in errors["secret"][0]
 
 
-def test_a_key_alias_route_needs_an_alias_and_no_team(make_routing_key, make_team):
-    key = make_routing_key()
-    errors = errors_of(Route(scope=Route.Scope.KEY_ALIAS, routing_key=key, team=make_team()))
+def test_a_channel_of_an_unknown_kind_is_refused_naming_the_known_ones():
+    errors = errors_of(Channel(name="bad", kind="pager", secret=GOOD_KEY))
+    assert list(errors) == ["kind"]
+    assert "unknown channel kind 'pager'; known: pagerduty, slack" in errors["kind"][0]
+
+
+def test_a_key_alias_route_needs_an_alias_and_no_team(make_team):
+    errors = errors_of(Route(scope=Route.Scope.KEY_ALIAS, team=make_team()))
     assert "needs the API-key alias" in errors["key_alias"][0]
     assert "leave the team empty" in errors["team"][0]
 
 
-def test_a_team_route_needs_a_team(make_routing_key):
-    errors = errors_of(Route(scope=Route.Scope.TEAM, routing_key=make_routing_key()))
+def test_a_team_route_needs_a_team():
+    errors = errors_of(Route(scope=Route.Scope.TEAM))
     assert "needs the team" in errors["team"][0]
 
 
-def test_the_default_route_matches_nothing_in_particular(make_routing_key):
-    route = Route(scope=Route.Scope.DEFAULT, routing_key=make_routing_key(), key_alias="x")
+def test_the_default_route_matches_nothing_in_particular():
+    route = Route(scope=Route.Scope.DEFAULT, key_alias="x")
     assert "matches everything" in errors_of(route)["key_alias"][0]
 
 
-def test_there_is_only_one_default_route(make_routing_key, make_route):
-    make_route(make_routing_key(), scope=Route.Scope.DEFAULT)
-    errors = errors_of(Route(scope=Route.Scope.DEFAULT, routing_key=make_routing_key()))
-    assert errors["__all__"] == ["There is already a default route."]
+def test_a_route_names_known_alert_kinds_and_litellms_names_stand_for_ours():
+    route = Route(scope=Route.Scope.DEFAULT, kinds=["llm_too_slow", "hung", "llm_exceptions"])
+    route.full_clean()
+    assert route.kinds == ["failures", "hung", "slow", "failure_rate"]
+
+    errors = errors_of(Route(scope=Route.Scope.DEFAULT, kinds=["hangs"]))
+    assert errors["kinds"][0].startswith("Unknown alert kind 'hangs'; known: failures")
 
 
-def test_a_team_and_an_alias_each_have_one_route(make_routing_key, make_route, make_team):
+def test_several_routes_may_match_the_same_thing(make_routing_key, make_route, make_team):
+    """Routes at one level send together: no longer one route per team, alias or default."""
     team = make_team()
+    make_route(make_routing_key(), scope=Route.Scope.DEFAULT)
     make_route(make_routing_key(), scope=Route.Scope.TEAM, team=team)
     make_route(make_routing_key(), scope=Route.Scope.KEY_ALIAS, key_alias="svc")
 
-    team_errors = errors_of(
-        Route(scope=Route.Scope.TEAM, team=team, routing_key=make_routing_key())
-    )
-    alias_errors = errors_of(
-        Route(scope=Route.Scope.KEY_ALIAS, key_alias="svc", routing_key=make_routing_key())
-    )
-    assert team_errors["__all__"] == ["This team already has a route."]
-    assert alias_errors["__all__"] == ["This API-key alias already has a route."]
+    Route(scope=Route.Scope.DEFAULT, kinds=["hung"]).full_clean()
+    Route(scope=Route.Scope.TEAM, team=team).full_clean()
+    Route(scope=Route.Scope.KEY_ALIAS, key_alias="svc").full_clean()
 
 
-def test_the_database_refuses_a_route_whose_fields_contradict_its_scope(make_routing_key):
+def test_the_database_refuses_a_route_whose_fields_contradict_its_scope():
     with pytest.raises(IntegrityError):
-        Route.objects.create(
-            scope=Route.Scope.DEFAULT, key_alias="x", routing_key=make_routing_key()
-        )
+        Route.objects.create(scope=Route.Scope.DEFAULT, key_alias="x")
 
 
 def test_policy_defaults_match_litellm():

@@ -189,29 +189,30 @@ class TestRouting:
     def test_a_team_key_that_the_default_route_pages_is_for_ops_admins_only(
         self, editor, admin_client_, keys
     ):
-        Route.objects.create(scope=Route.Scope.DEFAULT, routing_key=keys[0])
+        route = Route.objects.create(scope=Route.Scope.DEFAULT)
+        route.channels.set([keys[0]])
 
         response = post_change(editor, admin_client_, keys[0], description="redirected")
 
         assert response.status_code == 403
         assert Channel.objects.get(pk=keys[0].pk).description == ""
 
-    def test_a_team_editor_routes_their_team_to_their_keys_only(self, editor, keys, teams):
+    def test_a_team_editor_routes_their_team_to_their_channels_only(self, editor, keys, teams):
         add = reverse("admin:policies_route_add")
         base = {"scope": "team", "team": teams[0].pk, "key_alias": ""}
 
-        refused = editor.post(add, {**base, "routing_key": keys[1].pk})
-        accepted = editor.post(add, {**base, "routing_key": keys[0].pk})
+        refused = editor.post(add, {**base, "channels": [keys[0].pk, keys[1].pk]})
+        accepted = editor.post(add, {**base, "channels": [keys[0].pk]})
 
         assert refused.status_code == 200
-        assert "routing_key" in refused.context["adminform"].form.errors
+        assert "channels" in refused.context["adminform"].form.errors
         assert accepted.status_code == 302
-        assert Route.objects.get().routing_key == keys[0]
+        assert list(Route.objects.get().channels.all()) == [keys[0]]
 
     def test_a_team_editor_may_not_route_a_key_alias(self, editor, keys):
         response = editor.post(
             reverse("admin:policies_route_add"),
-            {"scope": "key_alias", "key_alias": "anything", "team": "", "routing_key": keys[0].pk},
+            {"scope": "key_alias", "key_alias": "anything", "team": "", "channels": [keys[0].pk]},
         )
 
         assert response.status_code == 200
@@ -415,16 +416,20 @@ def test_nobody_restores_an_old_version_through_the_history_pages(request, who, 
 @pytest.mark.parametrize(
     "lookup",
     [
-        "integration_key__startswith",
-        "integration_key__regex",
-        "integration_key",
-        "integration_key__in",
+        "secret__startswith",
+        "secret__regex",
+        "secret",
+        "secret__in",
+        "secret_hint__startswith",
+        "signing_secret__startswith",
+        "settings__headers__contains",
+        "settings__contains",
     ],
 )
-def test_a_list_cannot_be_filtered_by_a_routing_keys_secret(viewer, keys, lookup):
+def test_a_list_cannot_be_filtered_by_a_channels_secret(viewer, keys, lookup):
     key = keys[0].secret
-    guess = {"integration_key__regex": f"^{key[:3]}"}.get(lookup, key[:3])
-    value = key if lookup in ("integration_key", "integration_key__in") else guess
+    guess = {"secret__regex": f"^{key[:3]}"}.get(lookup, key[:3])
+    value = key if lookup in ("secret", "secret__in") else guess
 
     response = viewer.get(list_url(Channel), {lookup: value})
 

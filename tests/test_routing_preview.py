@@ -1,5 +1,5 @@
-"""Who would be paged, answered from the routes without sending anything: on a team's page, on
-a policy's page, and in the "who would be paged for team X, key alias Y" form."""
+"""Who would be notified, answered from the routes without sending anything: on a team's page,
+on a policy's page, and in the "who would be notified for team X, key alias Y, kind Z" form."""
 
 import pytest
 from django.urls import reverse
@@ -21,11 +21,10 @@ def routes(make_team, make_routing_key, make_route):
     return {"search": search, "billing": billing, "search_key": search_key}
 
 
-def test_explain_names_the_key_and_the_route_that_chose_it(routes):
-    assert explain(routes["search"], None).startswith("Search on-call (")
-    assert explain(routes["search"], None).endswith("via the team's route)")
-    assert explain(routes["search"], "batch").endswith("via the API-key alias route)")
-    assert explain(routes["billing"], None).endswith("via the default route)")
+def test_explain_names_the_channels_and_the_route_that_chose_them(routes):
+    assert explain(routes["search"], None) == "Search on-call (PagerDuty), via the team's route"
+    assert explain(routes["search"], "batch").endswith("via the API-key alias route")
+    assert explain(routes["billing"], None).endswith("via the default route")
 
 
 def test_with_no_route_nobody_would_be_paged(make_team):
@@ -37,8 +36,8 @@ def test_a_policy_per_team_previews_each_team_and_the_unknown(routes, make_polic
 
     rows = dict(preview_for_policy(policy))
 
-    assert rows["team Search"].endswith("via the team's route)")
-    assert rows["team Billing"].endswith("via the default route)")
+    assert rows["team Search"].endswith("via the team's route")
+    assert rows["team Billing"].endswith("via the default route")
     assert rows["a team the console does not know"].startswith("Platform on-call")
 
 
@@ -78,6 +77,43 @@ def test_the_form_answers_without_sending_anything(ops, routes):
     assert "Batch jobs" in html
     assert "via the API-key alias route" in html
     assert not Delivery.objects.exists()
+
+
+def test_the_form_answers_for_the_kind_asked(ops, routes, make_routing_key, make_route):
+    make_route(make_routing_key(name="Hangs"), scope=Route.Scope.DEFAULT, kinds=["hung"])
+    url = reverse("admin:policies_route_test")
+
+    hung = ops.get(url, {"team": routes["billing"].pk, "kind": "hung"}).content.decode()
+    slow = ops.get(url, {"team": routes["billing"].pk, "kind": "slow"}).content.decode()
+
+    assert "hung: it would notify <strong>Platform on-call (PagerDuty), Hangs (PagerDuty)" in hung
+    assert "slow: it would notify <strong>Platform on-call (PagerDuty), via" in slow
+
+
+def test_without_a_kind_the_form_answers_each_kind_where_the_routes_differ(
+    ops, routes, make_routing_key, make_route
+):
+    """Found by review: the form required a kind, so its old links answered nothing."""
+    url = reverse("admin:policies_route_test")
+    same = ops.get(url, {"team": routes["billing"].pk}).content.decode()
+    make_route(make_routing_key(name="Hangs"), scope=Route.Scope.DEFAULT, kinds=["hung"])
+
+    differ = ops.get(url, {"team": routes["billing"].pk}).content.decode()
+
+    assert "any kind: it would notify <strong>Platform on-call (PagerDuty)" in same
+    assert "failures: it would notify <strong>Platform on-call (PagerDuty), via" in differ
+    assert "hung: it would notify <strong>Platform on-call (PagerDuty), Hangs (PagerDuty)" in (
+        differ
+    )
+
+
+def test_a_disabled_channel_is_named_as_such(ops, routes):
+    routes["search_key"].disabled_at = routes["search_key"].created_at
+    routes["search_key"].save()
+
+    assert "Search on-call (PagerDuty) (disabled: nothing is sent)" in explain(
+        routes["search"], None
+    )
 
 
 def test_the_form_starts_empty_with_no_answer(ops, routes):

@@ -1,6 +1,6 @@
-"""A test event pages someone: the console first says exactly what it will send and to which
-key (masked), sends only on a confirming POST, then shows the bodies sent next to PagerDuty's
-answers, and lists the test among the key's recent deliveries."""
+"""A test message pages someone: the console first says exactly what it will send and to which
+channel (credential masked), sends only on a confirming POST, then shows the bodies sent next
+to PagerDuty's answers, and lists the test among the channel's recent deliveries."""
 
 import json
 from html import unescape
@@ -38,7 +38,7 @@ def test_the_button_opens_a_confirmation_that_says_what_would_be_sent_and_sends_
     html = unescape(ops.get(confirm_url(key)).content.decode())
 
     assert pagerduty.events == []
-    assert "Search on-call (R0AB…XY12)" in html
+    assert "Search on-call (PagerDuty, R0AB…XY12)" in html
     assert '"routing_key": "R0AB…XY12"' in html
     assert '"event_action": "trigger"' in html
     assert '"summary": "Test event from the Alerting Console for Search on-call (sent by ops)"' in (
@@ -89,13 +89,14 @@ def test_the_test_is_listed_in_the_keys_recent_deliveries_with_the_incidents(
 ):
     now = timezone.now()
     incident = Incident.objects.create(
-        policy=make_policy(), dedup_key="d1", summary="s", severity="error", routing_key=key,
+        policy=make_policy(), dedup_key="d1", summary="s", severity="error",
         started_at=now, detected_at=now, trigger_count=1, peak_count=1, last_count=1,
         last_paged_at=now,
     )  # fmt: skip
     Delivery.objects.create(
-        incident=incident, action="trigger", created_at=now, status="delivered", finished_at=now
-    )
+        incident=incident, channel=key, action="trigger", created_at=now, status="delivered",
+        finished_at=now,
+    )  # fmt: skip
     ops.post(confirm_url(key))
     probe = Probe.objects.get()
 
@@ -106,7 +107,7 @@ def test_the_test_is_listed_in_the_keys_recent_deliveries_with_the_incidents(
     listed = html[html.index("Recent deliveries") :]
     result = reverse("admin:policies_channel_test_event_result", args=[key.pk, probe.pk])
     assert f'<a href="{result}">' in listed
-    assert "Test event by ops: accepted (HTTP 202" in listed
+    assert "Test message by ops: accepted (HTTP 202" in listed
     assert listed.index(result) < listed.index("Trigger: Delivered")  # newest first
 
 

@@ -1,5 +1,6 @@
-"""The admin is the console's UI for people: one module per model module, as in ``models/``."""
+"""The admin is the console's UI for people: one module per model module, as in ``models/``
+(the channel form and the inbox have modules of their own)."""
 
-from policies.admin import channel, incident, policy, routing, silence, system, team
+from policies.admin import channel, inbox, incident, policy, routing, silence, system, team
 
-__all__ = ["channel", "incident", "policy", "routing", "silence", "system", "team"]
+__all__ = ["channel", "inbox", "incident", "policy", "routing", "silence", "system", "team"]

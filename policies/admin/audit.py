@@ -1,10 +1,12 @@
 """ "Recent changes": one page across every model with a change history (policies, teams,
-routing keys, routes, silences, maintenance mode, ingest tokens): who changed which object,
-which field from what to what, and when. Secrets never reach a history table (routing keys
-keep their masked hint, tokens neither hash nor token), so nothing here can show one."""
+channels, routes, silences, maintenance mode, ingest tokens): who changed which object,
+which field from what to what, and when. Secrets never reach a history table (channels
+keep their credential's masked hint, tokens neither hash nor token); a channel's secret
+settings are hidden when shown, so nothing here can show one."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +24,10 @@ from simple_history.template_utils import (  # type: ignore[import-untyped]
     HistoricalRecordContextHelper,
 )
 
+from policies.admin.channel_form import secret_setting_names
+
 PER_PAGE = 25
+HIDDEN = "(hidden)"
 # Timestamps every save moves: noise in a list of what people changed.
 NOT_CHANGES = ["updated_at", "changed_at"]
 
@@ -35,10 +40,19 @@ class ChangeDisplay(HistoricalRecordContextHelper):  # type: ignore[misc]
         field = self.model._meta.get_field(change.field)
         if isinstance(value, bool):
             return "on" if value else "off"
+        if isinstance(value, dict) and change.field == "settings":
+            return without_secrets(value)
         choices = dict(getattr(field, "flatchoices", None) or ())
-        if value in choices:
+        if isinstance(value, Hashable) and value in choices:  # not a list of alert kinds
             return choices[value]
         return super().prepare_delta_change_value(change, value)
+
+
+def without_secrets(settings: dict[str, Any]) -> dict[str, Any]:
+    """A channel's settings as a page may show them: a secret one (a webhook's extra headers)
+    hidden, whatever the record holds."""
+    secret = secret_setting_names()
+    return {name: HIDDEN if name in secret and value else value for name, value in settings.items()}
 
 
 def changes_between(record: Any, older: Any) -> list[tuple[str, str, str]]:

@@ -1,12 +1,13 @@
-"""Channels: where incidents are sent. Credentials are secrets: written, never shown whole."""
+"""Channels: where incidents are sent. Credentials are secrets: written, never shown whole
+(the form is in ``channel_form``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import (
@@ -26,8 +27,17 @@ from django.views.decorators.debug import sensitive_post_parameters
 from alerting_console.moments import shown
 from policies import channels
 from policies.admin import test_event
+from policies.admin.channel_form import (
+    CLEAR_PREFIX,
+    SETTING_PREFIX,
+    ChannelForm,
+    secret_setting_names,
+    setting_rows,
+)
 from policies.admin.common import RECORD_DESCRIPTION, History, NoSecretLookups, TeamScoped
-from policies.models import Channel, Delivery, InboxMessage, Probe, Route
+from policies.models import Channel, Delivery, Probe, Route
+from policies.models.channel import mask_credential
+from policies.routing import preview_for_team
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -37,91 +47,6 @@ if TYPE_CHECKING:
         route_count: int
 
     AnnotatedChannel = WithAnnotations[Channel, _Counts]
-
-SETTING_PREFIX = "setting_"
-
-
-def setting_fields() -> dict[str, tuple[str, channels.base.Field]]:
-    """Every kind's settings, as form fields: ``setting_<name>`` → (kind, field)."""
-    found = {}
-    for kind in channels.KINDS.values():
-        for field in kind.fields:
-            found[SETTING_PREFIX + field.name] = (kind.name, field)
-    return found
-
-
-def credential_help() -> str:
-    return " ".join(
-        f"{kind.label}: {kind.credential_help}"
-        for kind in channels.KINDS.values()
-        if kind.credential_label
-    )
-
-
-class ChannelForm(forms.ModelForm[Channel]):
-    """The credential is write-only: typed in, validated by the kind, never sent back to the
-    browser. On a change, an empty input keeps the current one. The kind's other settings are
-    fields of their own; the page shows only the chosen kind's."""
-
-    kind = forms.ChoiceField(choices=channels.choices, help_text="The service it sends to.")
-    secret = forms.CharField(
-        label="Credential",
-        required=False,
-        # render_value=False: not even a re-displayed form with errors echoes it back.
-        widget=forms.PasswordInput(
-            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false", "size": 60}
-        ),
-        help_text="The integration key, webhook URL or bot token: a secret, never shown whole "
-        "after saving. " + credential_help(),
-    )
-
-    class Meta:
-        model = Channel
-        fields = ["name", "kind", "secret", "team", "description"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The form must not even hold the credential as initial data: nothing could render it.
-        self.initial.pop("secret", None)
-        for name, (kind, setting) in setting_fields().items():
-            self.fields[name] = forms.CharField(
-                label=setting.label,
-                required=False,
-                help_text=f"{channels.kind_of(kind).label}: {setting.help}",
-                widget=forms.Textarea(attrs={"rows": 3}) if setting.multiline else None,
-            )
-            self.fields[name].widget.attrs["data-kind"] = kind
-            if self.instance.pk is not None and self.instance.kind == kind:
-                self.initial[name] = (self.instance.settings or {}).get(setting.name, "")
-        if self.instance.pk is not None:
-            self.fields["kind"].disabled = True  # a credential means what its kind says
-            secret = self.fields["secret"]
-            secret.label = "New credential"
-            secret.help_text = "Leave empty to keep the current one. " + secret.help_text
-
-    def clean_secret(self) -> str:
-        new: str = self.cleaned_data["secret"].strip()
-        if not new and self.instance.pk is not None:
-            return self.instance.secret
-        return new
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        kind_name = cleaned.get("kind") or self.instance.kind
-        if kind_name not in channels.KINDS:
-            return cleaned
-        kind = channels.kind_of(kind_name)
-        settings = {
-            field.name: (cleaned.get(SETTING_PREFIX + field.name) or "").strip()
-            for field in kind.fields
-        }
-        settings = {name: value for name, value in settings.items() if value}
-        self.instance.kind = kind_name
-        self.instance.settings = settings
-        for name, reason in kind.validate(cleaned.get("secret", ""), settings).items():
-            target = SETTING_PREFIX + name if name != "secret" else "secret"
-            self.add_error(target if target in self.fields else None, reason)
-        return cleaned
 
 
 class InUseFilter(admin.SimpleListFilter):
@@ -207,27 +132,34 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
         js = ["policies/channel_form.js"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Channel | None = None) -> _FieldsetSpec:
-        settings = list(setting_fields())
         if obj is None:
-            return [
-                (None, {"fields": ["name", "kind", "secret", *settings, "team", "description"]})
-            ]
+            rows = ("name", "kind", "secret", *setting_rows(None), "team", "description")
+            return [(None, {"fields": rows})]
         # Without the change permission Django shows every form field as read-only text,
-        # which for the credential would be the whole of it.
+        # which for the credential would be the whole of it, and so for a secret setting.
         writable = self.has_change_permission(request, obj)
-        credential: list[str] = ["current_credential"] + (["secret"] if writable else [])
-        if obj.kind == "webhook":
+        kind = channels.KINDS.get(obj.kind)
+        credential: list[str] = []
+        if kind is None or kind.credential_label or obj.secret:
+            credential = ["current_credential"] + (["secret"] if writable else [])
+        if obj.signing_secret:
             credential.append("signing_secret_hint")
-        own_settings = (
-            [SETTING_PREFIX + f.name for f in channels.KINDS[obj.kind].fields]
-            if obj.kind in channels.KINDS
-            else []
-        )
         return [
-            (None, {"fields": ["name", "kind", "team", "used_by_routes", "description"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "name",
+                        "kind" if writable else "kind_label",
+                        "team",
+                        "used_by_routes",
+                        "description",
+                    ]
+                },
+            ),
             (
                 "Credential and settings",
-                {"fields": [*credential, *(own_settings if writable else [])]},
+                {"fields": [*credential, *(setting_rows(obj) if writable else [])]},
             ),
             (
                 "Delivery health",
@@ -260,6 +192,15 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
     def get_readonly_fields(self, request: HttpRequest, obj: Channel | None = None) -> Any:
         return self.readonly_fields
 
+    def get_form(
+        self, request: HttpRequest, obj: Channel | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        # The kinds' settings are the form's own fields (ChannelForm makes them from the
+        # registry), not model fields for the admin's form factory to look up.
+        names = kwargs.get("fields") or flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [n for n in names if not n.startswith((SETTING_PREFIX, CLEAR_PREFIX))]
+        return super().get_form(request, obj, change, **kwargs)
+
     def teams_of(self, obj: Channel) -> set[int | None]:
         # A channel that other routes send to (another team's, a key alias's, the default) is
         # theirs too: its owning team's editors must not be able to redirect those messages.
@@ -290,16 +231,7 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
                 messages.WARNING,
             )
         if not obj.routes.exists():
-            self.message_user(
-                request,
-                format_html(
-                    "No route uses “{}”: nothing is sent to it. "
-                    '<a href="{}">Add a route</a> to send incidents to it.',
-                    obj.name,
-                    add_route_url(obj),
-                ),
-                messages.WARNING,
-            )
+            self.message_user(request, no_route_warning(obj), messages.WARNING)
 
     def get_urls(self) -> list[URLPattern]:
         test = [
@@ -312,6 +244,11 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
                 "<path:object_id>/test-event/<int:probe_id>/",
                 self.admin_site.admin_view(self.test_event_result_view),
                 name="policies_channel_test_event_result",
+            ),
+            path(
+                "<path:object_id>/enable-again/",
+                self.admin_site.admin_view(self.enable_again_view),
+                name="policies_channel_enable_again",
             ),
         ]
         return [*test, *super().get_urls()]
@@ -334,6 +271,15 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
             return HttpResponseNotAllowed(["GET", "POST"])
         result = test_event.send_and_report(self, request, channel)
         return HttpResponseRedirect(test_event.result_url(result.record))
+
+    def enable_again_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The "Enable again" button on a disabled channel's page (a POST)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        channel = self._channel_for(request, object_id)
+        if channel.disabled:
+            self._enable(request, channel)
+        return HttpResponseRedirect(reverse("admin:policies_channel_change", args=[channel.pk]))
 
     def test_event_result_view(
         self, request: HttpRequest, object_id: str, probe_id: int
@@ -395,7 +341,11 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
         return super().get_queryset(request).annotate(route_count=Count("routes"))
 
     # Should a save ever fail, the error report must not carry the credential either.
-    @method_decorator(sensitive_post_parameters("secret"))
+    @method_decorator(
+        sensitive_post_parameters(
+            "secret", *(SETTING_PREFIX + name for name in sorted(secret_setting_names()))
+        )
+    )
     def changeform_view(
         self,
         request: HttpRequest,
@@ -422,13 +372,21 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
     )
     def enable_again(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
         self.check_rows(request, queryset)
-        for channel in queryset.exclude(disabled_at=None):
-            channel.disabled_at = None
-            channel.disabled_reason = ""
-            channel.refusals_in_a_row = 0
-            channel._change_reason = f"enabled again by {request.user.get_username()}"  # type: ignore[attr-defined]
-            channel.save(update_fields=["disabled_at", "disabled_reason", "refusals_in_a_row"])
-            self.message_user(request, f"{channel.name} is enabled again.", messages.SUCCESS)
+        disabled = list(queryset.exclude(disabled_at=None))
+        for channel in disabled:
+            self._enable(request, channel)
+        if not disabled:
+            self.message_user(request, "None of them was disabled: nothing to do.", messages.INFO)
+
+    def _enable(self, request: HttpRequest, channel: Channel) -> None:
+        channel.disabled_at = None
+        channel.disabled_reason = ""
+        channel.refusals_in_a_row = 0
+        channel._change_reason = f"enabled again by {request.user.get_username()}"  # type: ignore[attr-defined]
+        channel.save(update_fields=["disabled_at", "disabled_reason", "refusals_in_a_row"])
+        self.message_user(
+            request, f"{channel.name} is enabled again: messages go to it.", messages.SUCCESS
+        )
 
     @admin.display(description="kind")
     def kind_label(self, channel: Channel) -> str:
@@ -440,7 +398,9 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
 
     @admin.display(description="current credential")
     def current_credential(self, channel: Channel) -> str:
-        return channel.masked_secret or "none"
+        # The one saved: on a form shown again with errors, the instance holds the refused one.
+        saved = Channel.objects.filter(pk=channel.pk).values_list("secret", flat=True).first()
+        return mask_credential(saved or "") or "none"
 
     @admin.display(description="signing secret")
     def signing_secret_hint(self, channel: Channel) -> str:
@@ -467,40 +427,6 @@ class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
         return channel.route_count
 
 
-@admin.register(InboxMessage)
-class InboxMessageAdmin(admin.ModelAdmin[InboxMessage]):
-    """What console-inbox channels received: read-only."""
-
-    list_display = ["at", "title", "channel", "incident"]
-    list_filter = ["channel", "event"]
-    list_select_related = ["channel", "incident"]
-    readonly_fields = ("at", "channel", "incident", "event", "title", "message", "as_sent_by_kind")
-    fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="message")
-    def message(self, item: InboxMessage) -> SafeString:
-        return format_html('<pre class="inbox-text">{}</pre>', item.text)
-
-    @admin.display(description="what each channel kind would have been sent")
-    def as_sent_by_kind(self, item: InboxMessage) -> SafeString:
-        import json
-
-        rows = [
-            (
-                label,
-                body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False),
-            )
-            for label, body in (item.renderings or {}).items()
-        ]
-        return format_html_join("", "<h3>{}</h3><pre>{}</pre>", rows)
-
-
 def describe_route(route: Route) -> str:
     if route.scope == Route.Scope.KEY_ALIAS:
         what = f"API-key alias “{route.key_alias}”"
@@ -509,6 +435,24 @@ def describe_route(route: Route) -> str:
     else:
         what = "everything else"
     return f"{what} ({', '.join(route.kinds)})" if route.kinds else what
+
+
+def no_route_warning(channel: Channel) -> SafeString:
+    """What saving a channel no route uses should say: nothing goes there, and where its
+    team's incidents go meanwhile (owning a channel routes nothing to it)."""
+    meanwhile = ""
+    if channel.team is not None:
+        answers = "; ".join(
+            f"{what} go to {answer}" for what, answer in preview_for_team(channel.team)
+        )
+        meanwhile = f" Meanwhile {answers}."
+    return format_html(
+        'No route uses “{}”: nothing is sent to it.{} <a href="{}">Add a route</a> to send '
+        "incidents to it.",
+        channel.name,
+        meanwhile,
+        add_route_url(channel),
+    )
 
 
 def add_route_url(channel: Channel) -> str:

@@ -160,7 +160,7 @@ class History(_HistoryBase):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         # Old versions are for reading. The library would save a posted one after checking
-        # only the right to *view* history, and a routing key's old versions have no key.
+        # only the right to *view* history, and a channel's old versions have no credential.
         if request.method != "GET":
             raise PermissionDenied("Old versions cannot be restored; change the object instead.")
         response: HttpResponse = SimpleHistoryAdmin.history_form_view(

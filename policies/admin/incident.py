@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from alerting_console.moments import shown
 from ingest.models import GatewayRequest
 from policies.admin.incident_page import first_screen
-from policies.dispatch import never_paged
+from policies.dispatch import never_paged, paged_channels
 from policies.engine import resolve
 from policies.models import (
     Delivery,
@@ -181,6 +181,19 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
             if value
         ]
         return " · ".join(parts) or "everything"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The list once filtered on a "paged" column (false: muted), now derived from the
+        # deliveries: bookmarks of that filter get the same rows from "muted".
+        old = request.GET.get("paged__exact")
+        if old in ("0", "1"):
+            query = request.GET.copy()
+            del query["paged__exact"]
+            query["muted"] = "no" if old == "1" else "yes"
+            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="page")
     def page(self, incident: Incident) -> SafeString:
@@ -409,6 +422,7 @@ class IncidentAdmin(ReadOnly, admin.ModelAdmin[Incident]):
             "title": "Resolve this incident?",
             "incident": incident,
             "page_state": state_of(incident),
+            "sent_to": paged_channels(incident),
             "back": back,
         }
         return TemplateResponse(request, "admin/policies/incident/resolve.html", context)

@@ -34,9 +34,9 @@ class RoutingQuestion(forms.Form):
     )
     kind = forms.ChoiceField(
         label="alert kind",
-        choices=PolicyKind.choices,
-        initial=PolicyKind.FAILURES,
-        help_text="The kind of the incident's policy.",
+        choices=[("", "any kind (each answered)"), *PolicyKind.choices],
+        required=False,
+        help_text="The kind of the incident's policy; empty: the answer for each kind.",
     )
 
 
@@ -99,23 +99,37 @@ class RouteAdmin(TeamScoped[Route], History):
         return [question, *super().get_urls()]
 
     def who_would_be_paged_view(self, request: HttpRequest) -> HttpResponse:
-        """Answers "who would be paged for team X, key alias Y" from the routes, as amtool's
-        `config routes test` does; a GET form, so nothing is written or sent."""
+        """Answers "who would be notified for team X, key alias Y, alert kind Z" from the
+        routes, as amtool's `config routes test` does; a GET form, so nothing is written or
+        sent. (Old links without a kind get the answer for each kind.)"""
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = RoutingQuestion(request.GET or None)
-        answer = None
+        answers: list[tuple[str, str]] = []
         if form.is_valid():
             data = form.cleaned_data
-            answer = explain(data["team"], data["key_alias"] or None, data["kind"])
+            kinds = [data["kind"]] if data["kind"] else PolicyKind.values
+            answers = [
+                (kind, explain(data["team"], data["key_alias"] or None, kind)) for kind in kinds
+            ]
+            if len({answer for _, answer in answers}) == 1:  # the same whatever the kind
+                answers = [(data["kind"] or "any kind", answers[0][1])]
         context = {
             **self.admin_site.each_context(request),
             "title": "Who would be notified?",
             "opts": self.opts,
             "form": form,
-            "answer": answer,
+            "answers": answers,
         }
         return TemplateResponse(request, "admin/policies/route/test.html", context)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial: dict[str, Any] = super().get_changeform_initial_data(request)
+        # Links made before routes had channels name the routing key, now a channel of the
+        # same id.
+        if "routing_key" in initial:
+            initial.setdefault("channels", [initial.pop("routing_key")])
+        return initial
 
     def teams_of(self, obj: Route) -> set[int | None]:
         # A team editor's route must be their team's, and send only to their team's channels.

@@ -1,4 +1,5 @@
-"""The routing key in the admin: validated, written once, never shown whole afterwards."""
+"""A PagerDuty channel's integration key (what a routing key was) in the admin: validated by
+its kind, written once, never shown whole afterwards."""
 
 import logging
 
@@ -51,9 +52,10 @@ def test_it_never_renders_the_whole_routing_key_on_the_change_page(ops, search_k
     assert response.status_code == 200
     assert MASKED in html
     assert_key_hidden(html)
-    # The input for a new key is there, and empty.
-    assert '<input type="password" name="integration_key"' in html
-    assert response.context["adminform"].form.initial.get("integration_key") is None
+    # The input for a new key is there, and empty, under the kind's word for it.
+    assert '<input type="password" name="secret"' in html
+    assert "New integration key" in html
+    assert response.context["adminform"].form.initial.get("secret") is None
 
 
 def test_searching_for_a_whole_key_finds_nothing(ops, search_key):
@@ -66,7 +68,7 @@ def test_searching_for_a_whole_key_finds_nothing(ops, search_key):
 def test_adding_a_routing_key_stores_it_and_shows_only_the_masked_key(ops):
     response = ops.post(
         ADD_URL,
-        {"name": "Search on-call", "integration_key": KEY, "description": ""},
+        {"name": "Search on-call", "kind": "pagerduty", "secret": KEY, "description": ""},
         follow=True,
     )
 
@@ -78,7 +80,7 @@ def test_adding_a_routing_key_stores_it_and_shows_only_the_masked_key(ops):
 
 
 def test_the_history_never_records_the_key(ops, search_key):
-    ops.post(change_url(search_key), {"name": "Search", "integration_key": NEW_KEY})
+    ops.post(change_url(search_key), {"name": "Search", "secret": NEW_KEY})
     history = ops.get(reverse("admin:policies_channel_history", args=[search_key.pk]))
 
     html = history.content.decode()
@@ -92,7 +94,8 @@ def test_the_history_never_records_the_key(ops, search_key):
     assert_key_hidden(html, NEW_KEY)
     assert_key_hidden(html, KEY)
     for record in Channel.history.all():
-        assert not hasattr(record, "integration_key")
+        assert not hasattr(record, "secret")
+        assert not hasattr(record, "signing_secret")
 
 
 def test_the_delete_page_never_shows_the_key(ops, search_key):
@@ -109,9 +112,9 @@ def test_the_delete_page_never_shows_the_key(ops, search_key):
     ],
 )
 def test_a_bad_key_is_refused_on_the_form_and_nothing_is_created(ops, bad_key, message):
-    response = ops.post(ADD_URL, {"name": "Search on-call", "integration_key": bad_key})
+    response = ops.post(ADD_URL, {"name": "Search on-call", "kind": "pagerduty", "secret": bad_key})
 
-    assert_error_on_field(response, "integration_key", message)
+    assert_error_on_field(response, "secret", message)
     html = response.content.decode()
     # The refused value is not echoed back into the input either.
     assert bad_key not in html
@@ -119,14 +122,17 @@ def test_a_bad_key_is_refused_on_the_form_and_nothing_is_created(ops, bad_key, m
 
 
 def test_a_key_is_required_when_adding(ops):
-    response = ops.post(ADD_URL, {"name": "Search on-call", "integration_key": ""})
+    response = ops.post(ADD_URL, {"name": "Search on-call", "kind": "pagerduty", "secret": ""})
 
-    assert_error_on_field(response, "integration_key", "This field is required.")
+    # The kind says what it needs (an empty key is one of the wrong length).
+    assert_error_on_field(
+        response, "secret", "A PagerDuty integration key is exactly 32 characters; this one has 0."
+    )
     assert not Channel.objects.exists()
 
 
 def test_surrounding_whitespace_of_a_pasted_key_is_ignored(ops):
-    ops.post(ADD_URL, {"name": "Search on-call", "integration_key": f"  {KEY}\n"})
+    ops.post(ADD_URL, {"name": "Search on-call", "kind": "pagerduty", "secret": f"  {KEY}\n"})
 
     assert Channel.objects.get().secret == KEY
 
@@ -134,7 +140,7 @@ def test_surrounding_whitespace_of_a_pasted_key_is_ignored(ops):
 def test_leaving_the_key_empty_on_change_keeps_the_current_one(ops, search_key):
     response = ops.post(
         change_url(search_key),
-        {"name": "Search (renamed)", "integration_key": "", "description": "notes"},
+        {"name": "Search (renamed)", "secret": "", "description": "notes"},
         follow=True,
     )
 
@@ -149,7 +155,7 @@ def test_leaving_the_key_empty_on_change_keeps_the_current_one(ops, search_key):
 def test_a_new_valid_key_on_change_replaces_the_old_one(ops, search_key):
     response = ops.post(
         change_url(search_key),
-        {"name": "Search on-call", "integration_key": NEW_KEY, "description": ""},
+        {"name": "Search on-call", "secret": NEW_KEY, "description": ""},
         follow=True,
     )
 
@@ -161,13 +167,11 @@ def test_a_new_valid_key_on_change_replaces_the_old_one(ops, search_key):
 
 
 def test_an_invalid_new_key_on_change_keeps_the_old_one_and_shows_the_error(ops, search_key):
-    response = ops.post(
-        change_url(search_key), {"name": "Search on-call", "integration_key": "too-short"}
-    )
+    response = ops.post(change_url(search_key), {"name": "Search on-call", "secret": "too-short"})
 
     assert_error_on_field(
         response,
-        "integration_key",
+        "secret",
         "A PagerDuty integration key is exactly 32 characters; this one has 9.",
     )
     html = response.content.decode()
@@ -179,7 +183,7 @@ def test_an_invalid_new_key_on_change_keeps_the_old_one_and_shows_the_error(ops,
 
 def test_a_view_only_user_sees_only_the_masked_key(client, search_key):
     viewer = User.objects.create_user("viewer", password="a-long-test-password", is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_routingkey"))
+    viewer.user_permissions.add(Permission.objects.get(codename="view_channel"))
     client.force_login(viewer)
 
     response = client.get(change_url(search_key))
@@ -191,18 +195,18 @@ def test_a_view_only_user_sees_only_the_masked_key(client, search_key):
 
 
 def test_error_reports_would_hide_the_posted_key(ops, search_key):
-    response = ops.post(change_url(search_key), {"name": "x" * 101, "integration_key": NEW_KEY})
+    response = ops.post(change_url(search_key), {"name": "x" * 101, "secret": NEW_KEY})
 
     posted = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
-    assert posted["integration_key"] == SafeExceptionReporterFilter.cleansed_substitute
+    assert posted["secret"] == SafeExceptionReporterFilter.cleansed_substitute
     assert posted["name"] == "x" * 101
 
 
 def test_the_key_is_never_logged(ops, search_key, caplog):
     with caplog.at_level(logging.DEBUG):
-        ops.post(ADD_URL, {"name": "Checkout", "integration_key": NEW_KEY}, follow=True)
-        ops.post(change_url(search_key), {"name": "Search", "integration_key": KEY[:31]})
-        ops.post(change_url(search_key), {"name": "Search", "integration_key": NEW_KEY})
+        ops.post(ADD_URL, {"name": "Checkout", "kind": "pagerduty", "secret": NEW_KEY}, follow=True)
+        ops.post(change_url(search_key), {"name": "Search", "secret": KEY[:31]})
+        ops.post(change_url(search_key), {"name": "Search", "secret": NEW_KEY})
 
     assert Channel.objects.filter(secret=NEW_KEY).count() == 2
     assert_key_hidden(caplog.text, NEW_KEY)
