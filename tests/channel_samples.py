@@ -159,7 +159,7 @@ def samples() -> list[Sample]:
             "E-mail (plain text part; an HTML part goes with it)",
             "SMTP",
             "oncall@example.com",
-            {"Subject": message.subject, "Message-ID": "<…@alerting-console.local>"},
+            {"Subject": str(message.subject), "Message-ID": "<…@alerting-console.local>"},
             str(message.body),
         )
     )

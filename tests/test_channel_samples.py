@@ -2,6 +2,7 @@
 code, through the fakes, and compared (`python -m tests.channel_samples` prints them)."""
 
 from pathlib import Path
+from typing import Any
 
 from tests.channel_samples import block
 
@@ -30,9 +31,9 @@ def test_the_readmes_webhook_verifier_accepts_the_console_and_refuses_a_forgery(
     code = text[text.index(start) + len(start) : text.index(end)]
     code = code.strip().removeprefix("```python").removesuffix("```")
     secret = new_signing_secret()
-    namespace: dict = {}
+    namespace: dict[str, object] = {}
     exec(code.replace('"whsec_..."', repr(secret)), namespace)  # noqa: S102 - the README's own
-    verified = namespace["verified"]
+    verified: Any = namespace["verified"]
 
     sent: list[httpx.Request] = []
 

@@ -317,11 +317,6 @@ class Webhook:
             errors["headers"] = "; ".join(header_problems) + "."
         return errors
 
-    def new_signing_secret(self) -> str:
-        """A new channel's signing secret: the admin makes one when a webhook channel has
-        none, and shows it once."""
-        return new_signing_secret()
-
     def render(self, notice: Notice, target: Target) -> Any:
         return json.loads(body(notice, notice.detected_at))
 

@@ -107,10 +107,10 @@ def test_make_run_serves_the_admin_and_one_ctrl_c_stops_every_process(tmp_path):
                 },
                 headers={"Referer": login},
             )
-            page = browser.get(shown.group(0)).text
-        assert "Demo: failed requests" in page
+            inbox = browser.get(shown.group(0)).text
+        assert "Demo: failed requests" in inbox
         for kind in ("PagerDuty", "Slack", "Microsoft Teams", "Discord", "E-mail"):
-            assert f"<h3>{kind}</h3>" in page, kind
+            assert f"<h3>{kind}</h3>" in inbox, kind
 
         assert run.interrupt() is not None
         time.sleep(1)
