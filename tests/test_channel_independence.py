@@ -216,7 +216,7 @@ def test_five_refusals_in_a_row_disable_the_channel_loudly(services, channels, s
     metrics = client.get("/metrics").content.decode()
     assert 'console_channels_disabled{kind="pagerduty"} 1.0' in metrics
     page = client.get(f"/admin/policies/channel/{pager.pk}/change/").content.decode()
-    assert "This channel is disabled" in page
+    assert "DISABLED: this channel receives nothing" in page
     home = client.get("/admin/").content.decode()
     assert "DISABLED" in home
 
