@@ -142,7 +142,10 @@ def set_up_channels(fakes: Fakes) -> None:
     made = [
         Channel.objects.create(name="bench pagerduty", kind="pagerduty", secret=KEY),
         Channel.objects.create(
-            name="bench slack", kind="slack", secret=TOKEN, settings={"channel": SLACK_CHANNEL}
+            name="bench slack",
+            kind="slack",
+            secret=TOKEN,
+            public_settings={"channel": SLACK_CHANNEL},
         ),
         Channel.objects.create(
             name="bench hooks",

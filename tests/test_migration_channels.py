@@ -95,7 +95,11 @@ def test_routing_keys_become_pagerduty_channels_and_every_row_follows():
             "R0AB…XY12",
         )
         assert search.team.slug == "search"
-        assert (search.settings, search.disabled_at, search.refusals_in_a_row) == ({}, None, 0)
+        assert (search.public_settings, search.disabled_at, search.refusals_in_a_row) == (
+            {},
+            None,
+            0,
+        )
 
         routes = {
             r.scope: [c.pk for c in r.channels.all()] for r in Route.objects.order_by("scope")
@@ -174,3 +178,45 @@ def test_the_migrated_incident_reads_as_muted_and_its_channel_as_a_pagerduty_one
         assert str(search) == "Search on-call (PagerDuty)"
     finally:
         migrate(latest())
+
+
+def test_a_webhooks_headers_move_apart_and_leave_the_history():
+    before = [("policies", "0013_drop_routing_key_columns")]
+    old = migrate(before)
+    Channel = old.get_model("policies", "Channel")
+    History = old.get_model("policies", "HistoricalChannel")
+    hook = Channel.objects.create(
+        name="hooks", kind="webhook", secret="https://hooks.example.com/a",
+        settings={"headers": "Authorization: Bearer s3cret-token"},
+    )  # fmt: skip
+    History.objects.create(
+        id=hook.pk, name="hooks", kind="webhook", secret_hint="…",
+        settings={"headers": "Authorization: Bearer s3cret-token"},
+        history_date=AT, history_type="+", created_at=AT, updated_at=AT,
+    )  # fmt: skip
+    try:
+        new = migrate(latest())
+        moved = new.get_model("policies", "Channel").objects.get()
+        assert moved.public_settings == {}
+        assert moved.secret_settings == {"headers": "Authorization: Bearer s3cret-token"}
+        [record] = new.get_model("policies", "HistoricalChannel").objects.all()
+        assert "s3cret-token" not in str(record.public_settings)
+    finally:
+        migrate(latest())
+
+
+@pytest.mark.django_db
+def test_a_channels_history_never_holds_its_secret_settings():
+    from policies.models import Channel
+
+    hook = Channel(name="hooks", kind="webhook", secret="https://hooks.example.com/a")
+    hook.settings = {"headers": "Authorization: Bearer s3cret-token"}
+    hook.save()
+    hook.settings = {"headers": "Authorization: Bearer n3w-token"}
+    hook.description = "changed"
+    hook.save()
+
+    rows = list(hook.history.values())
+    assert len(rows) == 2
+    assert "token" not in str(rows)
+    assert Channel.objects.get().settings == {"headers": "Authorization: Bearer n3w-token"}

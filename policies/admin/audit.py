@@ -24,7 +24,7 @@ from simple_history.template_utils import (  # type: ignore[import-untyped]
     HistoricalRecordContextHelper,
 )
 
-from policies.admin.channel_form import secret_setting_names
+from policies.models.channel import secret_setting_names
 
 PER_PAGE = 25
 HIDDEN = "(hidden)"
@@ -40,7 +40,7 @@ class ChangeDisplay(HistoricalRecordContextHelper):  # type: ignore[misc]
         field = self.model._meta.get_field(change.field)
         if isinstance(value, bool):
             return "on" if value else "off"
-        if isinstance(value, dict) and change.field == "settings":
+        if isinstance(value, dict) and change.field in ("settings", "public_settings"):
             return without_secrets(value)
         choices = dict(getattr(field, "flatchoices", None) or ())
         if isinstance(value, Hashable) and value in choices:  # not a list of alert kinds

@@ -31,12 +31,11 @@ from policies.admin.channel_form import (
     CLEAR_PREFIX,
     SETTING_PREFIX,
     ChannelForm,
-    secret_setting_names,
     setting_rows,
 )
 from policies.admin.common import RECORD_DESCRIPTION, History, NoSecretLookups, TeamScoped
 from policies.models import Channel, Delivery, Probe, Route
-from policies.models.channel import mask_credential
+from policies.models.channel import mask_credential, secret_setting_names
 from policies.routing import preview_for_team
 
 if TYPE_CHECKING:
@@ -91,7 +90,13 @@ class KindFilter(admin.SimpleListFilter):
 @admin.register(Channel)
 class ChannelAdmin(NoSecretLookups, TeamScoped[Channel], History):
     form = ChannelForm
-    secret_fields = ("secret", "secret_hint", "signing_secret", "settings")
+    secret_fields = (
+        "secret",
+        "secret_hint",
+        "signing_secret",
+        "public_settings",
+        "secret_settings",
+    )
     own_team_choices = {"team": "pk"}
     own_team_required = ("team",)
     change_form_template = "admin/policies/channel/change_form.html"

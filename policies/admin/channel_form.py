@@ -34,11 +34,6 @@ def setting_fields() -> dict[str, list[tuple[str, Field]]]:
     return found
 
 
-def secret_setting_names() -> set[str]:
-    """The settings, of any kind, that are secrets (kept out of every page)."""
-    return {field.name for kind in channels.KINDS.values() for field in kind.fields if field.secret}
-
-
 def setting_rows(channel: Channel | None) -> list[str]:
     """The form's settings rows for this channel (all kinds' when adding), with the "remove"
     box of each secret setting it has a value for."""

@@ -194,11 +194,12 @@ def _setting(
 def _channel(spec: ChannelSpec) -> Channel:
     """An unsaved channel to validate. The settings as written, so that a mapping's problem
     names its key (a header) rather than a line of the text it becomes."""
-    return Channel(
+    channel = Channel(
         name=spec.name,
         kind=spec.kind,
         secret=spec.secret,
-        settings=spec.settings,
         signing_secret=spec.signing_secret,
         description=spec.description,
     )
+    channel.settings = spec.settings  # a mapping (headers) stays one: its problems name a key
+    return channel

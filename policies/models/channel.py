@@ -19,6 +19,13 @@ def mask_credential(secret: str) -> str:
     return mask_secret(secret)
 
 
+def secret_setting_names() -> set[str]:
+    """The settings, of any kind, that are secrets (kept out of every page and the history)."""
+    from policies import channels
+
+    return {f.name for kind in channels.KINDS.values() for f in kind.fields if f.secret}
+
+
 class Channel(models.Model):
     """A destination for an incident's messages: a PagerDuty service, a Slack channel, a Teams
     or Discord channel, a webhook, a mailing list, or the console's own inbox.
@@ -52,8 +59,18 @@ class Channel(models.Model):
         blank=True,
         help_text="A signed webhook's key (whsec_…), made by the console and shown once.",
     )
-    settings = models.JSONField(
-        default=dict, blank=True, help_text="The kind's other settings (not secret)."
+    # The kind's settings, in two columns: the secret ones (a webhook's extra headers, which
+    # may carry a token) apart, never copied into the change history. `settings` reads and
+    # writes both, as one mapping.
+    public_settings = models.JSONField(
+        "settings",
+        db_column="settings",
+        default=dict,
+        blank=True,
+        help_text="The kind's settings that are not secret.",
+    )
+    secret_settings = models.JSONField(
+        default=dict, blank=True, help_text="The kind's secret settings: never shown back."
     )
     team = models.ForeignKey(
         "policies.Team",
@@ -103,6 +120,7 @@ class Channel(models.Model):
         excluded_fields=[
             "secret",
             "signing_secret",
+            "secret_settings",
             "last_success_at",
             "refused_at",
             "refusal",
@@ -137,6 +155,18 @@ class Channel(models.Model):
         problems = kind.validate(self.secret, self.settings or {})
         if problems:
             raise ValidationError(problems)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The kind's settings, secret or not, as its module and the forms take them."""
+        return {**(self.public_settings or {}), **(self.secret_settings or {})}
+
+    @settings.setter
+    def settings(self, values: dict[str, Any]) -> None:
+        secret = secret_setting_names()
+        values = values or {}
+        self.public_settings = {k: v for k, v in values.items() if k not in secret}
+        self.secret_settings = {k: v for k, v in values.items() if k in secret}
 
     @property
     def masked_secret(self) -> str:

@@ -76,7 +76,7 @@ def test_one_breach_reaches_three_channels_once_each_and_each_hears_the_resolve(
     team = Team.objects.create(name="Search", slug="search", gateway_team_id="team-search")
     pager = Channel.objects.create(name="Search on-call", kind="pagerduty", secret=KEY)
     chat = Channel.objects.create(
-        name="#search", kind="slack", secret=TOKEN, settings={"channel": SLACK_CHANNEL}
+        name="#search", kind="slack", secret=TOKEN, public_settings={"channel": SLACK_CHANNEL}
     )
     hook = Channel.objects.create(
         name="search hooks",
