@@ -137,7 +137,10 @@ def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
             return _finish(
                 delivery, now, Delivery.Status.SKIPPED, "its page never reached this channel"
             )
-        if _slow_calls_in_flight(channel, now) >= settings.CHANNEL_MAX_IN_FLIGHT:
+        if (
+            not _answered_lately(channel, now)
+            and _slow_calls_in_flight(channel, now) >= settings.CHANNEL_MAX_IN_FLIGHT
+        ):
             return _wait(delivery, now, "this channel's slow calls still being answered")
         reference = next((ref for _, ref in before if ref), "")
         notice = replace(notice_for(incident, delivery.action), delivery_id=delivery.pk)
@@ -161,6 +164,13 @@ def _bookkeeping() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _answered_lately(channel: Channel, now: datetime) -> bool:
+    """The channel accepted a message within SLOW_CALL_SECONDS: it is answering, not hanging,
+    and its calls need not be counted (a query saved on nearly every delivery of a burst)."""
+    last = channel.last_success_at
+    return last is not None and now - last < timedelta(seconds=SLOW_CALL_SECONDS)
 
 
 def _slow_calls_in_flight(channel: Channel, now: datetime) -> int:
@@ -214,10 +224,12 @@ def _record_answer(claim: _Claim, result: Result, now: datetime) -> Outcome:
 def _decide(delivery: Delivery, channel_id: int, result: Result, now: datetime) -> Outcome:
     label = channels.kind_of(delivery.channel.kind).label if delivery.channel else "the service"
     if result.verdict == Verdict.DELIVERED:
-        Channel.objects.filter(pk=channel_id).update(last_success_at=now, refusals_in_a_row=0)
+        channel = delivery.channel
+        if channel is None or channel.refusals_in_a_row or not _answered_lately(channel, now):
+            # So soon after the last success, another changes nothing worth a write.
+            Channel.objects.filter(pk=channel_id).update(last_success_at=now, refusals_in_a_row=0)
         if result.reference:
             delivery.reference = result.reference[:200]
-            delivery.save(update_fields=["reference"])
         said = f" ({result.http_status})" if result.http_status else ""
         return _finish(delivery, now, Delivery.Status.DELIVERED, f"{label} accepted it{said}")
     outcome = result.describe()
@@ -273,8 +285,10 @@ def _finish(delivery: Delivery, now: datetime, status: str, message: str) -> Out
     # A delivered page shows no error: an earlier attempt's is in its attempts, not here.
     delivery.last_error = "" if status == Delivery.Status.DELIVERED else message[:500]
     delivery.save(
-        update_fields=["status", "finished_at", "next_attempt_at", "attempts", "last_error"]
-    )
+        update_fields=[
+            "status", "finished_at", "next_attempt_at", "attempts", "last_error", "reference",
+        ]
+    )  # fmt: skip
     _record(delivery, now, message)
     return Outcome(f"{status}: {message}")
 
