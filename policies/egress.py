@@ -39,6 +39,7 @@ import re
 import socket
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -105,6 +106,23 @@ def address_problem(host: str, port: int = 443) -> str:
         return str(exc)
     except httpcore.ConnectError as exc:
         return str(exc)
+    return ""
+
+
+def refused_destination(url: str) -> str:
+    """Why the guard refuses the URL's host, as its name resolves now ("" if it does not, or
+    if the name does not resolve at the moment: a lookup that may work later is no reason to
+    refuse a form; the send checks again). Names the host, never the URL's path or query."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        checked_addresses(parts.hostname, port)
+    except AddressRefused as exc:
+        return str(exc)
+    except httpcore.ConnectError:
+        return ""
     return ""
 
 

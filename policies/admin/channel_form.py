@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from policies import channels
+from policies import channels, egress
 from policies.channels.base import Field
 from policies.models import Channel
 
@@ -189,6 +189,16 @@ class ChannelForm(forms.ModelForm[Channel]):
         self.instance.kind = kind.name
         self.instance.settings = settings
         return cleaned
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # the kind's own checks first
+        secret = self.instance.secret or ""
+        if "://" in secret and "secret" not in self.errors:
+            # The address is looked up now, so that one leading into a private network is
+            # refused on the form, not only when a message is sent (it is checked then too).
+            problem = egress.refused_destination(secret)
+            if problem:
+                self.add_error("secret", problem)
 
     def _update_errors(self, errors: ValidationError) -> None:
         # The model (Channel.clean, through the kind) names a setting as the kind does; here
