@@ -191,7 +191,7 @@ class ChannelForm(forms.ModelForm[Channel]):
         return cleaned
 
     def _post_clean(self) -> None:
-        super()._post_clean()  # the kind's own checks first
+        super()._post_clean()  # type: ignore[misc]  # the kind's own checks first
         secret = self.instance.secret or ""
         if "://" in secret and "secret" not in self.errors:
             # The address is looked up now, so that one leading into a private network is

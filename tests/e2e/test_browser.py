@@ -5,13 +5,11 @@ Screenshots of the home page, the incident list, an incident page and its first 
 phone are saved to $SCREENSHOTS_DIR when it is set (`make screenshots` sets it to docs/screenshots).
 """
 
-import importlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
@@ -20,6 +18,7 @@ from policies.models import AlertPolicy, Channel, Delivery, Incident, Route, Sil
 from policies.roles import OPS_ADMINS, TEAM_EDITORS
 from tests.e2e.live import failures, post, wait_until
 from tests.engine_helpers import paged
+from tests.roles import make_roles
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -70,9 +69,8 @@ def screenshot(page: Page, name: str, full_page: bool = True) -> None:
 
 @pytest.fixture
 def roles():
-    """The roles as their migration makes them: an earlier test's flush emptied the tables."""
-    migration = importlib.import_module("policies.migrations.0004_roles")
-    migration.create_roles(apps, None)
+    """The roles as their migrations made them: an earlier test's flush emptied the tables."""
+    make_roles()
 
 
 @pytest.fixture

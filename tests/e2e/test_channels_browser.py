@@ -7,14 +7,11 @@ this process, so Slack is the contract-checking fake (tests/fakes/slack.py) put 
 outbound seam, ``policies.http.transport``.
 """
 
-import importlib
 import os
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-from django.db.migrations.loader import MigrationLoader
 from playwright.sync_api import APIResponse, Browser, Page, expect, sync_playwright
 
 import policies.http
@@ -23,6 +20,7 @@ from policies.models import Channel, Route
 from policies.roles import OPS_ADMINS, TEAM_EDITORS
 from tests.e2e.test_browser import CHROMIUM
 from tests.fakes.slack import FakeSlack
+from tests.roles import make_roles
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -35,16 +33,8 @@ SLACK_CHANNEL = "C0SEARCH01"
 
 @pytest.fixture
 def roles():
-    """The roles as migrations 0004 and 0012 made them (an earlier test's flush emptied the
-    tables), each run with the models of its time: 0004 grants rights on routing keys, which
-    0012 turns into rights on channels."""
-    loader = MigrationLoader(connection)
-    for name, function in (
-        ("0004_roles", "create_roles"),
-        ("0012_move_rows_to_channels", "grant_channel_permissions"),
-    ):
-        models_then = loader.project_state(("policies", name)).apps
-        getattr(importlib.import_module(f"policies.migrations.{name}"), function)(models_then, None)
+    """The roles as their migrations made them (an earlier test's flush emptied the tables)."""
+    make_roles()
 
 
 @pytest.fixture
