@@ -247,7 +247,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='incidentevent',
             name='kind',
-            field=models.CharField(choices=[('opened', 'Opened'), ('peak', 'New peak'), ('muted', 'Not paged'), ('dispatched', 'Sent to channels'), ('unmuted', 'Paged after a silence'), ('renotified', 'Paged again'), ('delivery', 'Delivery'), ('resolved', 'Resolved')], max_length=20),
+            field=models.CharField(choices=[('opened', 'Opened'), ('peak', 'New peak'), ('muted', 'Not paged'), ('unmuted', 'Paged after a silence'), ('renotified', 'Paged again'), ('delivery', 'Delivery'), ('resolved', 'Resolved')], max_length=20),
         ),
         migrations.AlterField(
             model_name='probe',

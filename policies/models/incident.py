@@ -130,7 +130,6 @@ class IncidentEvent(models.Model):
         OPENED = "opened", "Opened"
         PEAK = "peak", "New peak"
         MUTED = "muted", "Not paged"
-        DISPATCHED = "dispatched", "Sent to channels"
         UNMUTED = "unmuted", "Paged after a silence"
         RENOTIFIED = "renotified", "Paged again"
         DELIVERY = "delivery", "Delivery"
