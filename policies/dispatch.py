@@ -52,6 +52,8 @@ def renotify(incident: Incident, now: datetime) -> None:
         event(incident, now, IncidentEvent.Kind.MUTED, f"Still open; not paged again: {muted}.")
         return
     channels = paged_channels(incident)
+    if not channels:
+        return  # no route when it opened: nobody to remind (its "no route" row says so)
     event(
         incident,
         now,
