@@ -422,8 +422,8 @@ def test_nobody_restores_an_old_version_through_the_history_pages(request, who, 
         "secret__in",
         "secret_hint__startswith",
         "signing_secret__startswith",
-        "settings__headers__contains",
-        "settings__contains",
+        "secret_settings__headers__contains",
+        "public_settings__contains",
     ],
 )
 def test_a_list_cannot_be_filtered_by_a_channels_secret(viewer, keys, lookup):

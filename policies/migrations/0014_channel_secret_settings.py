@@ -55,5 +55,21 @@ class Migration(migrations.Migration):
                 blank=True, default=dict, help_text="The kind's secret settings: never shown back."
             ),
         ),
+        migrations.AddField(
+            model_name="channel",
+            name="secret_settings_changed_at",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="secret settings changed",
+                help_text="When the secret settings were last set or changed.",
+            ),
+        ),
+        migrations.AddField(
+            model_name="historicalchannel",
+            name="secret_settings_changed_at",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="secret settings changed",
+                help_text="When the secret settings were last set or changed.",
+            ),
+        ),
         migrations.RunPython(move_secret_settings, migrations.RunPython.noop),
     ]

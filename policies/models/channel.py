@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from alerting_console.history import change_history
 from policies.masking import ELLIPSIS, mask_secret
@@ -71,6 +72,14 @@ class Channel(models.Model):
     )
     secret_settings = models.JSONField(
         default=dict, blank=True, help_text="The kind's secret settings: never shown back."
+    )
+    # What the change history keeps of the secret settings: when they last changed, not what
+    # they are. Editable only so that the history compares it; no form offers it.
+    secret_settings_changed_at = models.DateTimeField(
+        "secret settings changed",
+        null=True,
+        blank=True,
+        help_text="When the secret settings were last set or changed.",
     )
     team = models.ForeignKey(
         "policies.Team",
@@ -165,8 +174,11 @@ class Channel(models.Model):
     def settings(self, values: dict[str, Any]) -> None:
         secret = secret_setting_names()
         values = values or {}
+        hidden = {k: v for k, v in values.items() if k in secret}
+        if hidden != (self.secret_settings or {}):
+            self.secret_settings_changed_at = timezone.now()
         self.public_settings = {k: v for k, v in values.items() if k not in secret}
-        self.secret_settings = {k: v for k, v in values.items() if k in secret}
+        self.secret_settings = hidden
 
     @property
     def masked_secret(self) -> str:
