@@ -10,13 +10,24 @@ PagerDuty accepts a resolve for a dedup_key it never saw.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.conf import settings
 
 from policies.models import Delivery
 
 # Errors raised before a request is on the wire (policies/channels/base.py records them as
 # "<class name>: <message>"): httpx's, and the egress guard's refusal.
 NOT_SENT_ERRORS = ("ConnectError", "ConnectTimeout", "AddressRefused")
+# A claim lasts the call's deadline and this much more, to record its answer.
+LEASE_MARGIN_SECONDS = 30.0
+
+
+def lease() -> timedelta:
+    """How long a claimed delivery is kept from other workers and the sweeper: the call's
+    deadline and time to record its answer. A worker killed mid-send leaves the delivery to be
+    sent again once its lease has passed."""
+    return timedelta(seconds=settings.HTTP_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
 
 
 def may_have_reached(claims: int, recorded: Iterable[tuple[int | None, str]]) -> bool:

@@ -16,9 +16,8 @@ sends it meanwhile), sends it, then records the answer in another. Two workers n
 twice; a worker that dies mid-send leaves it pending, and once the lease has passed it is sent
 again with the same dedup key. Each channel goes its own way: a channel's messages of one
 incident go out in order (a resolve waits for its own channel's trigger, never another's), and
-once CHANNEL_MAX_IN_FLIGHT calls to one channel have gone unanswered for SLOW_CALL_SECONDS,
-its other messages wait: a channel that hangs holds no more than that many workers, while one
-that answers quickly is never held back. Muting is not decided here: the dispatch step decided it.
+once a channel hangs its other messages wait (``policies.channel_health``). Muting is not
+decided here: the dispatch step decided it.
 """
 
 from __future__ import annotations
@@ -30,24 +29,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F
 from django.utils import timezone
 
-from policies import channels
+from policies import channel_health, channels
 from policies.channels.base import Notice, Result, Target, Verdict
-from policies.models import Channel, Delivery, DeliveryAttempt, IncidentEvent
+from policies.models import Delivery, DeliveryAttempt, IncidentEvent
 from policies.notice import notice_for
-from policies.reach import trigger_may_have_reached
+from policies.reach import lease, trigger_may_have_reached
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 300.0
 ORDER_WAIT_SECONDS = 2.0
-# A claim lasts the call's deadline and this much more, to record its answer.
-LEASE_MARGIN_SECONDS = 30.0
-# A call to a channel unanswered after this long counts towards CHANNEL_MAX_IN_FLIGHT.
-SLOW_CALL_SECONDS = 2.0
 # A retry task may wake a little early: within this, it counts as due.
 DUE_SLACK = timedelta(seconds=1)
 
@@ -67,13 +61,6 @@ def backoff_seconds(
     # Jitter spreads retries of many deliveries apart; it needs no cryptographic randomness.
     jitter: float = (rng or random.Random()).uniform(0.5, 1.0)  # noqa: S311
     return max(exponential * jitter, retry_after or 0.0)
-
-
-def lease() -> timedelta:
-    """How long a claimed delivery is kept from other workers and the sweeper: the call's
-    deadline and time to record its answer. A worker killed mid-send leaves the delivery to be
-    sent again once its lease has passed."""
-    return timedelta(seconds=settings.HTTP_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -137,10 +124,7 @@ def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
             return _finish(
                 delivery, now, Delivery.Status.SKIPPED, "its page never reached this channel"
             )
-        if (
-            not _answered_lately(channel, now)
-            and _slow_calls_in_flight(channel, now) >= settings.CHANNEL_MAX_IN_FLIGHT
-        ):
+        if channel_health.hanging(channel, now):
             return _wait(delivery, now, "this channel's slow calls still being answered")
         reference = next((ref for _, ref in before if ref), "")
         notice = replace(notice_for(incident, delivery.action), delivery_id=delivery.pk)
@@ -164,32 +148,6 @@ def _bookkeeping() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def _answered_lately(channel: Channel, now: datetime) -> bool:
-    """The channel accepted a message within SLOW_CALL_SECONDS: it is answering, not hanging,
-    and its calls need not be counted (a query saved on nearly every delivery of a burst)."""
-    last = channel.last_success_at
-    return last is not None and now - last < timedelta(seconds=SLOW_CALL_SECONDS)
-
-
-def _slow_calls_in_flight(channel: Channel, now: datetime) -> int:
-    """Calls to this channel that a worker started over SLOW_CALL_SECONDS ago and that have
-    not answered yet (claimed, lease still running, no attempt recorded): a channel that
-    hangs. Calls that answer quickly never count, so a busy channel is never held back."""
-    started_before = now - timedelta(seconds=SLOW_CALL_SECONDS)
-    return (
-        Delivery.objects.filter(
-            channel=channel,
-            status=Delivery.Status.PENDING,
-            attempts__gt=0,
-            next_attempt_at__gt=now,
-            next_attempt_at__lte=started_before + lease(),
-        )
-        .annotate(recorded=Count("attempts_made"))
-        .filter(attempts__gt=F("recorded"))
-        .count()
-    )
 
 
 def _wait(delivery: Delivery, now: datetime, reason: str) -> Outcome:
@@ -224,17 +182,14 @@ def _record_answer(claim: _Claim, result: Result, now: datetime) -> Outcome:
 def _decide(delivery: Delivery, channel_id: int, result: Result, now: datetime) -> Outcome:
     label = channels.kind_of(delivery.channel.kind).label if delivery.channel else "the service"
     if result.verdict == Verdict.DELIVERED:
-        channel = delivery.channel
-        if channel is None or channel.refusals_in_a_row or not _answered_lately(channel, now):
-            # So soon after the last success, another changes nothing worth a write.
-            Channel.objects.filter(pk=channel_id).update(last_success_at=now, refusals_in_a_row=0)
+        channel_health.note_success(delivery.channel, channel_id, now)
         if result.reference:
             delivery.reference = result.reference[:200]
         said = f" ({result.http_status})" if result.http_status else ""
         return _finish(delivery, now, Delivery.Status.DELIVERED, f"{label} accepted it{said}")
     outcome = result.describe()
     if result.verdict == Verdict.PERMANENT:
-        _count_refusal(channel_id, now, outcome)
+        channel_health.count_refusal(channel_id, now, outcome)
         return _finish(delivery, now, Delivery.Status.REFUSED, f"refused for good: {outcome}")
     if now - delivery.created_at >= timedelta(seconds=settings.DELIVERY_RETRY_SECONDS):
         return _finish(
@@ -253,29 +208,6 @@ def _decide(delivery: Delivery, channel_id: int, result: Result, now: datetime) 
         f"attempt {delivery.attempts} failed ({outcome}); retrying in {delay:.0f} s",
     )
     return Outcome(f"retrying in {delay:.0f} s: {outcome}", delay)
-
-
-def _count_refusal(channel_id: int, now: datetime, outcome: str) -> None:
-    """A permanent failure: shown on the channel; CHANNEL_DISABLE_AFTER of them in a row
-    disable it until a person enables it again."""
-    channel = Channel.objects.select_for_update().get(pk=channel_id)
-    channel.refused_at = now
-    channel.refusal = outcome[:500]
-    channel.refusals_in_a_row += 1
-    fields = ["refused_at", "refusal", "refusals_in_a_row"]
-    if channel.refusals_in_a_row >= settings.CHANNEL_DISABLE_AFTER and not channel.disabled:
-        channel.disabled_at = now
-        channel.disabled_reason = (
-            f"{channel.refusals_in_a_row} refusals in a row; the last: {outcome}"
-        )[:500]
-        fields += ["disabled_at", "disabled_reason"]
-        logger.warning(
-            "channel %s (%s) disabled after %s refusals in a row",
-            channel.pk,
-            channel.name,
-            channel.refusals_in_a_row,
-        )
-    Channel.objects.filter(pk=channel_id).update(**{f: getattr(channel, f) for f in fields})
 
 
 def _finish(delivery: Delivery, now: datetime, status: str, message: str) -> Outcome:

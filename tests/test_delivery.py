@@ -10,13 +10,13 @@ import pytest
 from policies import channels
 from policies.engine import resolve
 from policies.models import Channel, Delivery, DeliveryAttempt, Incident, Route
+from policies.reach import lease
 from policies.sending import (
     _Claim,
     _claim,
     _record_answer,
     attempt_delivery,
     backoff_seconds,
-    lease,
 )
 from tests.engine_helpers import T0, add_requests, drain, evaluate, later
 
