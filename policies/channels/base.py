@@ -172,12 +172,33 @@ def classify_http(status: int) -> Verdict:
     return Verdict.RETRY
 
 
-def no_answer(exc: httpx.HTTPError, started: float, secret: str = "") -> Result:
+def no_answer(exc: httpx.HTTPError, started: float, *secrets: str) -> Result:
     """A call that got no answer: a timeout, a refused connection, an address refused by the
     egress guard. Retried, unless the guard refused it (an address that will not change)."""
-    message = scrub(f"{type(exc).__name__}: {exc}", secret)[:500]
+    message = scrub(f"{type(exc).__name__}: {exc}", *secrets)[:500]
     verdict = Verdict.PERMANENT if isinstance(exc, http.AddressRefused) else Verdict.RETRY
     return Result(verdict, None, "", ms_since(started), error=message)
+
+
+def answered(
+    reply: http.Reply,
+    started: float,
+    *secrets: str,
+    verdict: Verdict | None = None,
+    error: str = "",
+    wait: float | None = None,
+) -> Result:
+    """What an answer means, as a Result: by default its status's usual meaning
+    (``classify_http``) and the wait its Retry-After asks. The excerpt and the error are
+    scrubbed of the secrets before they are cut, so that no part of one is left at the cut."""
+    return Result(
+        verdict or classify_http(reply.status_code),
+        reply.status_code,
+        scrub(reply.text, *secrets)[:500],
+        ms_since(started),
+        error=scrub(error, *secrets),
+        retry_after=wait if wait is not None else retry_after(reply.headers.get("Retry-After")),
+    )
 
 
 def ms_since(started: float) -> int:

@@ -46,6 +46,7 @@ from policies.channels.base import (
     Result,
     Target,
     Verdict,
+    answered,
     classify_http,
     ms_since,
     no_answer,
@@ -257,8 +258,7 @@ def call(method: str, url: str, body: dict[str, Any], secrets: tuple[str, ...]) 
     try:
         reply = http.request(method, url, json=body, untrusted=True)
     except httpx.HTTPError as exc:
-        result = no_answer(exc, started, secrets[0])
-        return Answer(replace(result, error=scrub(result.error, *secrets)))
+        return Answer(no_answer(exc, started, *secrets))
     answer = parsed(reply.content)
     status = reply.status_code
     verdict = classify_http(status)
@@ -267,13 +267,10 @@ def call(method: str, url: str, body: dict[str, Any], secrets: tuple[str, ...]) 
     if verdict != Verdict.DELIVERED:
         said = answer.get("message")
         error = scrub(f"Discord: {said}" if isinstance(said, str) else "", *secrets)[:300]
-    result = Result(
-        verdict,
-        status,
-        scrub(reply.text[:500], *secrets),
-        ms_since(started),
-        error=error,
-        retry_after=wait_asked(answer, reply.headers) if status == 429 else None,
+    # Discord says how long to wait with a 429 only, in its body (or Retry-After).
+    wait = wait_asked(answer, reply.headers) if status == 429 else None
+    result = replace(
+        answered(reply, started, *secrets, verdict=verdict, error=error), retry_after=wait
     )
     message_id = answer.get("id")
     if not (isinstance(message_id, str) and message_id.isascii() and message_id.isdigit()):

@@ -25,10 +25,8 @@ from policies.channels.base import (
     Notice,
     Result,
     Target,
-    classify_http,
-    ms_since,
+    answered,
     no_answer,
-    retry_after,
     truncate,
 )
 from policies.masking import mask_secret as mask_credential
@@ -98,13 +96,7 @@ def post(event: dict[str, Any]) -> Result:
         reply = http.post_json(settings.PAGERDUTY_EVENTS_URL, event)
     except httpx.HTTPError as exc:
         return no_answer(exc, started)
-    return Result(
-        classify_http(reply.status_code),
-        reply.status_code,
-        reply.text[:500],
-        ms_since(started),
-        retry_after=retry_after(reply.headers.get("Retry-After")),
-    )
+    return answered(reply, started)
 
 
 class PagerDuty:

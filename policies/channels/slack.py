@@ -47,11 +47,9 @@ from policies.channels.base import (
     Result,
     Target,
     Verdict,
+    answered,
     classify_http,
-    ms_since,
     no_answer,
-    retry_after,
-    scrub,
 )
 
 WEBHOOK_HOST = "hooks.slack.com"
@@ -235,14 +233,7 @@ def post_webhook(url: str, body: Mapping[str, Any]) -> Result:
         verdict, error = Verdict.PERMANENT, "Slack answered without ok"
     else:
         verdict, error = classify_http(status), ""
-    return Result(
-        verdict,
-        status,
-        scrub(reply.text[:500], url),
-        ms_since(started),
-        error=scrub(error, url),
-        retry_after=retry_after(reply.headers.get("Retry-After")),
-    )
+    return answered(reply, started, url, verdict=verdict, error=error)
 
 
 # The Web API, with a bot token.
@@ -283,13 +274,8 @@ def call(method: str, token: str, body: Mapping[str, Any], started: float) -> Ca
         verdict = Verdict.PERMANENT
         if error in API_TRANSIENT or status in (408, 429) or status >= 500:
             verdict = Verdict.RETRY
-    result = Result(
-        verdict,
-        status,
-        scrub(reply.text[:500], token),
-        ms_since(started),
-        error=scrub(describe(error), token) if error else "",
-        retry_after=retry_after(reply.headers.get("Retry-After")),
+    result = answered(
+        reply, started, token, verdict=verdict, error=describe(error) if error else ""
     )
     return Call(result, error, posted)
 

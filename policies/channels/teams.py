@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,11 +43,9 @@ from policies.channels.base import (
     Result,
     Target,
     Verdict,
+    answered,
     classify_http,
-    ms_since,
     no_answer,
-    retry_after,
-    scrub,
     truncate,
 )
 
@@ -217,21 +214,10 @@ def post(url: str, body: bytes) -> Result:
             untrusted=True,
         )
     except httpx.HTTPError as exc:
-        result = no_answer(exc, started, url)
-        return replace(result, error=scrub(result.error, *secrets))
+        return no_answer(exc, started, *secrets)
     status = reply.status_code
-    verdict = classify_http(status)
-    error = ""
-    if verdict != Verdict.DELIVERED:
-        error = MEANINGS.get(status, "")
-    return Result(
-        verdict,
-        status,
-        scrub(reply.text[:500], *secrets),
-        ms_since(started),
-        error=error,
-        retry_after=retry_after(reply.headers.get("Retry-After")),
-    )
+    error = "" if classify_http(status) == Verdict.DELIVERED else MEANINGS.get(status, "")
+    return answered(reply, started, *secrets, error=error)
 
 
 class Teams:

@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -91,11 +90,9 @@ from policies.channels.base import (
     Result,
     Target,
     Verdict,
-    classify_http,
+    answered,
     ms_since,
     no_answer,
-    retry_after,
-    scrub,
     truncate,
 )
 
@@ -347,16 +344,8 @@ class Webhook:
                 "POST", target.secret, content=content, headers=headers, untrusted=True
             )
         except httpx.HTTPError as exc:
-            failed = no_answer(exc, started, target.secret)
-            return dataclasses.replace(failed, error=scrub(failed.error, *hidden))
-        return Result(
-            classify_http(reply.status_code),
-            reply.status_code,
-            scrub(reply.text, *hidden)[:500],
-            ms_since(started),
-            error=_meaning(reply.status_code),
-            retry_after=retry_after(reply.headers.get("Retry-After")),
-        )
+            return no_answer(exc, started, target.secret, *hidden)
+        return answered(reply, started, *hidden, error=_meaning(reply.status_code))
 
 
 def _secrets(target: Target, extra: Mapping[str, str]) -> list[str]:
