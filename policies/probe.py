@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from policies import channels
 from policies.channels.base import Event, Notice, Result, Target
-from policies.models import Channel, Probe
+from policies.models import Channel, InboxMessage, Probe
 
 DEDUP_PREFIX = "alerting-console/test/"
 
@@ -91,6 +91,9 @@ def send_probe(channel: Channel, sent_by: str) -> ProbeResult:
     if trigger.accepted:
         second = replace(first, event=Event.RESOLVE, resolved_at=timezone.now())
         resolve = kind.deliver(second, target, trigger.reference)
+    for answer in (trigger, resolve):
+        if answer is not None and answer.kept is not None:
+            InboxMessage.keep(channel.pk, answer.kept)
     now = timezone.now()
     if trigger.permanent:
         Channel.objects.filter(pk=channel.pk).update(

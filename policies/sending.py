@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from policies import channel_health, channels
 from policies.channels.base import Notice, Result, Target, Verdict
-from policies.models import Delivery, DeliveryAttempt, IncidentEvent
+from policies.models import Delivery, DeliveryAttempt, InboxMessage, IncidentEvent
 from policies.notice import notice_for
 from policies.reach import lease, trigger_may_have_reached
 
@@ -183,6 +183,8 @@ def _decide(delivery: Delivery, channel_id: int, result: Result, now: datetime) 
     label = channels.kind_of(delivery.channel.kind).label if delivery.channel else "the service"
     if result.verdict == Verdict.DELIVERED:
         channel_health.note_success(delivery.channel, channel_id, now)
+        if result.kept is not None:
+            InboxMessage.keep(channel_id, result.kept)
         if result.reference:
             delivery.reference = result.reference[:200]
         said = f" ({result.http_status})" if result.http_status else ""

@@ -15,7 +15,8 @@ A kind is one module of this package with one class that has:
   what this channel's earlier delivery of the same incident left (a Slack ``ts``, a Discord
   message id, an e-mail Message-ID), empty for the first.
 
-Kinds know nothing of models or the database: they take plain values and return a ``Result``.
+Kinds know nothing of models or the database: they take plain values and return a ``Result``
+(the inbox, whose "service" is the console itself, returns the message to keep in it).
 The worker (``policies.sending``) decides everything around them: claims, order, retries,
 give-up time, disabling a channel that keeps refusing. The test event goes through ``deliver``
 too.
@@ -108,6 +109,17 @@ class Field:
     secret: bool = False  # written, never shown back (e.g. a webhook's Authorization header)
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A message the console keeps instead of sending (the inbox): the worker stores it."""
+
+    event: str
+    incident_id: int  # 0 for a test message
+    title: str
+    text: str
+    renderings: Mapping[str, Any]
+
+
 class Verdict(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"  # not taken this time: try again later
@@ -125,6 +137,7 @@ class Result:
     error: str = ""  # why there was no answer, or what the answer meant
     retry_after: float | None = None  # seconds the service asked us to wait
     reference: str = ""  # kept for this incident's later deliveries on this channel
+    kept: Kept | None = None  # a message the console keeps itself (the inbox)
 
     @property
     def accepted(self) -> bool:

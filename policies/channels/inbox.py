@@ -2,7 +2,8 @@
 kind would have been sent for it, in the admin ("Inbox messages"). A newcomer sees a whole
 alert with no account anywhere; a team tries a new policy before it wakes anybody.
 
-The one kind that writes to the database: its "service" is the console itself.
+Its "service" is the console itself: it hands the message back in its Result (``kept``), and
+the worker stores it (``InboxMessage.keep``), as for the other kinds it records the answer.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django.utils import timezone
-
 from policies.channels import text
-from policies.channels.base import Field, Notice, Result, Target, Verdict, ms_since
+from policies.channels.base import Field, Kept, Notice, Result, Target, Verdict, ms_since
 
 
 def renderings(notice: Notice) -> dict[str, Any]:
@@ -42,21 +41,15 @@ class Inbox:
         return {}
 
     def deliver(self, notice: Notice, target: Target, reference: str) -> Result:
-        from policies.models import InboxMessage
-
         started = time.monotonic()
-        message = InboxMessage.objects.create(
-            channel_id=target.id,
-            incident_id=notice.incident_id or None,
+        kept = Kept(
             event=notice.event.value,
-            at=timezone.now(),
-            title=text.title(notice)[:500],
+            incident_id=notice.incident_id,
+            title=text.title(notice),
             text=text.plain(notice),
             renderings=renderings(notice),
         )
-        return Result(
-            Verdict.DELIVERED, None, "", ms_since(started), reference=f"inbox:{message.pk}"
-        )
+        return Result(Verdict.DELIVERED, None, "", ms_since(started), kept=kept)
 
     def render(self, notice: Notice, target: Target) -> Any:
         return text.plain(notice)

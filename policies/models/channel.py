@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -9,6 +9,9 @@ from django.utils import timezone
 
 from alerting_console.history import change_history
 from policies.masking import ELLIPSIS, mask_secret
+
+if TYPE_CHECKING:
+    from policies.channels.base import Kept
 
 
 def mask_credential(secret: str) -> str:
@@ -222,3 +225,16 @@ class InboxMessage(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @classmethod
+    def keep(cls, channel_id: int, kept: Kept) -> InboxMessage:
+        """Store what an inbox channel was handed (``Result.kept``)."""
+        return cls.objects.create(
+            channel_id=channel_id,
+            incident_id=kept.incident_id or None,
+            event=kept.event,
+            at=timezone.now(),
+            title=kept.title[:500],
+            text=kept.text,
+            renderings=dict(kept.renderings),
+        )
