@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 
 import psycopg
 
@@ -18,3 +20,20 @@ def ensure_database(url: str) -> None:
     with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def set_up_django(database_url: str, redis_url: str, **env: str) -> None:
+    """Point this process's Django at the benchmark's own database (made if missing) and Redis,
+    with `env` set too, and migrate it."""
+    ensure_database(database_url)
+    os.environ.update(
+        DATABASE_URL=database_url, SECRET_KEY="bench-only", REDIS_URL=redis_url, **env
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alerting_console.settings")
+    os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)

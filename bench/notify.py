@@ -36,7 +36,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_database, log  # noqa: E402
+from bench.common import log, set_up_django  # noqa: E402
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_notify"
@@ -52,23 +52,13 @@ KEY = "B" * 32
 
 
 def prepare_database() -> None:
-    ensure_database(DATABASE_URL)
-    os.environ.update(
-        DATABASE_URL=DATABASE_URL,
-        SECRET_KEY="bench-only",
-        REDIS_URL=REDIS_URL,
+    set_up_django(
+        DATABASE_URL,
+        REDIS_URL,
         NOTIFY_ALLOW_HTTP="true",
         NOTIFY_ALLOWED_PRIVATE_NETWORKS="127.0.0.1/32",
         LOG_LEVEL="WARNING",
     )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alerting_console.settings")
-    os.environ["CONSOLE_VAR_DIR"] = tempfile.mkdtemp()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE ingest_gatewayrequest, policies_incidentevent, policies_deliveryattempt, "
