@@ -101,9 +101,11 @@ def page_unmuted(candidates: list[Incident], now: datetime) -> None:
                 .filter(pk=candidate.pk, status=IncidentStatus.OPEN, clear_since=None)
                 .first()
             )
-            if incident is None or not muted_only(incident):
-                continue
+            if incident is None:
+                continue  # resolved or clearing meanwhile
             was = muted_only(incident)
+            if not was:
+                continue  # paged meanwhile
             channels = paged_channels(incident, muted=True) or routing.channels_for(
                 incident.team, incident.key_alias or None, incident.policy.kind
             )

@@ -5,11 +5,10 @@ Playwright, against Django's live test server)."""
 import os
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from policies.models import Channel
-from tests.e2e.test_browser import CHROMIUM
+from tests.e2e.admin_browser import admin_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -20,19 +19,8 @@ SETTINGS = {"slack": "channel", "webhook": "headers", "email": "to"}
 
 @pytest.fixture
 def page(live_server, admin_user):
-    ContentType.objects.clear_cache()  # see test_policy_form.py
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        page.goto(f"{live_server.url}/admin/policies/channel/add/")
-        yield page
-        browser.close()
+    with admin_page(live_server.url, "/admin/policies/channel/add/") as logged_in:
+        yield logged_in
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,11 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from policies.models import Delivery, Route
-from tests.e2e.test_browser import CHROMIUM
+from tests.e2e.admin_browser import admin_page
 from tests.engine_helpers import T0, add_requests, evaluate, later
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -24,21 +23,9 @@ SIZES = {"laptop": (1366, 900), "phone": (390, 844)}
 @pytest.fixture(params=list(SIZES))
 def page(request, live_server, admin_user):
     width, height = SIZES[request.param]
-    # An earlier test's flush re-created the content types under new ids: the admin's log of
-    # this test's changes must not use the ids this process cached before.
-    ContentType.objects.clear_cache()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        page.base_url = live_server.url  # type: ignore[attr-defined]
-        yield page
-        browser.close()
+    with admin_page(live_server.url, "/admin/", width, height) as logged_in:
+        logged_in.base_url = live_server.url  # type: ignore[attr-defined]
+        yield logged_in
 
 
 def test_with_beat_stopped_every_page_says_nothing_is_evaluated(page):

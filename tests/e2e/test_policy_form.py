@@ -5,11 +5,10 @@ test server)."""
 import os
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from policies.models import AlertPolicy
-from tests.e2e.test_browser import CHROMIUM
+from tests.e2e.admin_browser import admin_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -18,21 +17,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see test_browser.p
 
 @pytest.fixture
 def page(live_server, admin_user):
-    # An earlier test's flush re-created the content types under new ids: the admin's log of
-    # this test's changes must not use the ids this process cached before.
-    ContentType.objects.clear_cache()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", "password")
-        page.click("input[type=submit]")
-        page.goto(f"{live_server.url}/admin/policies/alertpolicy/add/")
-        yield page
-        browser.close()
+    with admin_page(live_server.url, "/admin/policies/alertpolicy/add/") as logged_in:
+        yield logged_in
 
 
 def test_only_the_chosen_kinds_fields_show(page):
