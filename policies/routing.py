@@ -77,7 +77,8 @@ class Routing:
     def explain(self) -> str:
         if not self.channels:
             return "nobody: no route matches (the incident is recorded and shows “no route”)"
-        via = sorted({VIA[Route.Scope(route.scope)] for route in self.routes}, key=len)
+        taken = {route.scope for route in self.routes}
+        via = [VIA[level] for level in LEVELS if level in taken]  # most specific first
         names = ", ".join(
             f"{c}" + (" (disabled: nothing is sent)" if c.disabled else "") for c in self.channels
         )
