@@ -30,11 +30,12 @@ def hanging(channel: Channel, now: datetime) -> bool:
     return slow_calls_in_flight(channel, now) >= settings.CHANNEL_MAX_IN_FLIGHT
 
 
-def note_success(channel: Channel | None, channel_id: int, now: datetime) -> None:
-    """The channel accepted a message: its refusals in a row start again."""
-    if channel is None or channel.refusals_in_a_row or not answered_lately(channel, now):
+def note_success(channel: Channel, now: datetime) -> None:
+    """The channel (as the claim read it) accepted a message: its refusals in a row start
+    again."""
+    if channel.refusals_in_a_row or not answered_lately(channel, now):
         # So soon after the last success, another changes nothing worth a write.
-        Channel.objects.filter(pk=channel_id).update(last_success_at=now, refusals_in_a_row=0)
+        Channel.objects.filter(pk=channel.pk).update(last_success_at=now, refusals_in_a_row=0)
 
 
 def answered_lately(channel: Channel, now: datetime) -> bool:

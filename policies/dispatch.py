@@ -69,12 +69,11 @@ def resolved(incident: Incident, now: datetime) -> str:
     for the resolve's history line."""
     if muted_only(incident) or not incident.deliveries.filter(action__in=PAGES).exists():
         return "It was never paged, so no channel has anything to resolve."
-    cancelled = []
+    cancelled: list[Channel] = []
+    told: list[Channel] = []
     for channel in paged_channels(incident):
-        if _settle(incident, channel, now):
-            _write(incident, channel, Delivery.Action.RESOLVE, now)
-        else:
-            cancelled.append(channel)
+        (told if _settle(incident, channel, now) else cancelled).append(channel)
+    deliver_after_commit(*_write(incident, told, Delivery.Action.RESOLVE, now))
     if not cancelled:
         return ""  # each channel that had its page gets the resolve (see its deliveries)
     return f"Its page never reached {_names(cancelled)} and is cancelled there: nothing is sent."
@@ -210,26 +209,29 @@ def _page(incident: Incident, channels: list[Channel], action: str, now: datetim
             finished_at=now,
         )
         return
+    deliver_after_commit(*_write(incident, channels, action, now))
+
+
+def _write(incident: Incident, channels: list[Channel], action: str, now: datetime) -> list[int]:
+    """One outbox row per channel; returns the ids of those to send."""
+    to_send = []
     for channel in channels:
-        _write(incident, channel, action, now)
-
-
-def _write(incident: Incident, channel: Channel, action: str, now: datetime) -> None:
-    if channel.disabled:
-        Delivery.objects.create(
-            incident=incident,
-            channel=channel,
-            action=action,
-            status=Delivery.Status.SKIPPED,
-            created_at=now,
-            finished_at=now,
-            last_error=f"not sent: the channel is disabled ({channel.disabled_reason})"[:500],
+        if channel.disabled:
+            Delivery.objects.create(
+                incident=incident,
+                channel=channel,
+                action=action,
+                status=Delivery.Status.SKIPPED,
+                created_at=now,
+                finished_at=now,
+                last_error=f"not sent: the channel is disabled ({channel.disabled_reason})"[:500],
+            )
+            continue
+        delivery = Delivery.objects.create(
+            incident=incident, channel=channel, action=action, created_at=now, next_attempt_at=now
         )
-        return
-    delivery = Delivery.objects.create(
-        incident=incident, channel=channel, action=action, created_at=now, next_attempt_at=now
-    )
-    deliver_after_commit(delivery.pk)
+        to_send.append(delivery.pk)
+    return to_send
 
 
 def _mute(incident: Incident, channels: list[Channel], now: datetime, why: str) -> None:

@@ -32,5 +32,5 @@ def retry_now(incident_id: int, now: datetime) -> tuple[list[Delivery], list[Del
             delivery.next_attempt_at = now
             delivery.save(update_fields=["next_attempt_at"])
             handed.append(delivery)
-            deliver_after_commit(delivery.pk)
+        deliver_after_commit(*(delivery.pk for delivery in handed))
     return handed, busy

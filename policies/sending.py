@@ -24,16 +24,20 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from policies import channel_health, channels
 from policies.channels.base import Notice, Result, Target, Verdict
-from policies.models import Delivery, DeliveryAttempt, InboxMessage, IncidentEvent
+from policies.models import Channel, Delivery, DeliveryAttempt, InboxMessage, IncidentEvent
 from policies.notice import notice_for
 from policies.reach import lease, trigger_may_have_reached
 
@@ -66,76 +70,172 @@ def backoff_seconds(
 @dataclass(frozen=True)
 class _Claim:
     delivery_id: int
-    channel_id: int
-    kind: str
+    channel: Channel
     notice: Notice
     target: Target
     reference: str
 
 
 def attempt_delivery(delivery_id: int, now: datetime | None = None) -> Outcome:
-    """Claim the delivery (a short transaction), send it with no transaction open, then
-    record what came of it (another short one)."""
+    return attempt_deliveries([delivery_id], now)[delivery_id]
+
+
+def attempt_deliveries(
+    delivery_ids: Sequence[int], now: datetime | None = None
+) -> dict[int, Outcome]:
+    """Claim the deliveries (one short transaction), send them with no transaction open, each
+    on its own thread, and record the answers as they come (those that came together, in one
+    short transaction).
+
+    A transition's messages (one per channel) are handed over together: claiming and recording
+    them in one go, with the incident read once, costs a fraction of doing it for each alone
+    (``make bench-notify``). Sent side by side, a channel that hangs delays no other; an
+    answer is recorded as soon as it comes, never kept waiting for a slower one."""
     now = now or timezone.now()
-    claim = _claim(delivery_id, now)
-    if isinstance(claim, Outcome):
-        return claim
-    result = channels.kind_of(claim.kind).deliver(claim.notice, claim.target, claim.reference)
-    return _record_answer(claim, result, now)
+    claims, outcomes = _claim(list(dict.fromkeys(delivery_ids)), now)
+    failure: BaseException | None = None
+    for answers in _send(claims):
+        # A defect, not an answer: the delivery stays claimed, and is sent again once its
+        # lease has passed; the others' answers are recorded first.
+        failure = failure or next((r for _, r in answers if isinstance(r, BaseException)), None)
+        outcomes.update(_record_answers(_answered(answers), now))
+    if failure is not None:
+        raise failure
+    return outcomes
 
 
-def _claim(delivery_id: int, now: datetime) -> _Claim | Outcome:
-    """Decide whether to send now, and if so, take the delivery for the lease: its next
-    attempt is pushed past the lease, so that neither another worker nor the sweeper sends
-    it meanwhile, and committed before anything goes out."""
+_Sent = list[tuple[_Claim, Result | BaseException]]
+
+
+def _answered(answers: _Sent) -> list[tuple[_Claim, Result]]:
+    return [(claim, r) for claim, r in answers if not isinstance(r, BaseException)]
+
+
+def _send(claims: list[_Claim]) -> Iterator[_Sent]:
+    """Sends each claim on a thread of its own; yields the answers as they come, those that
+    came together at once."""
+
+    def send(claim: _Claim) -> Result:
+        kind = channels.kind_of(claim.channel.kind)
+        return kind.deliver(claim.notice, claim.target, claim.reference)
+
+    if len(claims) == 1:
+        yield [(claims[0], send(claims[0]))]
+        return
+    with ThreadPoolExecutor(max_workers=max(1, len(claims))) as pool:
+        running = {pool.submit(send, claim): claim for claim in claims}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            yield [(running.pop(future), future.exception() or future.result()) for future in done]
+
+
+def _claim(delivery_ids: list[int], now: datetime) -> tuple[list[_Claim], dict[int, Outcome]]:
+    """Decide which deliveries to send now, and take those for the lease: their next attempt
+    is pushed past the lease, so that neither another worker nor the sweeper sends them
+    meanwhile, and committed before anything goes out."""
+    outcomes: dict[int, Outcome] = {}
+    claims: list[_Claim] = []
+    history: _History = []
     with transaction.atomic():
         _bookkeeping()
-        delivery = (
+        locked = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("channel", "incident__policy", "incident__team")
-            .filter(pk=delivery_id, status=Delivery.Status.PENDING)
-            .first()
+            .filter(pk__in=delivery_ids, status=Delivery.Status.PENDING)
+            .order_by("pk")
         )
-        if delivery is None:
-            return Outcome("skipped: not pending, or another worker is claiming it")
-        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + DUE_SLACK:
-            # A retry not due yet, or a claim of another worker. A duplicate (the sweeper, or
-            # an older retry chain) does nothing: the task that set this time runs it then, or
-            # the sweeper once a dead worker's lease has passed. Rescheduling here would
-            # multiply the retries.
-            return Outcome("skipped: not due yet, or another worker is sending it")
-        channel = delivery.channel
-        assert channel is not None  # noqa: S101 - only "no route" rows have none, never pending
-        if channel.disabled:
-            return _finish(
-                delivery, now, Delivery.Status.SKIPPED, "not sent: the channel is disabled"
+        for pk in set(delivery_ids) - {d.pk for d in locked}:
+            outcomes[pk] = Outcome("skipped: not pending, or another worker is claiming it")
+        earlier = _earlier_messages(locked)
+        notices: dict[tuple[int, str], Notice] = {}
+        hangs: dict[int, bool] = {}
+        for delivery in locked:
+            decided = _decide_claim(delivery, earlier, hangs, now, history)
+            if isinstance(decided, Outcome):
+                outcomes[delivery.pk] = decided
+                continue
+            channel, reference = decided
+            incident = delivery.incident
+            if (incident.pk, delivery.action) not in notices:
+                notices[incident.pk, delivery.action] = notice_for(incident, delivery.action)
+            notice = replace(notices[incident.pk, delivery.action], delivery_id=delivery.pk)
+            target = Target(
+                channel.pk, channel.name, channel.secret, channel.settings, channel.signing_secret
             )
-        incident = delivery.incident
-        earlier = Delivery.objects.filter(incident=incident, channel=channel, pk__lt=delivery.pk)
-        # One read of this channel's earlier messages of the incident (a few rows at most):
-        # whether one is still to be sent, and the reference the first delivered one left.
-        before = list(earlier.order_by("pk").values_list("status", "reference"))
-        if any(status == Delivery.Status.PENDING for status, _ in before):
-            return _wait(delivery, now, "an earlier message of this incident to this channel")
-        if delivery.action == Delivery.Action.RESOLVE and not any(
-            trigger_may_have_reached(d)
-            for d in earlier.filter(action__in=Delivery.PAGES).exclude(status=Delivery.Status.MUTED)
-        ):
-            return _finish(
-                delivery, now, Delivery.Status.SKIPPED, "its page never reached this channel"
+            claims.append(_Claim(delivery.pk, channel, notice, target, reference))
+        if claims:
+            # Counted when it starts: from here on, the service may get it.
+            Delivery.objects.filter(pk__in=[c.delivery_id for c in claims]).update(
+                attempts=F("attempts") + 1, next_attempt_at=now + lease()
             )
-        if channel_health.hanging(channel, now):
-            return _wait(delivery, now, "this channel's slow calls still being answered")
-        reference = next((ref for _, ref in before if ref), "")
-        notice = replace(notice_for(incident, delivery.action), delivery_id=delivery.pk)
-        target = Target(
-            channel.pk, channel.name, channel.secret, channel.settings, channel.signing_secret
+        _write(history)
+    return claims, outcomes
+
+
+# What the incident's history gets, written in one go when the transaction ends.
+_History = list[IncidentEvent]
+# Per incident and channel: (pk, status, reference) of its messages, oldest first.
+_Earlier = dict[tuple[int, int | None], list[tuple[int, str, str]]]
+
+
+def _earlier_messages(deliveries: list[Delivery]) -> _Earlier:
+    """One read of the earlier messages of these deliveries' incidents (a few rows each)."""
+    found: _Earlier = {}
+    if not deliveries:
+        return found
+    rows = (
+        Delivery.objects.filter(
+            incident_id__in={d.incident_id for d in deliveries},
+            channel_id__in={d.channel_id for d in deliveries},
+            pk__lt=max(d.pk for d in deliveries),
         )
-        # Counted when it starts: from here on, the service may get it.
-        delivery.attempts += 1
-        delivery.next_attempt_at = now + lease()
-        delivery.save(update_fields=["attempts", "next_attempt_at"])
-    return _Claim(delivery.pk, channel.pk, channel.kind, notice, target, reference)
+        .order_by("pk")
+        .values_list("incident_id", "channel_id", "pk", "status", "reference")
+    )
+    for incident_id, channel_id, pk, status, reference in rows:
+        found.setdefault((incident_id, channel_id), []).append((pk, status, reference))
+    return found
+
+
+def _decide_claim(
+    delivery: Delivery, earlier: _Earlier, hangs: dict[int, bool], now: datetime, history: _History
+) -> Outcome | tuple[Channel, str]:
+    """Whether this delivery goes out now: its channel and the reference its message
+    addresses, or what happens to it instead."""
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + DUE_SLACK:
+        # A retry not due yet, or a claim of another worker. A duplicate (the sweeper, or an
+        # older retry chain) does nothing: the task that set this time runs it then, or the
+        # sweeper once a dead worker's lease has passed. Rescheduling here would multiply the
+        # retries.
+        return Outcome("skipped: not due yet, or another worker is sending it")
+    channel = delivery.channel
+    assert channel is not None  # noqa: S101 - only "no route" rows have none, never pending
+    if channel.disabled:
+        disabled = "not sent: the channel is disabled"
+        return _finish(delivery, now, Delivery.Status.SKIPPED, disabled, history)
+    before = [
+        (status, reference)
+        for pk, status, reference in earlier.get((delivery.incident_id, channel.pk), [])
+        if pk < delivery.pk
+    ]
+    if any(status == Delivery.Status.PENDING for status, _ in before):
+        return _wait(delivery, now, "an earlier message of this incident to this channel")
+    if delivery.action == Delivery.Action.RESOLVE and not any(
+        trigger_may_have_reached(d)
+        for d in Delivery.objects.filter(
+            incident_id=delivery.incident_id,
+            channel=channel,
+            pk__lt=delivery.pk,
+            action__in=Delivery.PAGES,
+        ).exclude(status=Delivery.Status.MUTED)
+    ):
+        never = "its page never reached this channel"
+        return _finish(delivery, now, Delivery.Status.SKIPPED, never, history)
+    if channel.pk not in hangs:
+        hangs[channel.pk] = channel_health.hanging(channel, now)
+    if hangs[channel.pk]:
+        return _wait(delivery, now, "this channel's slow calls still being answered")
+    return channel, next((ref for _, ref in before if ref), "")
 
 
 def _bookkeeping() -> None:
@@ -156,49 +256,72 @@ def _wait(delivery: Delivery, now: datetime, reason: str) -> Outcome:
     return Outcome(f"waiting: {reason} is not done yet", ORDER_WAIT_SECONDS)
 
 
-def _record_answer(claim: _Claim, result: Result, now: datetime) -> Outcome:
+def _record_answers(answers: list[tuple[_Claim, Result]], now: datetime) -> dict[int, Outcome]:
+    if not answers:
+        return {}
+    outcomes = {}
+    history: list[IncidentEvent] = []
     with transaction.atomic():
         _bookkeeping()
-        delivery = (
-            Delivery.objects.select_for_update(of=("self",))
-            .select_related("incident", "channel")
-            .get(pk=claim.delivery_id)
+        # Locked in one order by every worker, deliveries and then channels (a channel's health
+        # is noted below), or two workers could each hold what the other waits for.
+        answers = sorted(answers, key=lambda answer: (answer[0].channel.pk, answer[0].delivery_id))
+        rows = {
+            row.pk: row
+            for row in Delivery.objects.select_for_update()
+            .filter(pk__in=[c.delivery_id for c, _ in answers])
+            .order_by("pk")
+        }
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                delivery_id=claim.delivery_id,
+                at=now,
+                duration_ms=result.duration_ms,
+                http_status=result.http_status,
+                response_excerpt=result.excerpt[:500],
+                error=result.error[:500],
+            )
+            for claim, result in answers
         )
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            at=now,
-            duration_ms=result.duration_ms,
-            http_status=result.http_status,
-            response_excerpt=result.excerpt[:500],
-            error=result.error[:500],
-        )
-        if delivery.status != Delivery.Status.PENDING:
-            # This call outlived its lease and another worker finished the delivery: its
-            # outcome stands.
-            return Outcome(f"recorded late: already {delivery.status}")
-        return _decide(delivery, claim.channel_id, result, now)
+        for claim, result in answers:
+            delivery = rows[claim.delivery_id]
+            if delivery.status != Delivery.Status.PENDING:
+                # This call outlived its lease and another worker finished the delivery: its
+                # outcome stands.
+                outcomes[delivery.pk] = Outcome(f"recorded late: already {delivery.status}")
+            else:
+                outcomes[delivery.pk] = _decide(delivery, claim.channel, result, now, history)
+        _write(history)
+    return outcomes
 
 
-def _decide(delivery: Delivery, channel_id: int, result: Result, now: datetime) -> Outcome:
-    label = channels.kind_of(delivery.channel.kind).label if delivery.channel else "the service"
+def _decide(
+    delivery: Delivery, channel: Channel, result: Result, now: datetime, history: _History
+) -> Outcome:
+    """`channel` as the claim read it."""
+    label = channels.kind_of(channel.kind).label
+    channel_id = channel.pk
     if result.verdict == Verdict.DELIVERED:
-        channel_health.note_success(delivery.channel, channel_id, now)
+        channel_health.note_success(channel, now)
         if result.kept is not None:
             InboxMessage.keep(channel_id, result.kept)
         if result.reference:
             delivery.reference = result.reference[:200]
         said = f" ({result.http_status})" if result.http_status else ""
-        return _finish(delivery, now, Delivery.Status.DELIVERED, f"{label} accepted it{said}")
+        accepted = f"{label} accepted it{said}"
+        return _finish(delivery, now, Delivery.Status.DELIVERED, accepted, history)
     outcome = result.describe()
     if result.verdict == Verdict.PERMANENT:
         channel_health.count_refusal(channel_id, now, outcome)
-        return _finish(delivery, now, Delivery.Status.REFUSED, f"refused for good: {outcome}")
+        refused = f"refused for good: {outcome}"
+        return _finish(delivery, now, Delivery.Status.REFUSED, refused, history)
     if now - delivery.created_at >= timedelta(seconds=settings.DELIVERY_RETRY_SECONDS):
         return _finish(
             delivery,
             now,
             Delivery.Status.GAVE_UP,
             f"gave up after {delivery.attempts} attempts: {outcome}",
+            history,
         )
     delay = backoff_seconds(delivery.attempts, result.retry_after)
     delivery.next_attempt_at = now + timedelta(seconds=delay)
@@ -208,11 +331,14 @@ def _decide(delivery: Delivery, channel_id: int, result: Result, now: datetime) 
         delivery,
         now,
         f"attempt {delivery.attempts} failed ({outcome}); retrying in {delay:.0f} s",
+        history,
     )
     return Outcome(f"retrying in {delay:.0f} s: {outcome}", delay)
 
 
-def _finish(delivery: Delivery, now: datetime, status: str, message: str) -> Outcome:
+def _finish(
+    delivery: Delivery, now: datetime, status: str, message: str, history: _History
+) -> Outcome:
     delivery.status = status
     delivery.finished_at = now
     delivery.next_attempt_at = None
@@ -223,25 +349,36 @@ def _finish(delivery: Delivery, now: datetime, status: str, message: str) -> Out
             "status", "finished_at", "next_attempt_at", "attempts", "last_error", "reference",
         ]
     )  # fmt: skip
-    _record(delivery, now, message)
+    _record(delivery, now, message, history)
     return Outcome(f"{status}: {message}")
 
 
-def _record(delivery: Delivery, now: datetime, message: str) -> None:
-    IncidentEvent.objects.create(
-        incident=delivery.incident,
-        at=now,
-        kind=IncidentEvent.Kind.DELIVERY,
-        message=f"{delivery.get_action_display()}: {message}"[:1000],
-        data={"delivery": delivery.pk, "attempts": delivery.attempts},
+def _record(delivery: Delivery, now: datetime, message: str, history: _History) -> None:
+    """Adds the outcome to the incident's history, written when the transaction ends."""
+    history.append(
+        IncidentEvent(
+            incident_id=delivery.incident_id,
+            at=now,
+            kind=IncidentEvent.Kind.DELIVERY,
+            message=f"{delivery.get_action_display()}: {message}"[:1000],
+            data={"delivery": delivery.pk, "attempts": delivery.attempts},
+        )
     )
+
+
+def _write(history: _History) -> None:
+    """Writes the outcomes to the incidents' histories; logs them once they are committed."""
+    IncidentEvent.objects.bulk_create(history)
+    transaction.on_commit(partial(_log, history))
+
+
+def _log(history: _History) -> None:
     # The one log line per delivery outcome: with the engine's transitions, the log tells the
     # story.
-    logger.info(
-        "delivery %s (%s of incident %s, channel #%s): %s",
-        delivery.pk,
-        delivery.get_action_display().lower(),
-        delivery.incident_id,
-        delivery.channel_id,
-        message,
-    )
+    for event in history:
+        logger.info(
+            "delivery %s of incident %s: %s",
+            event.data["delivery"],
+            event.incident_id,
+            event.message,
+        )

@@ -12,9 +12,8 @@ from policies.engine import resolve
 from policies.models import Channel, Delivery, DeliveryAttempt, Incident, Route
 from policies.reach import lease
 from policies.sending import (
-    _Claim,
     _claim,
-    _record_answer,
+    _record_answers,
     attempt_delivery,
     backoff_seconds,
 )
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def send(claim):
     """What a worker does between its claim and its record: the channel's kind sends it."""
-    return channels.kind_of(claim.kind).deliver(claim.notice, claim.target, claim.reference)
+    return channels.kind_of(claim.channel.kind).deliver(claim.notice, claim.target, claim.reference)
 
 
 @pytest.fixture
@@ -135,8 +134,7 @@ def test_an_event_pagerduty_would_refuse_is_refused_by_the_fake_too(
 
 def test_a_resolve_waits_for_its_trigger_still_in_flight(policy, pagerduty):
     incident = open_incident(policy)
-    claim = _claim(trigger(incident).pk, T0)  # a worker is in the call to PagerDuty
-    assert isinstance(claim, _Claim)
+    [claim], _ = _claim([trigger(incident).pk], T0)  # a worker is in the call to PagerDuty
     resolve(incident, later(5), "Resolved by hand.")  # meanwhile: a resolve, due at once
 
     resolve_delivery = incident.deliveries.get(action="resolve")
@@ -144,7 +142,7 @@ def test_a_resolve_waits_for_its_trigger_still_in_flight(policy, pagerduty):
     assert waited.message.startswith("waiting: an earlier message")
     assert pagerduty.events == []
 
-    _record_answer(claim, send(claim), later(6))  # the call ends
+    _record_answers([(claim, send(claim))], later(6))  # the call ends
     drain(later(8))
 
     assert [a for a, _ in pagerduty.actions()] == ["trigger", "resolve"]

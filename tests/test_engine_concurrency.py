@@ -1,6 +1,7 @@
 """Two evaluators at the same moment (two beat processes, or two workers with the same tick):
 one incident, one page. Real threads, each with its own Postgres connection."""
 
+import contextlib
 import threading
 import time
 
@@ -91,3 +92,62 @@ def test_a_delivery_another_worker_is_sending_is_skipped(
     assert first[0].startswith("delivered")
     assert len(pagerduty.fake.events) == 1
     assert Delivery.objects.get().status == "delivered"
+
+
+def test_two_workers_recording_answers_of_the_same_channels_do_not_deadlock(
+    make_policy, make_routing_key, make_route, monkeypatch
+):
+    """Each worker records its transition's answers in one transaction, noting each channel's
+    success there: two workers whose answers came in opposite orders must lock the channels
+    in the same order, or Postgres kills one transaction and its messages, delivered but not
+    recorded, are sent again once their lease has passed."""
+    from policies import channel_health
+    from policies.channels.base import Result, Verdict
+    from policies.sending import _claim, _record_answers
+
+    first, second = make_routing_key(name="first"), make_routing_key(name="second")
+    make_route([first, second], scope=Route.Scope.DEFAULT)
+    policies = [make_policy(name=name, threshold=5) for name in ("one", "two")]
+    add_requests(5, at=later(-1))
+    for policy in policies:
+        evaluate(policy, T0)
+    batches = [
+        list(incident.deliveries.order_by("pk").values_list("pk", flat=True))
+        for incident in Incident.objects.order_by("pk")
+    ]
+    claims = [_claim(batch, later(1))[0] for batch in batches]
+    claims[1].reverse()  # the second worker's answers came the other way round
+    accepted = Result(Verdict.DELIVERED, 202, '{"status":"success"}', 5)
+    # Each worker, having noted its first channel's success, waits for the other to have done
+    # the same (up to 3 s: longer than Postgres's deadlock_timeout), then goes on.
+    both_in = threading.Barrier(2, timeout=3)
+    noted = threading.local()
+    real_note = channel_health.note_success
+
+    def note_then_wait(channel, now):
+        real_note(channel, now)
+        if not getattr(noted, "once", False):
+            noted.once = True
+            # Broken when the other waits on our channel's lock, as it should.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_in.wait()
+
+    monkeypatch.setattr(channel_health, "note_success", note_then_wait)
+    errors: list[BaseException] = []
+
+    def record(worker_claims):
+        try:
+            _record_answers([(claim, accepted) for claim in worker_claims], later(2))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record, args=(c,)) for c in claims]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"}
