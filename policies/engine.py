@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from policies import counting, dispatch, muting
 from policies.dispatch import event as _event
 from policies.evaluation import Action, Count, Decision, GroupState, Rule, evaluate
+from policies.handover import handed_over_together
 from policies.models import (
     AlertPolicy,
     GroupBy,
@@ -62,7 +63,7 @@ def _lock(policy_id: int) -> bool:
 
 def evaluate_policy(policy_id: int, now: datetime) -> str:
     """Evaluate one policy at `now`; returns what happened, for the log."""
-    with transaction.atomic():
+    with handed_over_together(), transaction.atomic():
         if not _lock(policy_id):
             return "skipped: another evaluator holds it"
         policy = AlertPolicy.objects.select_related("filter_team").filter(pk=policy_id).first()

@@ -3,14 +3,17 @@ other; a channel that refuses for good CHANNEL_DISABLE_AFTER times in a row is d
 said so; a channel's resolve never overtakes its own trigger. The services are the fakes of
 tests/fakes behind the one outbound seam, told apart by host."""
 
+import time
+
 import httpx
 import pytest
+from django.db import connection
 
 from policies import http
 from policies.channels.webhook import new_signing_secret
 from policies.engine import evaluate_all, resolve
 from policies.models import Channel, Delivery, Incident, Route
-from policies.sending import _claim, attempt_delivery
+from policies.sending import _claim, attempt_deliveries, attempt_delivery
 from tests.engine_helpers import T0, add_requests, drain, later
 from tests.fake_pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
@@ -239,3 +242,37 @@ def test_a_success_between_refusals_starts_the_count_again(services, channels):
 
     pager = Channel.objects.get(name="Platform on-call")
     assert (pager.refusals_in_a_row, pager.disabled_at) == (0, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_one_task_a_hanging_channel_holds_up_no_other_channels_answer(
+    services, channels, monkeypatch
+):
+    """A transition's messages go out side by side, and each answer is recorded when it
+    comes: while the webhook is still in its call, PagerDuty's and Slack's are recorded."""
+    open_incident()
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    seen_while_hanging: dict[str, str] = {}
+
+    def handle(request):
+        if request.url.host == "hooks.example.com":
+            deadline = time.monotonic() + 5
+            try:
+                while time.monotonic() < deadline and len(seen_while_hanging) < 2:
+                    time.sleep(0.05)
+                    seen_while_hanging.update(
+                        Delivery.objects.filter(status="delivered").values_list(
+                            "channel__name", "status"
+                        )
+                    )
+            finally:
+                connection.close()  # this thread's own
+        return services.handle(request)
+
+    monkeypatch.setattr(http, "transport", httpx.MockTransport(handle))
+
+    outcomes = attempt_deliveries(ids, T0)
+
+    assert seen_while_hanging == {"Platform on-call": "delivered", "#alerts": "delivered"}
+    assert [o.message.split(":")[0] for o in outcomes.values()] == ["delivered"] * 3
+    assert services.hooks.types() == ["incident.triggered"]

@@ -10,11 +10,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alerting_console.celery import app
 from ingest.models import GatewayRequest
 from policies.count_history import count_history, span_for
 from policies.counting import count_groups
 from policies.models import Delivery, DeliveryAttempt, Incident, IncidentEvent, PolicyKind
+from tests.broker import empty_queues, queued_deliveries  # noqa: F401 - a fixture
 from tests.embedded import run_on_embedded_sqlite
 from tests.engine_helpers import T0, add_requests
 from tests.test_roles import person
@@ -229,29 +229,6 @@ class TestSilenceThis:
 
         form = ops.get(link.url).context["adminform"].form
         assert (form["scope"].value(), form["key_alias"].value()) == ("key_alias", "batch-jobs")
-
-
-@pytest.fixture
-def empty_queues():
-    with app.connection_for_write() as conn:
-        for queue in app.amqp.queues.values():
-            queue(conn.default_channel).declare()
-    app.control.purge()
-    yield
-    app.control.purge()
-
-
-def queued_deliveries():
-    """The delivery ids waiting in the deliveries worker's queue, through the real broker."""
-    ids: list[int] = []
-    with app.connection_for_read() as conn, conn.SimpleQueue("deliveries", no_ack=True) as queue:
-        while True:
-            try:
-                message = queue.get(timeout=0.5)
-            except queue.Empty:
-                return ids
-            assert message.headers["task"] == "policies.deliver"
-            ids.append(message.payload[0][0])
 
 
 class TestRetry:
