@@ -321,8 +321,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # HTTP_TIMEOUT_SECONDS, and an evaluation tick that waits longer than an interval expires.
 # So each kind of work has a queue, and each queue a worker of its own (README, "Running in
 # production"): `engine` (evaluation and the outbox sweep, short and frequent), `deliveries`
-# (the calls to PagerDuty), `housekeeping` (hourly pruning, which may run for minutes: it may
-# delay a page a little, never an evaluation). A worker started without -Q serves them all.
+# (the calls to PagerDuty), `housekeeping` (hourly pruning, which may run for minutes, and
+# folding request counts: they may delay a page a little, never an evaluation). A worker
+# started without -Q serves them all.
 # Each queue on a direct exchange of its own, named like it (a Queue given only a name is
 # bound to the default queue's exchange and key, which the worker banners then show).
 CELERY_TASK_QUEUES = [
@@ -335,6 +336,7 @@ CELERY_TASK_ROUTES = {
     "policies.deliver_due": {"queue": "engine"},
     "policies.deliver": {"queue": "deliveries"},
     "ingest.prune": {"queue": "housekeeping"},
+    "ingest.fold": {"queue": "housekeeping"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -346,6 +348,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "deliver-due": {"task": "policies.deliver_due", "schedule": 15.0},
     "prune": {"task": "ingest.prune", "schedule": 3600.0},
+    # Request counts' changes into rollups (ingest/rollups.py); a run that outlives the next
+    # tick is not doubled: the two take different changes.
+    "fold": {"task": "ingest.fold", "schedule": 5.0, "options": {"expires": 5.0}},
 }
 
 # --- logging ---------------------------------------------------------------------------------

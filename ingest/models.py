@@ -181,3 +181,58 @@ class GatewayRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}/{self.request_id}"
+
+
+class _Counts(models.Model):
+    """What policies group and filter on, as stored on a request (ingest/rollups.py), and what
+    is counted for one bucket and combination of them."""
+
+    bucket = models.DateTimeField(help_text="The end of the bucket: (bucket - size, bucket].")
+    source = models.CharField(max_length=100)
+    gateway_team_id = models.CharField(max_length=255)
+    gateway_team_alias = models.CharField(max_length=255)
+    key_alias = models.CharField(max_length=255)
+    model_group = models.CharField(max_length=255)
+    model = models.CharField(max_length=255)
+    finished = models.BigIntegerField(default=0)
+    failed_upstream = models.BigIntegerField(default=0)
+    failed_gateway = models.BigIntegerField(default=0)
+    failed_client = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class RequestDelta(_Counts):
+    """A change to the counts of one second, written by the statement that changed requests
+    (negative where a row's old values stop counting), until folded into the rollups."""
+
+    id = models.BigAutoField(primary_key=True)
+
+    class Meta:
+        verbose_name = "request count change"
+
+    def __str__(self) -> str:
+        return f"{self.finished:+d} finished by {self.bucket:%Y-%m-%d %H:%M:%S}"
+
+
+class RequestRollup(_Counts):
+    """The counts of requests finished in one bucket of `level` seconds (1, 60 or 3600)."""
+
+    id = models.BigAutoField(primary_key=True)
+    level = models.PositiveIntegerField(help_text="The bucket's size in seconds.")
+
+    class Meta:
+        verbose_name = "request count"
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "level", "bucket", "source", "gateway_team_id", "gateway_team_alias",
+                    "key_alias", "model_group", "model",
+                ],
+                name="rollup_unique_per_bucket",
+            )
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.finished} finished in the {self.level} s to {self.bucket:%Y-%m-%d %H:%M:%S}"

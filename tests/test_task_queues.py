@@ -4,7 +4,7 @@ ticks only the engine's worker runs, pages only the deliveries' worker sends."""
 import pytest
 
 from alerting_console.celery import app
-from ingest.tasks import prune_old_requests
+from ingest.tasks import fold_rollups, prune_old_requests
 from policies.tasks import deliver, deliver_due, evaluate
 
 QUEUES = ("engine", "deliveries", "housekeeping")
@@ -40,6 +40,7 @@ def empty_queues():
         (deliver_due, (), "engine"),
         (deliver, (1,), "deliveries"),
         (prune_old_requests, (), "housekeeping"),
+        (fold_rollups, (), "housekeeping"),
     ],
 )
 def test_a_task_is_queued_for_its_worker_only(task, args, queue):

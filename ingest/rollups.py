@@ -1,0 +1,209 @@
+"""Pre-aggregated counts of finished requests, so that counting a window reads a number of rows
+set by the groups in it, not by its traffic (docs/rollups.md).
+
+- Each change to a request row (a finish stored, a team filled in later) is turned, in the
+  statement that made it, into a **delta**: what the new row adds to its second's counts, minus
+  what the old row did (statement-level triggers with transition tables; one aggregated
+  INSERT per statement). A delta exists if and only if its change committed.
+- ``fold`` moves deltas into **rollups** of three levels (seconds, minutes, hours), off the hot
+  path; two folders never take the same delta, and their additions commute.
+- ``window_counts`` adds the rollups and the deltas not folded yet: exact whatever the fold's lag.
+
+A request counts in the bucket of the whole second at or after its finish, ``(t - 1 s, t]``, as
+a window counts ``finished_at > now - Y AND finished_at <= now``; a minute or hour bucket is
+``(m - level, m]``. Postgres only: the embedded SQLite default counts request rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+
+# What policies group and filter on, as stored on the request.
+DIMENSIONS = (
+    "source",
+    "gateway_team_id",
+    "gateway_team_alias",
+    "key_alias",
+    "model_group",
+    "model",
+)
+# What is counted per bucket and combination of the dimensions.
+MEASURES = ("finished", "failed_upstream", "failed_gateway", "failed_client")
+FAILED_CLASSES = ("upstream", "gateway", "client")
+# Bucket sizes, in seconds, largest first.
+LEVELS = (3600, 60, 1)
+
+REQUESTS = "ingest_gatewayrequest"
+DELTAS = "ingest_requestdelta"
+ROLLUPS = "ingest_requestrollup"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --- windows as buckets ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    """The buckets of one level whose end lies in (after, until]."""
+
+    level: int
+    after: datetime
+    until: datetime
+
+
+def spans(start: datetime, end: datetime, levels: tuple[int, ...] = LEVELS) -> list[Span]:
+    """The window (start, end], both whole seconds, as the fewest buckets: whole hours in the
+    middle, whole minutes next to them, seconds at the edges. The spans are disjoint and their
+    buckets cover the window exactly."""
+    if start.microsecond or end.microsecond:
+        raise ValueError("a window's edges are whole seconds")
+    return list(_spans(start, end, levels)) if start < end else []
+
+
+def _spans(start: datetime, end: datetime, levels: tuple[int, ...]) -> Iterator[Span]:
+    level, smaller = levels[0], levels[1:]
+    if not smaller:
+        yield Span(level, start, end)
+        return
+    first = _ceil(start, level)  # the first boundary of this level at or after start
+    last = _floor(end, level)  # the last at or before end
+    if first >= last:
+        yield from _spans(start, end, smaller)
+        return
+    if start < first:
+        yield from _spans(start, first, smaller)
+    yield Span(level, first, last)
+    if last < end:
+        yield from _spans(last, end, smaller)
+
+
+def _seconds(moment: datetime) -> int:
+    return int((moment - EPOCH).total_seconds())
+
+
+def _floor(moment: datetime, level: int) -> datetime:
+    return EPOCH + timedelta(seconds=_seconds(moment) // level * level)
+
+
+def _ceil(moment: datetime, level: int) -> datetime:
+    return EPOCH + timedelta(seconds=-(-_seconds(moment) // level) * level)
+
+
+# --- capture: the triggers ------------------------------------------------------------------
+
+
+def _bucket(column: str, level: str = "1") -> str:
+    """The end of the bucket holding `column`: the boundary of `level` seconds at or after it
+    (computed from the epoch, so that no time zone moves it)."""
+    return f"to_timestamp(ceil(extract(epoch FROM {column}) / {level}) * {level})"
+
+
+def _contributions(rows: str, sign: str) -> str:
+    failed = ", ".join(
+        f"{sign}(outcome = 'failure' AND failure_class = '{cls}')::int AS failed_{cls}"
+        for cls in FAILED_CLASSES
+    )
+    return (
+        f"SELECT {_bucket('finished_at')} AS bucket, {', '.join(DIMENSIONS)}, "
+        f"{sign}1 AS finished, {failed} FROM {rows} WHERE finished_at IS NOT NULL"
+    )
+
+
+def _aggregate_into_deltas(source: str) -> str:
+    keys = ", ".join(("bucket", *DIMENSIONS))
+    sums = ", ".join(f"sum({m})" for m in MEASURES)
+    nonzero = " OR ".join(f"sum({m}) <> 0" for m in MEASURES)
+    return (
+        f"INSERT INTO {DELTAS} ({keys}, {', '.join(MEASURES)}) "
+        f"SELECT {keys}, {sums} FROM ({source}) AS changes GROUP BY {keys} HAVING {nonzero}"
+    )
+
+
+INSERTED = _aggregate_into_deltas(_contributions("new_rows", ""))
+UPDATED = _aggregate_into_deltas(
+    f"{_contributions('new_rows', '')} UNION ALL {_contributions('old_rows', '-')}"
+)
+
+CREATE_TRIGGERS = f"""
+CREATE FUNCTION ingest_request_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN {INSERTED}; RETURN NULL; END $$;
+CREATE FUNCTION ingest_request_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN {UPDATED}; RETURN NULL; END $$;
+CREATE TRIGGER ingest_request_inserted AFTER INSERT ON {REQUESTS}
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ingest_request_inserted();
+CREATE TRIGGER ingest_request_updated AFTER UPDATE ON {REQUESTS}
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ingest_request_updated();
+"""
+DROP_TRIGGERS = f"""
+DROP TRIGGER IF EXISTS ingest_request_inserted ON {REQUESTS};
+DROP TRIGGER IF EXISTS ingest_request_updated ON {REQUESTS};
+DROP FUNCTION IF EXISTS ingest_request_inserted();
+DROP FUNCTION IF EXISTS ingest_request_updated();
+"""
+# The rows stored before the triggers existed, as deltas: folded like any other.
+BACKFILL = _aggregate_into_deltas(_contributions(REQUESTS, ""))
+
+
+# --- folding --------------------------------------------------------------------------------
+
+_KEYS = ", ".join(("level", "bucket", *DIMENSIONS))
+# Takes a batch of deltas (rows another folder holds are skipped), adds them to each level, in
+# key order, and says how many it took.
+FOLD = f"""
+WITH taken AS (
+    DELETE FROM {DELTAS} WHERE id IN (
+        SELECT id FROM {DELTAS} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+    ) RETURNING *
+), levels AS (
+    SELECT level, rolled AS bucket, {", ".join(DIMENSIONS)},
+        {", ".join(f"sum({m}) AS {m}" for m in MEASURES)}
+    FROM (
+        SELECT taken.*, l.level, {_bucket("taken.bucket", "l.level")} AS rolled
+        FROM taken CROSS JOIN (VALUES {", ".join(f"({level})" for level in LEVELS)}) AS l (level)
+    ) AS each_level
+    GROUP BY level, rolled, {", ".join(DIMENSIONS)}
+), written AS (
+    INSERT INTO {ROLLUPS} AS r ({_KEYS}, {", ".join(MEASURES)})
+    SELECT {_KEYS}, {", ".join(MEASURES)} FROM levels ORDER BY {_KEYS}
+    ON CONFLICT ({_KEYS}) DO UPDATE SET
+        {", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in MEASURES)}
+)
+SELECT count(*) FROM taken
+"""
+
+
+# Deltas taken by one fold: one transaction of a few hundred milliseconds at most.
+FOLD_BATCH = 10_000
+
+
+def fold(limit: int = FOLD_BATCH) -> int:
+    """Move up to `limit` deltas into the rollups, in one statement (so one transaction);
+    returns how many were taken. Rollup rows are written in key order, so two folders never
+    deadlock."""
+    with connection.cursor() as cursor:
+        cursor.execute(FOLD, [limit])
+        return int(cursor.fetchone()[0])
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def window_source(start: datetime, end: datetime) -> tuple[str, list[Any]]:
+    """A subquery of the counts of requests finished in (start, end], one row per bucket and
+    combination, with the columns DIMENSIONS and MEASURES: the rollups and the deltas not
+    folded yet."""
+    conditions = []
+    params: list[Any] = []
+    for span in spans(start, end):
+        conditions.append("(level = %s AND bucket > %s AND bucket <= %s)")
+        params += [span.level, span.after, span.until]
+    columns = ", ".join((*DIMENSIONS, *MEASURES))
+    rollups = f"SELECT {columns} FROM {ROLLUPS} WHERE {' OR '.join(conditions) or 'false'}"
+    deltas = f"SELECT {columns} FROM {DELTAS} WHERE bucket > %s AND bucket <= %s"
+    return f"({rollups} UNION ALL {deltas})", [*params, start, end]

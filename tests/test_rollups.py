@@ -1,0 +1,223 @@
+"""Rollups count exactly what the request rows say: for random streams of starts, finishes,
+repeats and late descriptive fields, stored through the real ingest paths (one upsert, the COPY
+of fresh rows, the merge of a staged batch), folded or not, for random windows, groups and
+filters (ingest/rollups.py, docs/rollups.md)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest import rollups
+from ingest.events import Event
+from ingest.models import GatewayRequest, RequestDelta, RequestRollup
+from ingest.store import VALUES_BATCH_LIMIT, store_events
+from policies.counting import GROUP_EXPRESSIONS
+from policies.models import GroupBy
+
+# A whole hour, so that windows around it cross hour, minute and second edges.
+T0 = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
+SPREAD = 3 * 3600  # events finish within T0 ± 1.5 h
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+# --- the window as buckets: pure ------------------------------------------------------------
+
+
+whole_seconds = st.integers(-2 * SPREAD, 2 * SPREAD).map(lambda s: at(s))
+
+
+@given(start=whole_seconds, length=st.integers(0, 3 * 86400))
+def test_the_spans_of_a_window_cover_it_exactly_once_with_few_buckets(start, length):
+    end = start + timedelta(seconds=length)
+
+    spans = rollups.spans(start, end)
+
+    edge = start
+    buckets = 0
+    for span in sorted(spans, key=lambda s: s.after):
+        assert span.after == edge  # contiguous: no second missed, none counted twice
+        for moment in (span.after, span.until):
+            assert int((moment - rollups.EPOCH).total_seconds()) % span.level == 0
+        buckets += int((span.until - span.after).total_seconds()) // span.level
+        edge = span.until
+    assert edge == end or (not spans and length == 0)
+    assert buckets <= 2 * 59 + 2 * 59 + length // 3600
+
+
+def test_a_window_edge_must_be_a_whole_second():
+    with pytest.raises(ValueError, match="whole seconds"):
+        rollups.spans(at(0.5), at(10))
+
+
+# --- counts: on Postgres, through the real ingest paths --------------------------------------
+
+pytestmark = pytest.mark.django_db
+
+TEAMS = ["", "team-search", "team-ads"]
+ALIASES = ["", "batch", "chat"]
+MODELS = ["", "gpt-4o", "claude"]
+
+
+@st.composite
+def events(draw):
+    """A start or a finish of one of a few requests; descriptive fields often empty, so that a
+    later event fills them in, and finishes often on a whole second (a bucket's edge)."""
+    request_id = f"r{draw(st.integers(0, 6))}"
+    base = draw(st.integers(-SPREAD // 2, SPREAD // 2))
+    fraction = draw(st.sampled_from([0, 0, 0.25, 0.999999]))
+    fields = {
+        "gateway_team_id": draw(st.sampled_from(TEAMS)),
+        "key_alias": draw(st.sampled_from(ALIASES)),
+        "model_group": draw(st.sampled_from(MODELS)),
+    }
+    if draw(st.booleans()):
+        return Event(request_id=request_id, started_at=at(base - 5), **fields)
+    outcome = draw(st.sampled_from(["success", "failure"]))
+    failure_class = (
+        draw(st.sampled_from(["upstream", "gateway", "client"])) if outcome == "failure" else ""
+    )
+    return Event(
+        request_id=request_id,
+        finished_at=at(base + fraction),
+        outcome=outcome,
+        failure_class=failure_class,
+        **fields,
+    )
+
+
+# A batch stored as one post; "large" ones go through COPY (fresh rows) or the staged merge.
+batches = st.lists(
+    st.tuples(st.lists(events(), min_size=1, max_size=8), st.booleans(), st.booleans()),
+    min_size=1,
+    max_size=8,
+)
+windows = st.tuples(st.integers(-SPREAD // 2 - 90, SPREAD // 2 + 30), st.integers(0, SPREAD + 120))
+
+
+def _padding(n: int, salt: str) -> list[Event]:
+    """Fresh finished requests that push a batch over VALUES_BATCH_LIMIT, onto the COPY path."""
+    return [
+        Event(request_id=f"pad-{salt}-{i}", finished_at=at(i), outcome="success") for i in range(n)
+    ]
+
+
+def raw_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, params: list[str]):
+    sql = (
+        f"SELECT {GROUP_EXPRESSIONS[group_by]}, count(*), "
+        "count(*) FILTER (WHERE outcome = 'failure' AND failure_class = 'upstream'), "
+        "count(*) FILTER (WHERE outcome = 'failure' AND failure_class IN ('gateway', 'client')) "
+        f"FROM {GatewayRequest._meta.db_table} "
+        f"WHERE finished_at > %s AND finished_at <= %s AND {where} GROUP BY 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [start, end, *params])
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def rollup_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, params: list[str]):
+    source, source_params = rollups.window_source(start, end)
+    sql = (
+        f"SELECT {GROUP_EXPRESSIONS[group_by]}, sum(finished), sum(failed_upstream), "
+        f"sum(failed_gateway + failed_client) FROM {source} AS r WHERE {where} GROUP BY 1 "
+        "HAVING sum(finished) <> 0"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*source_params, *params])
+        return {row[0]: tuple(int(v) for v in row[1:]) for row in cursor.fetchall()}
+
+
+FILTERS = [
+    ("true", []),
+    (
+        "(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)",
+        ["team-search", "search", "Search"],
+    ),
+    ("key_alias = %s", ["chat"]),
+    ("(model_group = %s OR model = %s)", ["claude", "claude"]),
+]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    stream=batches,
+    fold_after=st.sets(st.integers(0, 8)),
+    window=windows,
+    group_by=st.sampled_from(sorted(GROUP_EXPRESSIONS)),
+    where=st.sampled_from(FILTERS),
+)
+def test_rollups_count_what_the_request_rows_say(stream, fold_after, window, group_by, where):
+    # Each example in a savepoint of its own, undone after: the next starts from nothing.
+    with transaction.atomic():
+        for n, (batch, large, again) in enumerate(stream):
+            if large:
+                batch = batch + _padding(VALUES_BATCH_LIMIT + 1, str(n))
+            store_events("gw", batch, T0)
+            if again:  # a replica posts the same batch: nothing changes
+                store_events("gw", batch, T0)
+            if n in fold_after:
+                rollups.fold(limit=3)  # a few at a time: part folded, part still deltas
+        start = at(window[0])
+        end = start + timedelta(seconds=window[1])
+        condition, params = where
+
+        assert rollup_counts(group_by, start, end, condition, params) == raw_counts(
+            group_by, start, end, condition, params
+        )
+        transaction.set_rollback(True)
+
+
+def test_a_finish_stored_twice_and_a_team_filled_in_later_count_once_in_the_new_team():
+    finish = Event(
+        request_id="r1", finished_at=at(0.5), outcome="failure", failure_class="upstream"
+    )
+    store_events("gw", [finish], T0)
+    store_events("gw", [finish], T0)
+    rollups.fold()
+    store_events(
+        "gw", [Event(request_id="r1", started_at=at(-3), gateway_team_id="team-search")], T0
+    )
+
+    counts = rollup_counts(GroupBy.TEAM, at(0), at(1), "true", [])
+
+    assert counts == {"team-search": (1, 1, 0)}
+    assert counts == raw_counts(GroupBy.TEAM, at(0), at(1), "true", [])
+
+
+def test_folding_in_parts_takes_each_change_once_into_every_level():
+    store_events(
+        "gw",
+        [Event(request_id=f"r{i}", finished_at=at(i), outcome="success") for i in range(20)],
+        T0,
+    )
+    taken = rollups.fold(limit=7) + rollups.fold(limit=7) + rollups.fold(limit=7) + rollups.fold()
+
+    assert taken == 20
+    assert RequestDelta.objects.count() == 0
+    for level in rollups.LEVELS:
+        total = sum(RequestRollup.objects.filter(level=level).values_list("finished", flat=True))
+        assert total == 20
+
+
+def test_the_fold_task_folds_every_change_a_batch_at_a_time(monkeypatch):
+    from ingest.tasks import fold_rollups
+
+    monkeypatch.setattr(rollups, "FOLD_BATCH", 4)
+    store_events(
+        "gw",
+        [Event(request_id=f"r{i}", finished_at=at(i), outcome="success") for i in range(10)],
+        T0,
+    )
+
+    assert fold_rollups() == 10
+    assert RequestDelta.objects.count() == 0
+    assert rollup_counts(GroupBy.EVERYTHING, at(-1), at(10), "true", []) == {"": (10, 0, 0)}
