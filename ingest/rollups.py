@@ -37,6 +37,9 @@ MEASURES = ("finished", "failed_upstream", "failed_gateway", "failed_client")
 FAILED_CLASSES = ("upstream", "gateway", "client")
 # Bucket sizes, in seconds, largest first.
 LEVELS = (3600, 60, 1)
+# How long each level's buckets are kept (docs/rollups.md): seconds for the edges of recent
+# windows, minutes for a month's spend with room to spare, hours for a year.
+KEEP = {1: timedelta(hours=3), 60: timedelta(days=45), 3600: timedelta(days=400)}
 
 REQUESTS = "ingest_gatewayrequest"
 DELTAS = "ingest_requestdelta"
@@ -189,6 +192,23 @@ def fold(limit: int = FOLD_BATCH) -> int:
     with connection.cursor() as cursor:
         cursor.execute(FOLD, [limit])
         return int(cursor.fetchone()[0])
+
+
+def prune(now: datetime, batch: int = 10_000) -> int:
+    """Delete the buckets older than their level is kept, a batch per transaction."""
+    deleted = 0
+    with connection.cursor() as cursor:
+        for level, kept in KEEP.items():
+            while True:
+                cursor.execute(
+                    f"DELETE FROM {ROLLUPS} WHERE id IN (SELECT id FROM {ROLLUPS} "
+                    "WHERE level = %s AND bucket < %s LIMIT %s)",
+                    [level, now - kept, batch],
+                )
+                deleted += cursor.rowcount
+                if cursor.rowcount < batch:
+                    break
+    return deleted
 
 
 # --- reading --------------------------------------------------------------------------------

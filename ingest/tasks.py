@@ -13,7 +13,11 @@ FOLD_ROUNDS = 20
 
 @shared_task(name="ingest.prune", ignore_result=True)
 def prune_old_requests() -> int:
-    return prune(timezone.now())
+    now = timezone.now()
+    deleted = prune(now)
+    if connection.vendor == "postgresql":
+        deleted += rollups.prune(now)
+    return deleted
 
 
 @shared_task(name="ingest.fold", ignore_result=True)

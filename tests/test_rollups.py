@@ -221,3 +221,22 @@ def test_the_fold_task_folds_every_change_a_batch_at_a_time(monkeypatch):
     assert fold_rollups() == 10
     assert RequestDelta.objects.count() == 0
     assert rollup_counts(GroupBy.EVERYTHING, at(-1), at(10), "true", []) == {"": (10, 0, 0)}
+
+
+def test_each_level_is_kept_for_its_own_time():
+    from ingest.tasks import prune_old_requests
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    for level, kept in rollups.KEEP.items():
+        for age in (kept - timedelta(minutes=1), kept + timedelta(minutes=1)):
+            RequestRollup.objects.create(
+                level=level, bucket=now - age, source="gw", gateway_team_id="",
+                gateway_team_alias="", key_alias="", model_group="", model="", finished=1,
+            )  # fmt: skip
+
+    prune_old_requests()
+
+    kept_now = sorted(RequestRollup.objects.values_list("level", "bucket"))
+    assert kept_now == sorted(
+        (level, now - kept + timedelta(minutes=1)) for level, kept in rollups.KEEP.items()
+    )
