@@ -1,4 +1,4 @@
-"""Sending one outbox entry to its channel, and deciding what comes after.
+"""Sending outbox entries to their channels, and deciding what comes after each.
 
 The channel's kind (``policies.channels``) builds the message, sends it and says what the
 answer means:
@@ -10,11 +10,12 @@ answer means:
   jitter, waiting at least what the service asked (Retry-After), until
   DELIVERY_RETRY_SECONDS have passed.
 
-No transaction or row lock is held while a service is called: a worker claims the delivery in
-a short transaction (its next attempt pushed past a lease, so that no other worker or sweep
-sends it meanwhile), sends it, then records the answer in another. Two workers never send it
-twice; a worker that dies mid-send leaves it pending, and once the lease has passed it is sent
-again with the same dedup key. Each channel goes its own way: a channel's messages of one
+No transaction or row lock is held while a service is called: a worker claims a task's
+deliveries in a short transaction (their next attempt pushed past a lease, so that no other
+worker or sweep sends them meanwhile), sends each on a thread of its own, then records the
+answers as they come, in other short ones. Two workers never send one twice; a worker that
+dies mid-send leaves it pending, and once the lease has passed it is sent again with the same
+dedup key. Each channel goes its own way: a channel's messages of one
 incident go out in order (a resolve waits for its own channel's trigger, never another's), and
 once a channel hangs its other messages wait (``policies.channel_health``). Muting is not
 decided here: the dispatch step decided it.
