@@ -215,15 +215,29 @@ def prune(now: datetime, batch: int = 10_000) -> int:
 
 
 def window_source(start: datetime, end: datetime) -> tuple[str, list[Any]]:
-    """A subquery of the counts of requests finished in (start, end], one row per bucket and
-    combination, with the columns DIMENSIONS and MEASURES: the rollups and the deltas not
-    folded yet."""
+    """A subquery of the counts of requests finished in (start, end], with the columns
+    DIMENSIONS and MEASURES: the rollups and the deltas not folded yet for its whole seconds,
+    and for the fraction of a second after the last of them (when `end` is not a whole
+    second), the request rows themselves. `start` is a whole second (docs/rollups.md)."""
+    whole_end = end.replace(microsecond=0)
     conditions = []
     params: list[Any] = []
-    for span in spans(start, end):
+    for span in spans(start, whole_end):
         conditions.append("(level = %s AND bucket > %s AND bucket <= %s)")
         params += [span.level, span.after, span.until]
     columns = ", ".join((*DIMENSIONS, *MEASURES))
     rollups = f"SELECT {columns} FROM {ROLLUPS} WHERE {' OR '.join(conditions) or 'false'}"
     deltas = f"SELECT {columns} FROM {DELTAS} WHERE bucket > %s AND bucket <= %s"
-    return f"({rollups} UNION ALL {deltas})", [*params, start, end]
+    params += [start, whole_end]
+    parts = [rollups, deltas]
+    if end > whole_end:
+        failed = ", ".join(
+            f"(outcome = 'failure' AND failure_class = '{cls}')::int AS failed_{cls}"
+            for cls in FAILED_CLASSES
+        )
+        parts.append(
+            f"SELECT {', '.join(DIMENSIONS)}, 1 AS finished, {failed} FROM {REQUESTS} "
+            "WHERE finished_at > %s AND finished_at <= %s"
+        )
+        params += [whole_end, end]
+    return f"({' UNION ALL '.join(parts)})", params

@@ -2,10 +2,11 @@
 (ingest/rollups.py) rather than the request rows: the rows read are set by the groups in each
 window, not by its traffic.
 
-Issue 13, step 2 (docs/rollups.md): exact, and tested against the per-policy query of
-``counting.window_for`` at whole-second moments; evaluation does not call it yet (slow and hung
-policies need latency counts the rollups do not keep yet, and evaluation moments must first
-become whole seconds).
+Issue 13, step 2 (docs/rollups.md): a window starts at the whole second at or before
+`now - Y` (the edge rule), and is exact: tested against a query of the rows with the same rule,
+and against ``counting.window_for``'s at whole-second moments, where the two rules agree.
+Evaluation does not call it yet: slow and hung policies need latency counts the rollups do not
+keep yet, and the per-request query must take the same rule first.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ KINDS = (PolicyKind.FAILURES, PolicyKind.FAILURE_RATE)
 
 
 def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
-    """Every group's count for each policy at `now` (a whole second), in one statement: what
-    ``counting.count_all`` gives for these policies."""
+    """Every group's count for each policy at `now`, in one statement: what
+    ``counting.count_all`` gives for these policies, over windows starting at the whole second
+    at or before `now - Y`."""
     counts: dict[int, dict[str, Count]] = {policy.pk: {} for policy in policies}
     if not policies:
         return counts
@@ -42,10 +44,15 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
     return counts
 
 
+def window_start(policy: AlertPolicy, now: datetime) -> datetime:
+    """The edge rule: the whole second at or before `now - Y`."""
+    return (now - timedelta(seconds=policy.window_seconds)).replace(microsecond=0)
+
+
 def _select(policy: AlertPolicy, now: datetime) -> tuple[str, list[Any]]:
     if policy.kind not in KINDS:
         raise ValueError(f"{policy.kind} policies are not counted from rollups yet")
-    source, params = rollups.window_source(now - timedelta(seconds=policy.window_seconds), now)
+    source, params = rollups.window_source(window_start(policy, now), now)
     failed = " + ".join(f"failed_{cls}" for cls in failure_classes(policy))
     # A failures policy counts its failed requests; a rate, the finished and the failed among
     # them. Groups whose counts net to nothing (a request moved to another team) are not shown,

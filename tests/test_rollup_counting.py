@@ -6,10 +6,13 @@ not, at whole-second moments."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from ingest import rollups
-from policies.models import PolicyKind
-from policies.rollup_counting import KINDS, count_finished
+from policies.counting import GROUP_EXPRESSIONS, TABLE, failed_of, filters_of
+from policies.evaluation import Count
+from policies.models import GroupBy, PolicyKind
+from policies.rollup_counting import KINDS, count_finished, window_start
 from tests.counting_scenario import NOW, make_policies, make_requests, reference_counts, search_team
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +44,43 @@ def test_a_policy_it_cannot_count_yet_is_an_error_not_a_guess(make_policy):
 
     with pytest.raises(ValueError, match="slow policies are not counted from rollups yet"):
         count_finished([slow], NOW)
+
+
+def rows_counted(policies, now):
+    """Each policy's query of the rows, with the rollups' edge rule: finished in
+    (the whole second at or before now - Y, now]."""
+    counts = {}
+    with connection.cursor() as cursor:
+        for policy in policies:
+            failed, classes = failed_of(policy)
+            where = ["finished_at > %s", "finished_at <= %s"]
+            params = [window_start(policy, now), now]
+            if policy.kind == PolicyKind.FAILURES:
+                where.append(failed)
+                params += classes
+            for condition, condition_params in filters_of(policy):
+                where.append(condition)
+                params += condition_params
+            cursor.execute(
+                f"SELECT {GROUP_EXPRESSIONS[GroupBy(policy.group_by)]}, "
+                f"SUM(CASE WHEN {failed} THEN 1 ELSE 0 END), COUNT(*) FROM {TABLE} "
+                f"WHERE {' AND '.join(where)} GROUP BY 1",
+                [*classes, *params],
+            )
+            counts[policy.pk] = {str(g or ""): Count(int(m), int(t)) for g, m, t in cursor}
+    return counts
+
+
+@pytest.mark.parametrize("folded", [False, True])
+@pytest.mark.parametrize("shift", [1e-6, 0.5, 59.999999, -0.25])
+def test_between_whole_seconds_the_window_starts_at_the_second_before(scenario, folded, shift):
+    """The fraction of the current second is read from the rows; the window starts at the
+    whole second at or before now - Y: exactly what a query of the rows with that rule says."""
+    if folded:
+        rollups.fold()
+    moment = NOW + timedelta(seconds=shift)
+
+    expected = rows_counted(scenario, moment)
+
+    assert count_finished(scenario, moment) == expected
+    assert sum(len(groups) for groups in expected.values()) > 20
