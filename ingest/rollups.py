@@ -7,7 +7,8 @@ set by the groups in it, not by its traffic (docs/rollups.md).
   INSERT per statement). A delta exists if and only if its change committed.
 - ``fold`` moves deltas into **rollups** of three levels (seconds, minutes, hours), off the hot
   path; two folders never take the same delta, and their additions commute.
-- ``window_counts`` adds the rollups and the deltas not folded yet: exact whatever the fold's lag.
+- ``window_source`` adds the rollups and the deltas not folded yet (and the current second's
+  fraction from the request rows): exact whatever the fold's lag.
 
 A request counts in the bucket of the whole second at or after its finish, ``(t - 1 s, t]``, as
 a window counts ``finished_at > now - Y AND finished_at <= now``; a minute or hour bucket is
