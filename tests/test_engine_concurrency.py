@@ -151,3 +151,45 @@ def test_two_workers_recording_answers_of_the_same_channels_do_not_deadlock(
 
     assert errors == []
     assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_two_folders_at_once_take_each_count_change_once():
+    """Two beats (or a slow fold and the next tick) fold at the same moment: each change to the
+    request counts goes into the rollups once, whichever folder took it."""
+    from ingest import rollups
+    from ingest.events import Event
+    from ingest.models import RequestDelta, RequestRollup
+    from ingest.store import store_events
+
+    for n in range(40):  # a statement each: 40 changes, each of its own second
+        store_events(
+            "gw",
+            [
+                Event(request_id=f"r{n}-{i}", finished_at=later(n), outcome="failure")
+                for i in range(5)
+            ],
+            T0,
+        )
+    assert RequestDelta.objects.count() == 40
+    barrier = threading.Barrier(2)
+    taken = [0, 0]
+
+    def fold(i):
+        try:
+            barrier.wait()
+            while batch := rollups.fold(limit=3):
+                taken[i] += batch
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=fold, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sum(taken) == 40
+    assert RequestDelta.objects.count() == 0
+    for level in rollups.LEVELS:
+        rows = RequestRollup.objects.filter(level=level)
+        assert sum(rows.values_list("finished", flat=True)) == 200
