@@ -170,14 +170,6 @@ def add_failures(aliases: list[str]) -> None:
     )
 
 
-def wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def delivered_count() -> int:
     from policies.models import Delivery
 
@@ -200,6 +192,7 @@ def per_incident_latency(prefix: str) -> list[float]:
 
 def console_figures(fakes: Fakes) -> dict[str, Any]:
     from policies.models import Delivery, DeliveryAttempt, Incident
+    from tests.e2e.live import wait_until
     from tests.e2e.processes import Console, child_environment, free_port
 
     port = free_port()
@@ -222,7 +215,7 @@ def console_figures(fakes: Fakes) -> dict[str, Any]:
         console.wait_until_ready()
         # The burst: INCIDENTS incidents in one evaluation, three deliveries each.
         add_failures([f"burst-{i}" for i in range(INCIDENTS)])
-        wait_for(lambda: delivered_count() >= 3 * INCIDENTS, 600, "the burst's deliveries")
+        wait_until(lambda: delivered_count() >= 3 * INCIDENTS, 600, "the burst's deliveries")
         burst = Delivery.objects.filter(incident__group_key__startswith="burst-")
         first = Incident.objects.filter(group_key__startswith="burst-").earliest("noticed_at")
         last = burst.latest("finished_at").finished_at
@@ -243,7 +236,9 @@ def console_figures(fakes: Fakes) -> dict[str, Any]:
         for i in range(PACED):
             add_failures([f"paced-{i}"])
             time.sleep(pause)
-        wait_for(lambda: delivered_count() >= 3 * (INCIDENTS + PACED), 120, "the paced deliveries")
+        wait_until(
+            lambda: delivered_count() >= 3 * (INCIDENTS + PACED), 120, "the paced deliveries"
+        )
         paced = per_incident_latency("paced-")
         log(f"paced: {len(paced)} incidents, transition to last delivery: {paced[:3]}...")
     finally:

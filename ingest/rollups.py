@@ -107,14 +107,20 @@ def _bucket(column: str, level: str = "1") -> str:
     return f"to_timestamp(ceil(extract(epoch FROM {column}) / {level}) * {level})"
 
 
-def _contributions(rows: str, sign: str) -> str:
+def _counted(sign: str = "") -> str:
+    """What one request row adds to the counts (or, with sign "-", takes from them): the
+    columns DIMENSIONS and MEASURES."""
     failed = ", ".join(
         f"{sign}(outcome = 'failure' AND failure_class = '{cls}')::int AS failed_{cls}"
         for cls in FAILED_CLASSES
     )
+    return f"{', '.join(DIMENSIONS)}, {sign}1 AS finished, {failed}"
+
+
+def _contributions(rows: str, sign: str) -> str:
     return (
-        f"SELECT {_bucket('finished_at')} AS bucket, {', '.join(DIMENSIONS)}, "
-        f"{sign}1 AS finished, {failed} FROM {rows} WHERE finished_at IS NOT NULL"
+        f"SELECT {_bucket('finished_at')} AS bucket, {_counted(sign)} "
+        f"FROM {rows} WHERE finished_at IS NOT NULL"
     )
 
 
@@ -232,13 +238,8 @@ def window_source(start: datetime, end: datetime) -> tuple[str, list[Any]]:
     params += [start, whole_end]
     parts = [rollups, deltas]
     if end > whole_end:
-        failed = ", ".join(
-            f"(outcome = 'failure' AND failure_class = '{cls}')::int AS failed_{cls}"
-            for cls in FAILED_CLASSES
-        )
         parts.append(
-            f"SELECT {', '.join(DIMENSIONS)}, 1 AS finished, {failed} FROM {REQUESTS} "
-            "WHERE finished_at > %s AND finished_at <= %s"
+            f"SELECT {_counted()} FROM {REQUESTS} WHERE finished_at > %s AND finished_at <= %s"
         )
         params += [whole_end, end]
     return f"({' UNION ALL '.join(parts)})", params

@@ -13,7 +13,7 @@ from alerting_console.celery import app
 def empty_queues() -> Iterator[None]:
     with app.connection_for_write() as conn:
         for queue in app.amqp.queues.values():
-            queue(conn.default_channel).declare()
+            queue(conn.default_channel).declare()  # as a worker would
     app.control.purge()
     yield
     app.control.purge()

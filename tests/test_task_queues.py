@@ -6,6 +6,7 @@ import pytest
 from alerting_console.celery import app
 from ingest.tasks import fold_rollups, prune_old_requests
 from policies.tasks import deliver, deliver_due, evaluate
+from tests.broker import empty_queues  # noqa: F401 - a fixture
 
 QUEUES = ("engine", "deliveries", "housekeeping")
 
@@ -20,16 +21,6 @@ def _length(conn, queue):
         return conn.default_channel.queue_declare(queue=queue, passive=True)[1]
     except conn.channel_errors:  # Redis keeps no empty list: an empty queue is not found
         return 0
-
-
-@pytest.fixture
-def empty_queues():
-    with app.connection_for_write() as conn:
-        for queue in app.amqp.queues.values():
-            queue(conn.default_channel).declare()  # as a worker would
-    app.control.purge()
-    yield
-    app.control.purge()
 
 
 @pytest.mark.usefixtures("empty_queues")
