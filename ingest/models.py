@@ -158,6 +158,14 @@ class GatewayRequest(models.Model):
     )
     total_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="All tokens.")
     received_at = models.DateTimeField(help_text="When the console first stored it.")
+    counted_on_insert = models.BooleanField(
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text="Whether the writer that inserted it counted it in the request counts "
+        "itself (ingest's bulk paths), so that the insert trigger does not "
+        "(ingest/rollups.py).",
+    )
 
     class Meta:
         verbose_name = "gateway request"

@@ -2,9 +2,13 @@
 set by the groups in it, not by its traffic (docs/rollups.md).
 
 - Each change to a request row (a finish stored, a team filled in later) is turned, in the
-  statement that made it, into a **delta**: what the new row adds to its second's counts, minus
-  what the old row did (statement-level triggers with transition tables; one aggregated
-  INSERT per statement). A delta exists if and only if its change committed.
+  transaction that made it, into a **delta**: what the new row adds to its second's counts,
+  minus what the old row did. A delta exists if and only if its change committed. Triggers
+  count every writer: a statement-level one the rows a merge changed (its transition tables
+  hold only those), a row-level one each row inserted, but for rows marked
+  ``counted_on_insert``: ingest's bulk paths count those themselves, in bulk (a transition
+  table of every inserted row, or a trigger call per row, cost ingest 8 to 17%:
+  docs/rollups.md).
 - ``fold`` moves deltas into **rollups** of three levels (seconds, minutes, hours), off the hot
   path; two folders never take the same delta, and their additions commute.
 - ``window_source`` adds the rollups and the deltas not folded yet (and the current second's
@@ -17,12 +21,18 @@ a window counts ``finished_at > now - Y AND finished_at <= now``; a minute or ho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import math
+import operator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from django.db import connection
+
+from ingest.events import Event
 
 # What policies group and filter on, as stored on the request.
 DIMENSIONS = (
@@ -98,7 +108,9 @@ def _ceil(moment: datetime, level: int) -> datetime:
     return EPOCH + timedelta(seconds=-(-_seconds(moment) // level) * level)
 
 
-# --- capture: the triggers ------------------------------------------------------------------
+# --- capture -------------------------------------------------------------------------------
+# The triggers are SQL of migrations ingest 0003 (merged rows: _aggregate_into_deltas over the
+# new rows' contributions and the old rows' negated) and 0004 (each row inserted), frozen there.
 
 
 def _bucket(column: str, level: str = "1") -> str:
@@ -117,10 +129,10 @@ def _counted(sign: str = "") -> str:
     return f"{', '.join(DIMENSIONS)}, {sign}1 AS finished, {failed}"
 
 
-def _contributions(rows: str, sign: str) -> str:
+def _contributions(rows: str, sign: str, condition: str = "true") -> str:
     return (
         f"SELECT {_bucket('finished_at')} AS bucket, {_counted(sign)} "
-        f"FROM {rows} WHERE finished_at IS NOT NULL"
+        f"FROM {rows} WHERE finished_at IS NOT NULL AND {condition}"
     )
 
 
@@ -134,30 +146,59 @@ def _aggregate_into_deltas(source: str) -> str:
     )
 
 
-INSERTED = _aggregate_into_deltas(_contributions("new_rows", ""))
-UPDATED = _aggregate_into_deltas(
-    f"{_contributions('new_rows', '')} UNION ALL {_contributions('old_rows', '-')}"
-)
+def counting_inserted(upsert: str) -> str:
+    """`upsert` (an ``INSERT ... ON CONFLICT DO UPDATE`` into the requests) as one statement
+    that also writes the deltas of the rows it inserted, aggregated (the rows it inserts are
+    marked ``counted_on_insert``).
+    The rows it updated are the update trigger's; ``xmax = 0`` tells an inserted row from an
+    updated one (an update locks it first)."""
+    returned = ", ".join(("(xmax = 0) AS inserted", "finished_at", "outcome", "failure_class"))
+    written = _contributions("written", "", "inserted")
+    return (
+        f"WITH written AS ({upsert} RETURNING {returned}, {', '.join(DIMENSIONS)}) "
+        + _aggregate_into_deltas(written)
+    )
 
-CREATE_TRIGGERS = f"""
-CREATE FUNCTION ingest_request_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN {INSERTED}; RETURN NULL; END $$;
-CREATE FUNCTION ingest_request_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN {UPDATED}; RETURN NULL; END $$;
-CREATE TRIGGER ingest_request_inserted AFTER INSERT ON {REQUESTS}
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ingest_request_inserted();
-CREATE TRIGGER ingest_request_updated AFTER UPDATE ON {REQUESTS}
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION ingest_request_updated();
-"""
-DROP_TRIGGERS = f"""
-DROP TRIGGER IF EXISTS ingest_request_inserted ON {REQUESTS};
-DROP TRIGGER IF EXISTS ingest_request_updated ON {REQUESTS};
-DROP FUNCTION IF EXISTS ingest_request_inserted();
-DROP FUNCTION IF EXISTS ingest_request_updated();
-"""
-# The rows stored before the triggers existed, as deltas: folded like any other.
-BACKFILL = _aggregate_into_deltas(_contributions(REQUESTS, ""))
+
+def count_rows_sql(where: str) -> str:
+    """The statement that writes the deltas of the request rows matching `where` (SQL with
+    placeholders): for a bulk load that marked its rows ``counted_on_insert``."""
+    return _aggregate_into_deltas(_contributions(REQUESTS, "", where))
+
+
+_DELTA_COLUMNS = ("bucket", *DIMENSIONS, *MEASURES)
+COPY_DELTAS = f"COPY {DELTAS} ({', '.join(_DELTA_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_DELTA_TYPES = ["timestamptz", *(["text"] * len(DIMENSIONS)), *(["int8"] * len(MEASURES))]
+
+
+def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event]) -> None:
+    """Write the deltas of requests just inserted by a COPY (which returns nothing; the rows it
+    wrote are marked ``counted_on_insert``): one per bucket and combination of the dimensions,
+    COPY'd."""
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for event in events:
+        finished = event.finished_at
+        if finished is None:
+            continue
+        # The bucket as whole seconds since the epoch, as the SQL's ceil: exact (a float holds
+        # today's microseconds; a fraction of one is never rounded away), and a third of the
+        # cost of datetime arithmetic, which is paid per event.
+        key = (math.ceil(finished.timestamp()), *_event_dimensions(event))
+        counted = sums.get(key)
+        if counted is None:
+            counted = sums[key] = [0] * len(MEASURES)
+        counted[0] += 1
+        if event.outcome == "failure" and event.failure_class in FAILED_CLASSES:
+            counted[1 + FAILED_CLASSES.index(event.failure_class)] += 1
+    if not sums:
+        return
+    with cursor.copy(COPY_DELTAS) as copy:
+        copy.set_types(_DELTA_TYPES)
+        for (bucket, *dimensions), counted in sums.items():
+            copy.write_row((EPOCH + timedelta(seconds=bucket), source, *dimensions, *counted))
+
+
+_event_dimensions = operator.attrgetter(*DIMENSIONS[1:])  # the source is the post's
 
 
 # --- folding --------------------------------------------------------------------------------
@@ -221,25 +262,32 @@ def prune(now: datetime, batch: int = 10_000) -> int:
 # --- reading --------------------------------------------------------------------------------
 
 
-def window_source(start: datetime, end: datetime) -> tuple[str, list[Any]]:
+def window_source(
+    start: datetime, end: datetime, cuts: Sequence[datetime] = ()
+) -> tuple[str, list[Any]]:
     """A subquery of the counts of requests finished in (start, end], with the columns
-    DIMENSIONS and MEASURES: the rollups and the deltas not folded yet for its whole seconds,
-    and for the fraction of a second after the last of them (when `end` is not a whole
-    second), the request rows themselves. `start` is a whole second (docs/rollups.md)."""
+    ``bucket`` (the end of a count's bucket), DIMENSIONS and MEASURES: the rollups and the
+    deltas not folded yet for its whole seconds, and for the fraction of a second after the
+    last of them (when `end` is not a whole second), the request rows themselves. `start` is a
+    whole second (docs/rollups.md); so are `cuts`, moments within the window that no bucket
+    read may straddle (where shorter windows start)."""
     whole_end = end.replace(microsecond=0)
+    edges = sorted({start, *(cut for cut in cuts if start < cut < whole_end), whole_end})
     conditions = []
     params: list[Any] = []
-    for span in spans(start, whole_end):
-        conditions.append("(level = %s AND bucket > %s AND bucket <= %s)")
-        params += [span.level, span.after, span.until]
-    columns = ", ".join((*DIMENSIONS, *MEASURES))
+    for after, until in itertools.pairwise(edges):
+        for span in spans(after, until):
+            conditions.append("(level = %s AND bucket > %s AND bucket <= %s)")
+            params += [span.level, span.after, span.until]
+    columns = ", ".join(("bucket", *DIMENSIONS, *MEASURES))
     rollups = f"SELECT {columns} FROM {ROLLUPS} WHERE {' OR '.join(conditions) or 'false'}"
     deltas = f"SELECT {columns} FROM {DELTAS} WHERE bucket > %s AND bucket <= %s"
     params += [start, whole_end]
     parts = [rollups, deltas]
     if end > whole_end:
         parts.append(
-            f"SELECT {_counted()} FROM {REQUESTS} WHERE finished_at > %s AND finished_at <= %s"
+            f"SELECT {_bucket('finished_at')} AS bucket, {_counted()} FROM {REQUESTS} "
+            "WHERE finished_at > %s AND finished_at <= %s"
         )
         params += [whole_end, end]
     return f"({' UNION ALL '.join(parts)})", params

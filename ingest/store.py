@@ -3,8 +3,10 @@
 On Postgres, small batches are one ``INSERT ... VALUES ... ON CONFLICT DO UPDATE`` that
 applies the rules of ``merge.py`` to rows already stored. Large batches of requests not
 stored yet are COPY'd straight into the table; otherwise they are COPY'd into a temporary
-table and merged with the same ``ON CONFLICT``. Other databases (the embedded SQLite
-default) take a slower ORM path that applies the same rules.
+table and merged with the same ``ON CONFLICT``. Triggers write the request counts' changes of
+what a statement changed (``rollups``), except on the large paths, which count the rows they
+insert themselves, in bulk, and mark them so. Other databases (the embedded SQLite default)
+take a slower ORM path that applies the same rules.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import psycopg
 from django.db import DatabaseError, connection, models, transaction
 
+from ingest import rollups
 from ingest.events import Event
 from ingest.merge import FINISH_FIELDS, adds_something, merge, merge_batch
 from ingest.models import GatewayRequest
@@ -65,15 +68,17 @@ CREATE_STAGING_SQL = (
     f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WITH NO DATA"
 )
 COPY_SQL = f"COPY {STAGING} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-COPY_FRESH_SQL = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+# Rows written by the bulk paths are counted by them, not by the insert trigger (rollups).
+COUNTED = "counted_on_insert"
+COPY_FRESH_SQL = f"COPY {TABLE} ({', '.join(COLUMNS)}, {COUNTED}) FROM STDIN (FORMAT BINARY)"
 # Rows are locked in the order they are written, on every path: the batch's, sorted by request
 # id (store_events). A SELECT without ORDER BY returns the staging table's heap order, which
 # stops being the COPY's order once earlier batches' deleted rows leave holes for it to fill.
 # "C" compares code points, as Python's sort does, whatever the database's collation.
 LOCK_ORDER = 'request_id COLLATE "C"'
-MERGE_STAGING_SQL = (
-    f"INSERT INTO {TABLE} AS t ({', '.join(COLUMNS)}) "
-    f"SELECT {', '.join(COLUMNS)} FROM {STAGING} ORDER BY {LOCK_ORDER} {ON_CONFLICT}"
+MERGE_STAGING_SQL = rollups.counting_inserted(
+    f"INSERT INTO {TABLE} AS t ({', '.join(COLUMNS)}, {COUNTED}) "
+    f"SELECT {', '.join(COLUMNS)}, true FROM {STAGING} ORDER BY {LOCK_ORDER} {ON_CONFLICT}"
 )
 # Emptied inside the same transaction, not at commit: a caller's outer transaction may
 # store several batches before it commits.
@@ -159,7 +164,8 @@ def _store_large(
     if time.time() >= _merge_until.get(source, 0.0):
         try:
             with transaction.atomic():
-                _copy(cursor, COPY_FRESH_SQL, source, batch, now)
+                _copy(cursor, COPY_FRESH_SQL, source, batch, now, counted=True)
+            rollups.copy_deltas(cursor, source, batch)
             return
         except psycopg.errors.UniqueViolation:
             _merge_until[source] = time.time() + MERGE_MEMORY_SECONDS
@@ -170,13 +176,23 @@ def _store_large(
 
 
 def _copy(
-    cursor: psycopg.Cursor[Any], sql: str, source: str, events: list[Event], now: datetime
+    cursor: psycopg.Cursor[Any],
+    sql: str,
+    source: str,
+    events: list[Event],
+    now: datetime,
+    counted: bool = False,
 ) -> None:
     # Binary COPY: a third of the cost of text COPY, the server parses no timestamps.
     with cursor.copy(sql) as copy:
-        copy.set_types(_binary_types())
-        for event in events:
-            copy.write_row((source, *event_values(event), now))
+        if counted:  # the column COUNTED follows COLUMNS
+            copy.set_types([*_binary_types(), "bool"])
+            for event in events:
+                copy.write_row((source, *event_values(event), now, True))
+        else:
+            copy.set_types(_binary_types())
+            for event in events:
+                copy.write_row((source, *event_values(event), now))
 
 
 def _execute_prepared(sql: str, params: list[Any]) -> None:

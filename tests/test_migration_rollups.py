@@ -55,3 +55,28 @@ def test_the_requests_stored_before_it_are_counted_and_later_changes_too():
         assert counted(T0, T0 + timedelta(hours=1)) == [("", 1, 0), ("team-search", 5, 2)]
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_after_0004_every_insert_is_counted_once_and_the_earlier_counts_stay():
+    """0004 swaps the statement-level insert trigger for a row-level one: a row inserted under
+    each is counted once, and a bulk load that marks its rows is left to count them itself."""
+    old = migrate([("ingest", "0003_request_rollups")])
+    old.get_model("ingest", "GatewayRequest").objects.create(
+        source="gw", request_id="before", finished_at=T0 + timedelta(seconds=1.5),
+        outcome="failure", failure_class="upstream", received_at=T0,
+    )  # fmt: skip
+    try:
+        new = migrate([("ingest", "0004_count_inserted_rows_per_row")])
+        requests = new.get_model("ingest", "GatewayRequest").objects
+        requests.create(
+            source="gw", request_id="after", finished_at=T0 + timedelta(seconds=2.5),
+            outcome="success", received_at=T0,
+        )  # fmt: skip
+        requests.create(
+            source="gw", request_id="loaded", finished_at=T0 + timedelta(seconds=3.5),
+            outcome="success", received_at=T0, counted_on_insert=True,
+        )  # fmt: skip
+
+        assert counted(T0, T0 + timedelta(hours=1)) == [("", 2, 1)]
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

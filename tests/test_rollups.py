@@ -14,8 +14,8 @@ from ingest import rollups
 from ingest.events import Event
 from ingest.models import GatewayRequest, RequestDelta, RequestRollup
 from ingest.store import VALUES_BATCH_LIMIT, store_events
-from policies.counting import GROUP_EXPRESSIONS
 from policies.models import GroupBy
+from policies.selection import GROUP_EXPRESSIONS
 
 # A whole hour, so that windows around it cross hour, minute and second edges.
 T0 = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
@@ -70,7 +70,7 @@ def events(draw):
     later event fills them in, and finishes often on a whole second (a bucket's edge)."""
     request_id = f"r{draw(st.integers(0, 6))}"
     base = draw(st.integers(-SPREAD // 2, SPREAD // 2))
-    fraction = draw(st.sampled_from([0, 0, 0.25, 0.999999]))
+    fraction = draw(st.sampled_from([0, 0, 0.000001, 0.25, 0.999999]))
     fields = {
         "gateway_team_id": draw(st.sampled_from(TEAMS)),
         "key_alias": draw(st.sampled_from(ALIASES)),
