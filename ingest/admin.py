@@ -16,8 +16,8 @@ from django.urls import URLPattern, path, reverse
 from ingest.models import GatewayRequest, IngestToken
 from ingest.paging import EstimatedCountPaginator
 from policies.admin.common import History, NoSecretLookups
-from policies.counting import team_condition
 from policies.models import Team
+from policies.selection import team_condition
 
 SHOW_ONCE_KEY = "ingest_token_to_show_once"
 

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from policies.counting import GROUP_EXPRESSIONS, TABLE, window_for
+from policies.counting import TABLE, window_for
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, Incident, PolicyKind
+from policies.selection import GROUP_EXPRESSIONS
 
 MAX_POINTS = 60
 MAX_STEPS_PER_WINDOW = 12

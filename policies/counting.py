@@ -3,8 +3,11 @@
 Plain SQL that Postgres and the embedded SQLite both run. `window_for` says what each
 policy counts, as the WHERE clause of a query of its own (which `details_for` runs);
 `count_all` gets the same counts for all policies from one pass over the requests
-(`sharedscan`). Each kind reads one window:
-- failures and failure_rate: requests that finished within (now - Y, now];
+(`sharedscan`); on Postgres, `rollup_counting` counts the policies of failures and failure
+rates from the request counts instead, exactly as these queries count the rows. Each kind
+reads one window:
+- failures and failure_rate: requests that finished within (S, now], where S is the whole
+  second at or before now - Y (``selection.window_start``);
 - slow: requests that finished within the window and took longer than T;
 - hung: requests whose T-th second fell within the window while they were still running,
   that is started within (now - Y - T, now - T] and finished late or not at all. A request
@@ -21,8 +24,10 @@ from typing import Any
 from django.db import connection
 
 from ingest.models import GatewayRequest
+from policies import rollup_counting
 from policies.evaluation import Count
-from policies.models import AlertPolicy, GroupBy, PolicyKind, Team
+from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies.selection import GROUP_EXPRESSIONS, failed_of, filters_of, window_start
 from policies.sharedscan import Spec, shared_sql
 
 TABLE = GatewayRequest._meta.db_table
@@ -32,13 +37,6 @@ TABLE = GatewayRequest._meta.db_table
 # groups: with the default 4 MB it sorts a wide window on disk instead of hashing the few
 # thousand groups there are (three times slower measured with every window at an hour).
 POSTGRES_SETTINGS = ["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'"]
-
-GROUP_EXPRESSIONS = {
-    GroupBy.EVERYTHING: "''",
-    GroupBy.TEAM: "COALESCE(NULLIF(gateway_team_id, ''), gateway_team_alias)",
-    GroupBy.KEY_ALIAS: "key_alias",
-    GroupBy.MODEL: "COALESCE(NULLIF(model_group, ''), model)",
-}
 
 
 @dataclass(frozen=True)
@@ -52,30 +50,21 @@ class Window:
     matched_params: tuple[Any, ...] = ()
 
 
-def failure_classes(policy: AlertPolicy) -> list[str]:
-    classes = ["upstream"]
-    if policy.count_gateway_rejections:
-        classes.append("gateway")
-    if policy.count_client_errors:
-        classes.append("client")
-    return classes
-
-
 def window_for(policy: AlertPolicy, now: datetime) -> Window:
-    start = now - timedelta(seconds=policy.window_seconds)
     conditions: list[str] = []
     params: list[Any] = []
     matched: str = ""
     matched_params: tuple[Any, ...] = ()
     if policy.kind == PolicyKind.HUNG:
         hang_after = timedelta(seconds=policy.duration_seconds or 0)
+        start = now - timedelta(seconds=policy.window_seconds)
         conditions.append("started_at > %s AND started_at <= %s")
         params += [start - hang_after, now - hang_after]
         conditions.append("(finished_at IS NULL OR latency_seconds > %s)")
         params.append(policy.duration_seconds)
     else:
         conditions.append("finished_at > %s AND finished_at <= %s")
-        params += [start, now]
+        params += [window_start(policy, now), now]
         failed, classes = failed_of(policy)
         if policy.kind == PolicyKind.FAILURES:
             conditions.append(failed)
@@ -91,33 +80,22 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
     return Window(" AND ".join(conditions), params, matched, matched_params)
 
 
-def filters_of(policy: AlertPolicy) -> list[tuple[str, tuple[Any, ...]]]:
-    """The policy's filters, each a condition and its parameters."""
-    conditions: list[tuple[str, tuple[Any, ...]]] = []
-    if policy.filter_team is not None:
-        conditions.append(team_condition(policy.filter_team))
-    if policy.filter_key_alias:
-        conditions.append(("key_alias = %s", (policy.filter_key_alias,)))
-    if policy.filter_model:
-        conditions.append(("(model_group = %s OR model = %s)", (policy.filter_model,) * 2))
-    return conditions
-
-
-def team_condition(team: Team) -> tuple[str, tuple[Any, ...]]:
-    """Which requests are the team's: its gateway id (or slug), or its alias (or name)."""
-    ids = [value for value in (team.gateway_team_id, team.slug) if value]
-    alias = team.gateway_team_alias or team.name
-    return "(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)", (ids[0], ids[-1], alias)
-
-
-def failed_of(policy: AlertPolicy) -> tuple[str, tuple[Any, ...]]:
-    """Which finished requests count as failed for this policy."""
-    classes = failure_classes(policy)
-    placeholders = ", ".join(["%s"] * len(classes))
-    return f"outcome = 'failure' AND failure_class IN ({placeholders})", tuple(classes)
-
-
 def count_all(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
+    """Every group's count for every policy at `now`. On Postgres, the policies of failures
+    and failure rates are counted from the request counts (``rollup_counting``), a read set by
+    the number of groups, not by traffic; the others, and every policy on the embedded SQLite,
+    from the request rows."""
+    from_rows = policies
+    counts: dict[int, dict[str, Count]] = {}
+    if connection.vendor == "postgresql":
+        from_counts = [policy for policy in policies if policy.kind in rollup_counting.KINDS]
+        from_rows = [policy for policy in policies if policy.kind not in rollup_counting.KINDS]
+        counts.update(rollup_counting.count_finished(from_counts, now))
+    counts.update(count_rows(from_rows, now))
+    return counts
+
+
+def count_rows(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
     """Every group's count for every policy at `now`, in one query that reads each request
     of the windows once for all the policies (``sharedscan``): one round trip in all."""
     counts: dict[int, dict[str, Count]] = {policy.pk: {} for policy in policies}

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies.selection import window_start
 
 Condition = tuple[str, tuple[Any, ...]]
 
@@ -211,7 +212,7 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
     now, table, ctes, selects = out.now, out.table, out.ctes, out.selects
 
     def start(spec: Spec) -> datetime:
-        return now - timedelta(seconds=spec.policy.window_seconds)
+        return window_start(spec.policy, now)
 
     starts = Ladder.of([start(spec) for spec in specs])
     ends = [*starts.points[1:], now]

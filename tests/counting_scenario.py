@@ -15,9 +15,10 @@ from typing import Any
 from django.db import connection
 
 from ingest.models import GatewayRequest
-from policies.counting import GROUP_EXPRESSIONS, TABLE, window_for
+from policies.counting import TABLE, window_for
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind, Team
+from policies.selection import GROUP_EXPRESSIONS
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TICK = timedelta(microseconds=1)  # what Postgres and SQLite store at the finest

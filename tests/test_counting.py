@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.models import GatewayRequest
-from policies.counting import count_groups
+from policies.counting import count_groups, count_rows
 from policies.evaluation import Count
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +51,22 @@ def test_failures_counts_upstream_failures_within_the_window(make_policy):
     failure(10), failure(59), failure(61), failure(5, "gateway"), failure(5, "client"), success(5)
 
     assert count_groups(policy, NOW) == {"": Count(2, 2)}
+
+
+def test_between_whole_seconds_a_window_starts_at_the_whole_second_before_now_minus_y(
+    make_policy,
+):
+    """The edge rule (docs/rollups.md): request counts are kept per whole second, so a window
+    read half a second past one starts at the second before now - Y, from the rows as from the
+    counts."""
+    policy = make_policy(kind="failures", threshold=1, window_seconds=60)
+    now = NOW + timedelta(seconds=0.5)
+    failure(59.8), failure(59.999999), failure(60), failure(-0.5), failure(-0.6)
+
+    # NOW - 59.8 s and NOW - 59.999999 s are before now - Y (NOW - 59.5 s), and after NOW - 60 s;
+    # NOW + 0.5 s is now itself, NOW + 0.6 s after it.
+    assert count_groups(policy, now) == {"": Count(3, 3)}
+    assert count_rows([policy], now) == {policy.pk: {"": Count(3, 3)}}
 
 
 def test_a_policy_can_count_gateway_rejections_and_client_errors(make_policy):

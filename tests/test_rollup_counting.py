@@ -9,10 +9,11 @@ import pytest
 from django.db import connection
 
 from ingest import rollups
-from policies.counting import GROUP_EXPRESSIONS, TABLE, failed_of, filters_of
+from policies.counting import TABLE
 from policies.evaluation import Count
 from policies.models import GroupBy, PolicyKind
-from policies.rollup_counting import KINDS, count_finished, window_start
+from policies.rollup_counting import KINDS, count_finished
+from policies.selection import GROUP_EXPRESSIONS, failed_of, filters_of, window_start
 from tests.counting_scenario import NOW, make_policies, make_requests, reference_counts, search_team
 
 pytestmark = pytest.mark.django_db

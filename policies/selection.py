@@ -1,0 +1,60 @@
+"""What a policy selects among the requests, in SQL that Postgres and the embedded SQLite both
+run, and that means the same on a request row as on a row of request counts (both carry the
+columns these read): its groups, its filters, which finished requests it counts as failed,
+and where its window starts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from policies.models import AlertPolicy, GroupBy, Team
+
+GROUP_EXPRESSIONS = {
+    GroupBy.EVERYTHING: "''",
+    GroupBy.TEAM: "COALESCE(NULLIF(gateway_team_id, ''), gateway_team_alias)",
+    GroupBy.KEY_ALIAS: "key_alias",
+    GroupBy.MODEL: "COALESCE(NULLIF(model_group, ''), model)",
+}
+
+
+def failure_classes(policy: AlertPolicy) -> list[str]:
+    classes = ["upstream"]
+    if policy.count_gateway_rejections:
+        classes.append("gateway")
+    if policy.count_client_errors:
+        classes.append("client")
+    return classes
+
+
+def filters_of(policy: AlertPolicy) -> list[tuple[str, tuple[Any, ...]]]:
+    """The policy's filters, each a condition and its parameters."""
+    conditions: list[tuple[str, tuple[Any, ...]]] = []
+    if policy.filter_team is not None:
+        conditions.append(team_condition(policy.filter_team))
+    if policy.filter_key_alias:
+        conditions.append(("key_alias = %s", (policy.filter_key_alias,)))
+    if policy.filter_model:
+        conditions.append(("(model_group = %s OR model = %s)", (policy.filter_model,) * 2))
+    return conditions
+
+
+def team_condition(team: Team) -> tuple[str, tuple[Any, ...]]:
+    """Which requests are the team's: its gateway id (or slug), or its alias (or name)."""
+    ids = [value for value in (team.gateway_team_id, team.slug) if value]
+    alias = team.gateway_team_alias or team.name
+    return "(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)", (ids[0], ids[-1], alias)
+
+
+def failed_of(policy: AlertPolicy) -> tuple[str, tuple[Any, ...]]:
+    """Which finished requests count as failed for this policy."""
+    classes = failure_classes(policy)
+    placeholders = ", ".join(["%s"] * len(classes))
+    return f"outcome = 'failure' AND failure_class IN ({placeholders})", tuple(classes)
+
+
+def window_start(policy: AlertPolicy, now: datetime) -> datetime:
+    """Where the window of a policy of finished requests starts: the whole second at or before
+    `now - Y` (docs/rollups.md, the edge rule; up to a second earlier than `now - Y`), so that
+    the request counts, kept per whole second, answer it exactly."""
+    return (now - timedelta(seconds=policy.window_seconds)).replace(microsecond=0)
