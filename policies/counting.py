@@ -25,18 +25,13 @@ from django.db import connection
 
 from ingest.models import GatewayRequest
 from policies import rollup_counting
+from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
 from policies.selection import GROUP_EXPRESSIONS, failed_of, filters_of, window_start
 from policies.sharedscan import Spec, shared_sql
 
 TABLE = GatewayRequest._meta.db_table
-# For the counting query only. Compiling its hundreds of small expressions costs about a
-# second, far more than JIT saves, once the plan's cost crosses jit_above_cost (about ten
-# times the benchmark's volume). And the planner takes each segment's rows for distinct
-# groups: with the default 4 MB it sorts a wide window on disk instead of hashing the few
-# thousand groups there are (three times slower measured with every window at an hour).
-POSTGRES_SETTINGS = ["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'"]
 
 
 @dataclass(frozen=True)
@@ -103,16 +98,8 @@ def count_rows(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str
         return counts
     specs = [Spec(policy, tuple(filters_of(policy)), failed_of(policy)) for policy in policies]
     sql, params = shared_sql(specs, now, TABLE, GROUP_EXPRESSIONS)
-    settings = POSTGRES_SETTINGS if connection.vendor == "postgresql" else []
-    with connection.cursor() as cursor:
-        # Sent with the query as one message (Django's psycopg cursors bind parameters on
-        # the client), so one implicit transaction: SET LOCAL ends with it, or with the
-        # caller's transaction.
-        cursor.execute("".join(f"{setting}; " for setting in settings) + sql, params)
-        for _ in settings:
-            cursor.nextset()
-        for policy_id, group, matched, total in cursor.fetchall():
-            counts[policy_id][str(group or "")] = Count(int(matched or 0), int(total or 0))
+    for policy_id, group, matched, total in fetch_counts(sql, params):
+        counts[policy_id][str(group or "")] = Count(int(matched or 0), int(total or 0))
     return counts
 
 

@@ -5,20 +5,21 @@ windows, not by their traffic.
 One statement reads the counts once for every policy, as ``sharedscan`` reads the rows once:
 the distinct window starts cut the widest window into segments, the counts of each segment are
 summed per combination of what policies group and filter on (a few rows per group, whatever
-the traffic), and each policy sums the segments from its own start on.
+the traffic), and each way of reading them (first segment, grouping, filters, failure
+classes) sums the segments from its own start on, once for the policies that share it.
 
-A window starts at the whole second at or before `now - Y` (``selection.window_start``), as
-``counting.window_for`` starts it for a query of the rows.
+A window starts at the whole second at or before `now - Y` (over two hours: the whole minute;
+``selection.window_start``), as ``counting.window_for`` starts it for a query of the rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
-
 from ingest import rollups
+from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
 from policies.selection import GROUP_EXPRESSIONS, failure_classes, filters_of, window_start
@@ -37,16 +38,43 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             raise ValueError(f"{policy.kind} policies are not counted from rollups yet")
     starts = sorted({window_start(policy, now) for policy in policies})
     sql, params = _segments(starts, now)
-    selects = []
+    # Policies that read the same segments the same way (most often: the same window and
+    # grouping, another threshold) share one read.
+    reads: dict[Read, list[AlertPolicy]] = {}
     for policy in policies:
-        select, select_params = _select(policy, starts.index(window_start(policy, now)))
+        read = Read(
+            first_segment=starts.index(window_start(policy, now)),
+            group_by=GroupBy(policy.group_by),
+            filters=tuple(filters_of(policy)),
+            classes=tuple(failure_classes(policy)),
+        )
+        reads.setdefault(read, []).append(policy)
+    selects = []
+    for number, read in enumerate(reads):
+        select, select_params = _select(number, read)
         selects.append(select)
         params += select_params
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH segments AS ({sql}) {' UNION ALL '.join(selects)}", params)
-        for policy_id, group, matched, total in cursor.fetchall():
-            counts[policy_id][str(group or "")] = Count(int(matched), int(total))
+    statement = f"WITH segments AS ({sql}) {' UNION ALL '.join(selects)}"
+    by_number = list(reads.values())
+    for number, group, failed, finished in fetch_counts(statement, params):
+        for policy in by_number[number]:
+            # A failures policy counts its failed requests; a rate, the finished and the failed
+            # among them. Groups whose counts net to nothing (a request moved to another team)
+            # are not shown, as a query of the rows would not show them.
+            total = int(failed) if policy.kind == PolicyKind.FAILURES else int(finished)
+            if total > 0:
+                counts[policy.pk][str(group or "")] = Count(int(failed), total)
     return counts
+
+
+@dataclass(frozen=True)
+class Read:
+    """What a policy reads of the segments."""
+
+    first_segment: int
+    group_by: GroupBy
+    filters: tuple[tuple[str, tuple[Any, ...]], ...]
+    classes: tuple[str, ...]
 
 
 def _segments(starts: list[datetime], now: datetime) -> tuple[str, list[Any]]:
@@ -68,20 +96,16 @@ def _segments(starts: list[datetime], now: datetime) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def _select(policy: AlertPolicy, first_segment: int) -> tuple[str, list[Any]]:
-    failed = " + ".join(f"failed_{cls}" for cls in failure_classes(policy))
-    # A failures policy counts its failed requests; a rate, the finished and the failed among
-    # them. Groups whose counts net to nothing (a request moved to another team) are not shown,
-    # as a query of the rows would not show them.
-    total = f"sum({failed})" if policy.kind == PolicyKind.FAILURES else "sum(finished)"
-    conditions = [f"s >= {first_segment}"]
+def _select(number: int, read: Read) -> tuple[str, list[Any]]:
+    failed = " + ".join(f"failed_{cls}" for cls in read.classes)
+    conditions = [f"s >= {read.first_segment}"]
     params: list[Any] = []
-    for condition, condition_params in filters_of(policy):
+    for condition, condition_params in read.filters:
         conditions.append(condition)
         params += condition_params
-    group = GROUP_EXPRESSIONS[GroupBy(policy.group_by)]
+    group = GROUP_EXPRESSIONS[read.group_by]
     sql = (
-        f"(SELECT {int(policy.pk)}, {group}, sum({failed}), {total} FROM segments "
-        f"WHERE {' AND '.join(conditions)} GROUP BY 2 HAVING {total} > 0)"
+        f"(SELECT {number}, {group}, sum({failed}), sum(finished) FROM segments "
+        f"WHERE {' AND '.join(conditions)} GROUP BY 2 HAVING sum(finished) > 0)"
     )
     return sql, params

@@ -53,8 +53,18 @@ def failed_of(policy: AlertPolicy) -> tuple[str, tuple[Any, ...]]:
     return f"outcome = 'failure' AND failure_class IN ({placeholders})", tuple(classes)
 
 
+# Request counts per second are kept three hours (ingest/rollups.py, KEEP); a window that reaches
+# further back starts on a minute, with an hour's margin for the hourly pruning.
+LONG_WINDOW_SECONDS = 2 * 3600
+
+
 def window_start(policy: AlertPolicy, now: datetime) -> datetime:
-    """Where the window of a policy of finished requests starts: the whole second at or before
-    `now - Y` (docs/rollups.md, the edge rule; up to a second earlier than `now - Y`), so that
-    the request counts, kept per whole second, answer it exactly."""
-    return (now - timedelta(seconds=policy.window_seconds)).replace(microsecond=0)
+    """Where the window of a policy of finished requests starts (docs/rollups.md, the edge
+    rule): the whole second at or before `now - Y` (up to a second earlier than `now - Y`), or
+    for a window over two hours the whole minute (up to a minute earlier, under 0.9% of it),
+    so that the request counts, kept per whole second and per whole minute, answer it
+    exactly."""
+    start = (now - timedelta(seconds=policy.window_seconds)).replace(microsecond=0)
+    if policy.window_seconds > LONG_WINDOW_SECONDS:
+        return start.replace(second=0)
+    return start

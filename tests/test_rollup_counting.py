@@ -85,3 +85,40 @@ def test_between_whole_seconds_the_window_starts_at_the_second_before(scenario, 
 
     assert count_finished(scenario, moment) == expected
     assert sum(len(groups) for groups in expected.values()) > 20
+
+
+@pytest.mark.parametrize("shift", [0.5, 30.25, 59.999999])
+def test_a_window_over_two_hours_starts_on_the_minute_and_needs_no_pruned_seconds(
+    make_policy, shift
+):
+    """Counts per second are kept three hours: a longer window starts at the whole minute at
+    or before now - Y, read from minutes at its start, and counts what a query of the rows
+    with that rule counts, after the pruning removed the seconds it no longer needs."""
+    from ingest.events import Event
+    from ingest.store import store_events
+
+    day = make_policy(kind=PolicyKind.FAILURES, threshold=1, window_seconds=86_400)
+    moment = NOW + timedelta(seconds=shift)
+    edge = moment - timedelta(days=1)  # requests either side of now - Y, and of its minute
+    offsets = [-90, -61, -60.5, -shift - 0.000001, -shift, -1, 0, 1, 3600, 86_000]
+    store_events(
+        "gw",
+        [
+            Event(request_id=f"r{i}", finished_at=edge + timedelta(seconds=offset),
+                  outcome="failure", failure_class="upstream")
+            for i, offset in enumerate(offsets)
+        ],
+        NOW,
+    )  # fmt: skip
+    rollups.fold()
+    rollups.prune(moment)
+
+    expected = rows_counted([day], moment)
+
+    assert window_start(day, moment) == (edge - timedelta(seconds=edge.second)).replace(
+        microsecond=0
+    )
+    assert count_finished([day], moment) == expected
+    # From the minute's start on: 0, 1, 3600 and 86000 s after now - Y, and 1 s before it
+    # when that is still after the minute's start.
+    assert expected[day.pk][""].matched == (4 if shift < 1 else 5)
