@@ -7,7 +7,10 @@ Prints, next to a baseline measured in the same run:
   query, one GROUP BY per policy (`eval_ms`, `eval_ratio_vs_sql`);
 - detection latency: from the HTTP answer to the ingest post that crosses a threshold to the
   fake PagerDuty receiving the trigger, over real processes (web server, Celery worker and
-  beat) with an evaluation interval of 1 s (`detection_p50_s`, `detection_p95_s`, `interval_s`).
+  beat) with an evaluation interval of 1 s (`detection_p50_s`, `detection_p95_s`, `interval_s`);
+- the scale phase (bench/scale.py): the same 100 policies over 1 and 10 million requests
+  (BENCH_SCALE_SIZES; 100 million on request), `eval_ms_1m`, `eval_ms_10m`, ... next to the
+  per-request SQL baseline where it finishes (`sql_ms_1m`, ...), and `scale_rows_max`.
 
 The last line is JSON.
 """
@@ -32,6 +35,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import scale  # noqa: E402
 from bench.common import log, set_up_django  # noqa: E402
 
 DATABASE_URL = os.environ.get(
@@ -50,11 +54,14 @@ def prepare_database() -> None:
 
 def fill_requests(now: datetime) -> None:
     """ROWS requests over the ten largest windows before `now`: teams, keys, models, 5%
-    failures, a few hung."""
+    failures, a few hung; counted and folded into the rollups."""
+    from ingest import rollups
+
     with psycopg.connect(DATABASE_URL) as conn:
         conn.execute(
-            "TRUNCATE ingest_gatewayrequest, policies_incidentevent, policies_deliveryattempt, "
-            "policies_delivery, policies_incident, policies_policystate, policies_alertpolicy CASCADE"
+            "TRUNCATE ingest_gatewayrequest, ingest_requestdelta, ingest_requestrollup, "
+            "policies_incidentevent, policies_deliveryattempt, policies_delivery, "
+            "policies_incident, policies_policystate, policies_alertpolicy CASCADE"
         )
         span = LARGEST_WINDOW * 10
         columns = (
@@ -82,6 +89,7 @@ def fill_requests(now: datetime) -> None:
             "key_hash",
             "user_id",
             "org_id",
+            "counted_on_insert",  # counted below, in one statement, as a bulk load would
         )
         with conn.cursor().copy(
             f"COPY ingest_gatewayrequest ({', '.join(columns)}) FROM STDIN"
@@ -117,10 +125,14 @@ def fill_requests(now: datetime) -> None:
                         "",
                         "",
                         "",
+                        True,
                     )
                 )
+        conn.execute(rollups.count_rows_sql("true"))
         conn.commit()
-        conn.execute("ANALYZE ingest_gatewayrequest")
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        scale.fold_all(conn)
+        scale.vacuum(conn)
 
 
 def make_policies() -> list[Any]:
@@ -152,7 +164,8 @@ def hand_written_sql(policies: list[Any], now: datetime) -> float:
     instead (policies/sharedscan.py), so it can beat this baseline: a ratio under 1."""
     from django.db import connection
 
-    from policies.counting import GROUP_EXPRESSIONS, window_for
+    from policies.counting import window_for
+    from policies.selection import GROUP_EXPRESSIONS
 
     parts, params = [], []
     for policy in policies:
@@ -174,25 +187,56 @@ def hand_written_sql(policies: list[Any], now: datetime) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def evaluation_cost(now: datetime) -> dict[str, float]:
+def evaluation_cost(now: datetime, rows: int = ROWS, baseline: bool = True) -> dict[str, float]:
+    """One evaluation of 100 policies (the median of five), and the per-request SQL baseline
+    unless told not to run it."""
     from policies.engine import evaluate_all
+    from policies.models import AlertPolicy
 
+    AlertPolicy.objects.all().delete()
     policies = make_policies()
     sql_ms, eval_ms = [], []
     evaluate_all(now - timedelta(seconds=1))  # the first evaluation creates each policy's state
     for run in range(5):
         moment = now + timedelta(milliseconds=run)
-        sql_ms.append(hand_written_sql(policies, moment))
+        if baseline:
+            sql_ms.append(hand_written_sql(policies, moment))
         started = time.perf_counter()
         outcomes = evaluate_all(moment)  # what the beat task runs
         eval_ms.append((time.perf_counter() - started) * 1000)
         assert len(outcomes) == len(policies)
-    figures = {
-        "eval_ms": round(statistics.median(eval_ms), 1),
-        "sql_ms": round(statistics.median(sql_ms), 1),
-    }
-    figures["eval_ratio_vs_sql"] = round(figures["eval_ms"] / figures["sql_ms"], 2)
-    log(f"evaluation of 100 policies over {ROWS} requests: {figures}")
+    figures = {"eval_ms": round(statistics.median(eval_ms), 1)}
+    if baseline:
+        figures["sql_ms"] = round(statistics.median(sql_ms), 1)
+        figures["eval_ratio_vs_sql"] = round(figures["eval_ms"] / figures["sql_ms"], 2)
+    log(f"evaluation of 100 policies over {rows:,} requests: {figures}")
+    return figures
+
+
+def scale_phase() -> dict[str, float]:
+    """`eval_ms_1m`, `eval_ms_10m`, ... for the sizes of BENCH_SCALE_SIZES (bench/scale.py)."""
+    from django.db import connection
+
+    figures: dict[str, float] = {}
+    now = datetime.now(UTC)
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        conn.execute(
+            "TRUNCATE ingest_gatewayrequest, ingest_requestdelta, ingest_requestrollup, "
+            "policies_incidentevent, policies_deliveryattempt, policies_delivery, "
+            "policies_incident, policies_policystate, policies_alertpolicy CASCADE"
+        )
+        stored = 0
+        for size in scale.SIZES:
+            log(f"scale: growing to {size:,} requests...")
+            scale.grow(conn, stored, size, now)
+            stored = size
+            connection.close()  # a fresh connection: no plan cached for a smaller table
+            measured = evaluation_cost(now, size, baseline=size <= scale.SQL_MAX)
+            name = scale.size_name(size)
+            figures[f"eval_ms_{name}"] = measured["eval_ms"]
+            if "sql_ms" in measured:
+                figures[f"sql_ms_{name}"] = measured["sql_ms"]
+            figures["scale_rows_max"] = size
     return figures
 
 
@@ -204,7 +248,8 @@ def detection_latency() -> dict[str, float]:
 
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE ingest_gatewayrequest, policies_alertpolicy, policies_channel, ingest_ingesttoken CASCADE"
+            "TRUNCATE ingest_gatewayrequest, ingest_requestdelta, ingest_requestrollup, "
+            "policies_alertpolicy, policies_channel, ingest_ingesttoken CASCADE"
         )
     redis.Redis.from_url(REDIS_URL).flushdb()
     key = Channel.objects.create(name="bench", kind="pagerduty", secret="B" * 32)
@@ -280,6 +325,7 @@ def main() -> None:
     fill_requests(now)
     figures = evaluation_cost(now)
     figures |= detection_latency()
+    figures |= scale_phase()
     print(json.dumps(figures))
 
 
