@@ -147,11 +147,10 @@ def _aggregate_into_deltas(source: str) -> str:
 
 
 def counting_inserted(upsert: str) -> str:
-    """`upsert` (an ``INSERT ... ON CONFLICT DO UPDATE`` into the requests) as one statement
-    that also writes the deltas of the rows it inserted, aggregated (the rows it inserts are
-    marked ``counted_on_insert``).
-    The rows it updated are the update trigger's; ``xmax = 0`` tells an inserted row from an
-    updated one (an update locks it first)."""
+    """`upsert` (an ``INSERT ... ON CONFLICT DO UPDATE`` into the requests, whose rows are
+    marked ``counted_on_insert``) as one statement that also writes the deltas of the rows it
+    inserted, aggregated. The rows it updated are the update trigger's; ``xmax = 0`` tells an
+    inserted row from an updated one (an update locks it first)."""
     returned = ", ".join(("(xmax = 0) AS inserted", "finished_at", "outcome", "failure_class"))
     written = _contributions("written", "", "inserted")
     return (

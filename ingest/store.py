@@ -165,10 +165,11 @@ def _store_large(
         try:
             with transaction.atomic():
                 _copy(cursor, COPY_FRESH_SQL, source, batch, now, counted=True)
-            rollups.copy_deltas(cursor, source, batch)
-            return
         except psycopg.errors.UniqueViolation:
             _merge_until[source] = time.time() + MERGE_MEMORY_SECONDS
+        else:
+            rollups.copy_deltas(cursor, source, batch)
+            return
     cursor.execute(CREATE_STAGING_SQL)
     _copy(cursor, COPY_SQL, source, batch, now)
     cursor.execute(MERGE_STAGING_SQL)

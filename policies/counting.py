@@ -7,8 +7,9 @@ policy counts, as the WHERE clause of a query of its own (which `details_for` ru
 rates from the request counts instead, exactly as these queries count the rows. Each kind
 reads one window:
 - failures and failure_rate: requests that finished within (S, now], where S is the whole
-  second at or before now - Y (``selection.window_start``);
-- slow: requests that finished within the window and took longer than T;
+  second at or before now - Y (the whole minute for windows over two hours:
+  ``selection.window_start``);
+- slow: requests that finished within the same window and took longer than T;
 - hung: requests whose T-th second fell within the window while they were still running,
   that is started within (now - Y - T, now - T] and finished late or not at all. A request
   that hung and finished later still counts in the windows that saw it hang, as LiteLLM counts
