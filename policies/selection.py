@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ingest import rollups
 from policies.models import AlertPolicy, GroupBy, Team
 
 GROUP_EXPRESSIONS = {
@@ -53,9 +54,9 @@ def failed_of(policy: AlertPolicy) -> tuple[str, tuple[Any, ...]]:
     return f"outcome = 'failure' AND failure_class IN ({placeholders})", tuple(classes)
 
 
-# Request counts per second are kept three hours (ingest/rollups.py, KEEP); a window that reaches
-# further back starts on a minute, with an hour's margin for the hourly pruning.
-LONG_WINDOW_SECONDS = 2 * 3600
+# Request counts per second are kept for a while (ingest/rollups.py, KEEP); a window that
+# reaches further back starts on a minute, with an hour's margin for the hourly pruning.
+LONG_WINDOW_SECONDS = (rollups.KEEP[1] - timedelta(hours=1)).total_seconds()
 
 
 def window_start(policy: AlertPolicy, now: datetime) -> datetime:

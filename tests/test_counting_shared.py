@@ -54,9 +54,8 @@ def test_every_policy_counts_what_its_own_query_counts(scenario):
     expected = reference_counts(scenario, NOW)
 
     assert count_all(scenario, NOW) == expected
-    assert (
-        count_rows(scenario, NOW) == expected
-    )  # Not equal by being empty: most policies count something, in several groups.
+    assert count_rows(scenario, NOW) == expected
+    # Not equal by being empty: most policies count something, in several groups.
     assert sum(1 for groups in expected.values() if groups) > 0.9 * len(scenario)
     assert sum(len(groups) for groups in expected.values()) > 2 * len(scenario)
 

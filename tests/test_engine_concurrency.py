@@ -161,7 +161,7 @@ def test_two_folders_at_once_take_each_count_change_once():
     from ingest.models import RequestDelta, RequestRollup
     from ingest.store import store_events
 
-    for n in range(40):  # 5 requests of one second each: 200 changes (a row trigger's each)
+    for n in range(40):  # 5 requests finished in each second: 200 changes, one a row
         store_events(
             "gw",
             [
