@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from alerting_console.history import change_history
+from ingest import latency
 
 TOKEN_PREFIX = "acs_"  # noqa: S105 - a marker, not a secret
 
@@ -216,6 +217,11 @@ class RequestDelta(_Counts):
     (negative where a row's old values stop counting), until folded into the rollups."""
 
     id = models.BigAutoField(primary_key=True)
+    latency_bin = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="How many latency edges lie below its requests' latency (ingest/latency.py).",
+    )
 
     class Meta:
         verbose_name = "request count change"
@@ -244,3 +250,13 @@ class RequestRollup(_Counts):
 
     def __str__(self) -> str:
         return f"{self.finished} finished in the {self.level} s to {self.bucket:%Y-%m-%d %H:%M:%S}"
+
+
+# The counts of requests slower than each latency edge: empty (NULL, no room taken) for none.
+for _index, _edge in enumerate(latency.EDGES):
+    RequestRollup.add_to_class(
+        latency.column(_index),
+        models.BigIntegerField(
+            null=True, editable=False, help_text=f"Requests slower than {latency.spelled(_edge)}."
+        ),
+    )

@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 from django.db import connection
 
+from ingest import latency
 from ingest.events import Event
 
 # What policies group and filter on, as stored on the request.
@@ -45,6 +46,9 @@ DIMENSIONS = (
 )
 # What is counted per bucket and combination of the dimensions.
 MEASURES = ("finished", "failed_upstream", "failed_gateway", "failed_client")
+# A delta also says which latency bin its requests are in (ingest/latency.py); folding turns
+# the bins into counts of requests slower than each edge, the rollups' latency.COLUMNS.
+DELTA_KEYS = ("bucket", *DIMENSIONS, "latency_bin")
 FAILED_CLASSES = ("upstream", "gateway", "client")
 # Bucket sizes, in seconds, largest first.
 LEVELS = (3600, 60, 1)
@@ -121,12 +125,13 @@ def _bucket(column: str, level: str = "1") -> str:
 
 def _counted(sign: str = "") -> str:
     """What one request row adds to the counts (or, with sign "-", takes from them): the
-    columns DIMENSIONS and MEASURES."""
+    columns DIMENSIONS, latency_bin and MEASURES."""
     failed = ", ".join(
         f"{sign}(outcome = 'failure' AND failure_class = '{cls}')::int AS failed_{cls}"
         for cls in FAILED_CLASSES
     )
-    return f"{', '.join(DIMENSIONS)}, {sign}1 AS finished, {failed}"
+    binned = f"{latency.bin_sql('latency_seconds')} AS latency_bin"
+    return f"{', '.join(DIMENSIONS)}, {binned}, {sign}1 AS finished, {failed}"
 
 
 def _contributions(rows: str, sign: str, condition: str = "true") -> str:
@@ -137,7 +142,7 @@ def _contributions(rows: str, sign: str, condition: str = "true") -> str:
 
 
 def _aggregate_into_deltas(source: str) -> str:
-    keys = ", ".join(("bucket", *DIMENSIONS))
+    keys = ", ".join(DELTA_KEYS)
     sums = ", ".join(f"sum({m})" for m in MEASURES)
     nonzero = " OR ".join(f"sum({m}) <> 0" for m in MEASURES)
     return (
@@ -151,7 +156,9 @@ def counting_inserted(upsert: str) -> str:
     marked ``counted_on_insert``) as one statement that also writes the deltas of the rows it
     inserted, aggregated. The rows it updated are the update trigger's; ``xmax = 0`` tells an
     inserted row from an updated one (an update locks it first)."""
-    returned = ", ".join(("(xmax = 0) AS inserted", "finished_at", "outcome", "failure_class"))
+    returned = ", ".join(
+        ("(xmax = 0) AS inserted", "finished_at", "outcome", "failure_class", "latency_seconds")
+    )
     written = _contributions("written", "", "inserted")
     return (
         f"WITH written AS ({upsert} RETURNING {returned}, {', '.join(DIMENSIONS)}) "
@@ -165,15 +172,15 @@ def count_rows_sql(where: str) -> str:
     return _aggregate_into_deltas(_contributions(REQUESTS, "", where))
 
 
-_DELTA_COLUMNS = ("bucket", *DIMENSIONS, *MEASURES)
+_DELTA_COLUMNS = (*DELTA_KEYS, *MEASURES)
 COPY_DELTAS = f"COPY {DELTAS} ({', '.join(_DELTA_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-_DELTA_TYPES = ["timestamptz", *(["text"] * len(DIMENSIONS)), *(["int8"] * len(MEASURES))]
+_DELTA_TYPES = ["timestamptz", *(["text"] * len(DIMENSIONS)), "int2", *(["int8"] * len(MEASURES))]
 
 
 def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event]) -> None:
     """Write the deltas of requests just inserted by a COPY (which returns nothing; the rows it
-    wrote are marked ``counted_on_insert``): one per bucket and combination of the dimensions,
-    COPY'd."""
+    wrote are marked ``counted_on_insert``): one per bucket, combination of the dimensions and
+    latency bin, COPY'd."""
     sums: dict[tuple[Any, ...], list[int]] = {}
     for event in events:
         finished = event.finished_at
@@ -182,7 +189,11 @@ def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event
         # The bucket as whole seconds since the epoch, as the SQL's ceil: exact (a float holds
         # today's microseconds; a fraction of one is never rounded away), and a third of the
         # cost of datetime arithmetic, which is paid per event.
-        key = (math.ceil(finished.timestamp()), *_event_dimensions(event))
+        key = (
+            math.ceil(finished.timestamp()),
+            *_event_dimensions(event),
+            latency.bin_of(event.latency_seconds),
+        )
         counted = sums.get(key)
         if counted is None:
             counted = sums[key] = [0] * len(MEASURES)
@@ -193,8 +204,8 @@ def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event
         return
     with cursor.copy(COPY_DELTAS) as copy:
         copy.set_types(_DELTA_TYPES)
-        for (bucket, *dimensions), counted in sums.items():
-            copy.write_row((EPOCH + timedelta(seconds=bucket), source, *dimensions, *counted))
+        for (bucket, *keys), counted in sums.items():
+            copy.write_row((EPOCH + timedelta(seconds=bucket), source, *keys, *counted))
 
 
 _event_dimensions = operator.attrgetter(*DIMENSIONS[1:])  # the source is the post's
@@ -203,6 +214,12 @@ _event_dimensions = operator.attrgetter(*DIMENSIONS[1:])  # the source is the po
 # --- folding --------------------------------------------------------------------------------
 
 _KEYS = ", ".join(("level", "bucket", *DIMENSIONS))
+_ROLLED = (*MEASURES, *latency.COLUMNS)
+# Slower than EDGES[i]: in a bin above i. No such request: NULL, which takes no room.
+_SLOWER = ", ".join(
+    f"NULLIF(sum(finished) FILTER (WHERE latency_bin > {i}), 0) AS {name}"
+    for i, name in enumerate(latency.COLUMNS)
+)
 # Takes a batch of deltas (rows another folder holds are skipped), adds them to each level, in
 # key order, and says how many it took.
 FOLD = f"""
@@ -212,17 +229,22 @@ WITH taken AS (
     ) RETURNING *
 ), levels AS (
     SELECT level, rolled AS bucket, {", ".join(DIMENSIONS)},
-        {", ".join(f"sum({m}) AS {m}" for m in MEASURES)}
+        {", ".join(f"sum({m}) AS {m}" for m in MEASURES)}, {_SLOWER}
     FROM (
         SELECT taken.*, l.level, {_bucket("taken.bucket", "l.level")} AS rolled
         FROM taken CROSS JOIN (VALUES {", ".join(f"({level})" for level in LEVELS)}) AS l (level)
     ) AS each_level
     GROUP BY level, rolled, {", ".join(DIMENSIONS)}
 ), written AS (
-    INSERT INTO {ROLLUPS} AS r ({_KEYS}, {", ".join(MEASURES)})
-    SELECT {_KEYS}, {", ".join(MEASURES)} FROM levels ORDER BY {_KEYS}
+    INSERT INTO {ROLLUPS} AS r ({_KEYS}, {", ".join(_ROLLED)})
+    SELECT {_KEYS}, {", ".join(_ROLLED)} FROM levels ORDER BY {_KEYS}
     ON CONFLICT ({_KEYS}) DO UPDATE SET
-        {", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in MEASURES)}
+        {", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in MEASURES)},
+        {
+    ", ".join(
+        f"{c} = NULLIF(COALESCE(r.{c}, 0) + COALESCE(EXCLUDED.{c}, 0), 0)" for c in latency.COLUMNS
+    )
+}
 )
 SELECT count(*) FROM taken
 """
@@ -262,14 +284,15 @@ def prune(now: datetime, batch: int = 10_000) -> int:
 
 
 def window_source(
-    start: datetime, end: datetime, cuts: Sequence[datetime] = ()
+    start: datetime, end: datetime, cuts: Sequence[datetime] = (), slower: Sequence[int] = ()
 ) -> tuple[str, list[Any]]:
     """A subquery of the counts of requests finished in (start, end], with the columns
-    ``bucket`` (the end of a count's bucket), DIMENSIONS and MEASURES: the rollups and the
-    deltas not folded yet for its whole seconds, and for the fraction of a second after the
-    last of them (when `end` is not a whole second), the request rows themselves. `start` is a
-    whole second (docs/rollups.md); so are `cuts`, moments within the window that no bucket
-    read may straddle (where shorter windows start)."""
+    ``bucket`` (the end of a count's bucket), DIMENSIONS, MEASURES and the counts of requests
+    slower than each edge ``latency.EDGES[i]`` for i in `slower` (``latency.column(i)``, NULL
+    for none): the rollups and the deltas not folded yet for its whole seconds, and for the
+    fraction of a second after the last of them (when `end` is not a whole second), the request
+    rows themselves. `start` is a whole second (docs/rollups.md); so are `cuts`, moments within
+    the window that no bucket read may straddle (where shorter windows start)."""
     whole_end = end.replace(microsecond=0)
     edges = sorted({start, *(cut for cut in cuts if start < cut < whole_end), whole_end})
     conditions = []
@@ -279,14 +302,23 @@ def window_source(
             conditions.append("(level = %s AND bucket > %s AND bucket <= %s)")
             params += [span.level, span.after, span.until]
     columns = ", ".join(("bucket", *DIMENSIONS, *MEASURES))
-    rollups = f"SELECT {columns} FROM {ROLLUPS} WHERE {' OR '.join(conditions) or 'false'}"
-    deltas = f"SELECT {columns} FROM {DELTAS} WHERE bucket > %s AND bucket <= %s"
+    names = [latency.column(i) for i in slower]
+    rolled = ", ".join((columns, *names))
+    rollups = f"SELECT {rolled} FROM {ROLLUPS} WHERE {' OR '.join(conditions) or 'false'}"
+    binned = ", ".join(
+        (columns, *(f"CASE WHEN latency_bin > {i} THEN finished END" for i in slower))
+    )
+    deltas = f"SELECT {binned} FROM {DELTAS} WHERE bucket > %s AND bucket <= %s"
     params += [start, whole_end]
     parts = [rollups, deltas]
     if end > whole_end:
+        failed = ", ".join(
+            f"(outcome = 'failure' AND failure_class = '{cls}')::int" for cls in FAILED_CLASSES
+        )
+        slow = (f"(latency_seconds > {latency.EDGES[i]!r})::int" for i in slower)
+        counted = ", ".join((_bucket("finished_at"), *DIMENSIONS, "1", failed, *slow))
         parts.append(
-            f"SELECT {_bucket('finished_at')} AS bucket, {_counted()} FROM {REQUESTS} "
-            "WHERE finished_at > %s AND finished_at <= %s"
+            f"SELECT {counted} FROM {REQUESTS} WHERE finished_at > %s AND finished_at <= %s"
         )
         params += [whole_end, end]
     return f"({' UNION ALL '.join(parts)})", params

@@ -1,12 +1,14 @@
-"""Counting the policies of finished requests (failures, failure rate) from the request counts
-(ingest/rollups.py) rather than the request rows: the rows read are set by the groups in the
-windows, not by their traffic.
+"""Counting the policies of finished requests (failures, failure rate, slow) from the request
+counts (ingest/rollups.py) rather than the request rows: the rows read are set by the groups in
+the windows, not by their traffic. A slow policy's T is a latency edge (ingest/latency.py),
+whose count of slower requests the counts keep.
 
 One statement reads the counts once for every policy, as ``sharedscan`` reads the rows once:
 the distinct window starts cut the widest window into segments, the counts of each segment are
 summed per combination of what policies group and filter on (a few rows per group, whatever
 the traffic), and each way of reading them (first segment, grouping, filters, failure
-classes) sums the segments from its own start on, once for the policies that share it.
+classes or latency edge) sums the segments from its own start on, once for the policies that
+share it.
 
 A window starts at the whole second at or before `now - Y` (over two hours: the whole minute;
 ``selection.window_start``), as ``counting.window_for`` starts it for a query of the rows.
@@ -18,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest import rollups
+from ingest import latency, rollups
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
 from policies.selection import GROUP_EXPRESSIONS, failure_classes, filters_of, window_start
 
-KINDS = (PolicyKind.FAILURES, PolicyKind.FAILURE_RATE)
+KINDS = (PolicyKind.FAILURES, PolicyKind.FAILURE_RATE, PolicyKind.SLOW)
 
 
 def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
@@ -37,7 +39,8 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
         if policy.kind not in KINDS:
             raise ValueError(f"{policy.kind} policies are not counted from rollups yet")
     starts = sorted({window_start(policy, now) for policy in policies})
-    sql, params = _segments(starts, now)
+    slower = sorted({edge for policy in policies if (edge := _edge(policy)) is not None})
+    sql, params = _segments(starts, now, slower)
     # Policies that read the same segments the same way (most often: the same window and
     # grouping, another threshold) share one read.
     reads: dict[Read, list[AlertPolicy]] = {}
@@ -46,7 +49,8 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             first_segment=starts.index(window_start(policy, now)),
             group_by=GroupBy(policy.group_by),
             filters=tuple(filters_of(policy)),
-            classes=tuple(failure_classes(policy)),
+            classes=() if policy.kind == PolicyKind.SLOW else tuple(failure_classes(policy)),
+            slower=_edge(policy),
         )
         reads.setdefault(read, []).append(policy)
     selects = []
@@ -58,10 +62,10 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
     by_number = list(reads.values())
     for number, group, failed, finished in fetch_counts(statement, params):
         for policy in by_number[number]:
-            # A failures policy counts its failed requests; a rate, the finished and the failed
-            # among them. Groups whose counts net to nothing (a request moved to another team)
-            # are not shown, as a query of the rows would not show them.
-            total = int(failed) if policy.kind == PolicyKind.FAILURES else int(finished)
+            # A failures policy counts its failed requests (a slow one, its slow ones); a rate,
+            # the finished and the failed among them. Groups whose counts net to nothing (a
+            # request moved to another team) are not shown, as a query of the rows would not.
+            total = int(finished) if policy.kind == PolicyKind.FAILURE_RATE else int(failed)
             if total > 0:
                 counts[policy.pk][str(group or "")] = Count(int(failed), total)
     return counts
@@ -75,19 +79,28 @@ class Read:
     group_by: GroupBy
     filters: tuple[tuple[str, tuple[Any, ...]], ...]
     classes: tuple[str, ...]
+    slower: int | None  # slow policies: the index of their T among the latency edges
 
 
-def _segments(starts: list[datetime], now: datetime) -> tuple[str, list[Any]]:
+def _edge(policy: AlertPolicy) -> int | None:
+    if policy.kind != PolicyKind.SLOW:
+        return None
+    return latency.index_of(policy.duration_seconds or 0)
+
+
+def _segments(starts: list[datetime], now: datetime, slower: list[int]) -> tuple[str, list[Any]]:
     """The counts of the window (starts[0], now], summed per segment `s` (finished after
-    starts[s], and before the next start) and combination of the dimensions."""
-    source, source_params = rollups.window_source(starts[0], now, cuts=starts[1:])
+    starts[s], and before the next start) and combination of the dimensions; with the counts
+    of requests slower than the edges `slower`."""
+    source, source_params = rollups.window_source(starts[0], now, starts[1:], slower)
     # Every count read lies in one segment (no bucket read straddles a start): the one whose
     # start is before the bucket's end, and whose next start is at or after it. The current
     # second's fraction falls in the last.
     rungs = " ".join(f"WHEN bucket <= %s THEN {s}" for s in range(len(starts) - 1))
     params = [*starts[1:], *source_params]  # in the order of their placeholders
     segment = f"CASE {rungs} ELSE {len(starts) - 1} END" if rungs else "0"
-    sums = ", ".join(f"sum({measure}) AS {measure}" for measure in rollups.MEASURES)
+    measures = (*rollups.MEASURES, *(latency.column(i) for i in slower))
+    sums = ", ".join(f"sum({measure}) AS {measure}" for measure in measures)
     dimensions = ", ".join(rollups.DIMENSIONS)
     sql = (
         f"SELECT {segment} AS s, {dimensions}, {sums} FROM {source} AS counts "
@@ -97,7 +110,10 @@ def _segments(starts: list[datetime], now: datetime) -> tuple[str, list[Any]]:
 
 
 def _select(number: int, read: Read) -> tuple[str, list[Any]]:
-    failed = " + ".join(f"failed_{cls}" for cls in read.classes)
+    if read.slower is None:
+        failed = " + ".join(f"failed_{cls}" for cls in read.classes)
+    else:  # none slower: NULL
+        failed = f"COALESCE({latency.column(read.slower)}, 0)"
     conditions = [f"s >= {read.first_segment}"]
     params: list[Any] = []
     for condition, condition_params in read.filters:

@@ -103,7 +103,7 @@ def test_a_fractional_hanging_threshold_is_kept():
     assert found[HANGING_POLICY].duration_seconds == 2.5
 
 
-def test_a_hanging_threshold_below_a_millisecond_becomes_one_with_a_note():
+def test_a_hanging_threshold_below_the_smallest_duration_becomes_it_with_a_note():
     # LiteLLM's own docs use 0.0000001 s to see a hanging alert at once.
     found, notes = policies(
         """
@@ -113,10 +113,20 @@ def test_a_hanging_threshold_below_a_millisecond_becomes_one_with_a_note():
         """
     )
 
-    assert found[HANGING_POLICY].duration_seconds == 0.001
+    assert found[HANGING_POLICY].duration_seconds == 0.1
     assert notes == [
         "config.yaml line 4, general_settings.alerting_args.hanging_threshold_seconds: "
-        "1e-07 s is below the console's smallest T; using 0.001 s"
+        "1e-07 s is not one of the console's durations T; using 0.1 s"
+    ]
+
+
+def test_a_hanging_threshold_between_two_durations_takes_the_one_below_with_a_note():
+    found, notes = policies("general_settings: {alerting_args: {hanging_threshold_seconds: 100}}")
+
+    assert found[HANGING_POLICY].duration_seconds == 90  # hung sooner: pages no less often
+    assert notes == [
+        "config.yaml line 1, general_settings.alerting_args.hanging_threshold_seconds: "
+        "100 s is not one of the console's durations T; using 90 s"
     ]
 
 

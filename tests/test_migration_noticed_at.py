@@ -4,20 +4,13 @@ detected_at (nothing else is known of when they were noticed)."""
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("policies", "0007_routing_key_owning_team")]
 AFTER = [("policies", "0008_incident_noticed_at")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def test_existing_incidents_are_noticed_when_they_were_detected():
@@ -35,4 +28,4 @@ def test_existing_incidents_are_noticed_when_they_were_detected():
         rows = new.get_model("policies", "Incident").objects.order_by("detected_at")
         assert [(r.detected_at, r.noticed_at) for r in rows] == [(at, at) for at in detected]
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()

@@ -1,26 +1,25 @@
 """Migration ingest 0003 counts the requests stored before it: the rows written by the previous
-schema become deltas, and every change after it has its own (ingest/rollups.py)."""
+schema become deltas, and every change after it has its own (ingest/rollups.py); 0004 and 0005
+keep those counts while changing how they are written."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-from ingest import rollups
+from ingest import latency, rollups
+from tests.migrating import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# The fold as it was before the deltas had a latency bin.
+FOLD_BEFORE = importlib.import_module(
+    "ingest.migrations.0005_count_slower_per_latency_edge"
+).FOLD_BEFORE
 BEFORE = [("ingest", "0002_token_history")]
 AFTER = [("ingest", "0003_request_rollups")]
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def counted(start, end):
@@ -47,14 +46,15 @@ def test_the_requests_stored_before_it_are_counted_and_later_changes_too():
     try:
         new = migrate(AFTER)
         assert counted(T0, T0 + timedelta(hours=1)) == [("team-search", 5, 2)]
-        rollups.fold()
+        with connection.cursor() as cursor:
+            cursor.execute(FOLD_BEFORE)
         # A change after the migration: the running request finishes.
         new.get_model("ingest", "GatewayRequest").objects.filter(request_id="running").update(
             finished_at=T0 + timedelta(seconds=30), outcome="success"
         )
         assert counted(T0, T0 + timedelta(hours=1)) == [("", 1, 0), ("team-search", 5, 2)]
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()
 
 
 def test_after_0004_every_insert_is_counted_once_and_the_earlier_counts_stay():
@@ -79,4 +79,70 @@ def test_after_0004_every_insert_is_counted_once_and_the_earlier_counts_stay():
 
         assert counted(T0, T0 + timedelta(hours=1)) == [("", 2, 1)]
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()
+
+
+def slower_counted(start, end):
+    """Per team: requests finished in (start, end] slower than each edge, from the counts."""
+    every = range(len(latency.EDGES))
+    source, params = rollups.window_source(start, end, slower=every)
+    sums = ", ".join(f"COALESCE(sum({latency.column(i)}), 0)" for i in every)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT gateway_team_id, {sums} FROM {source} AS r GROUP BY 1 ORDER BY 1", params
+        )
+        return {team: tuple(int(n) for n in slower) for team, *slower in cursor.fetchall()}
+
+
+def slower_stored(start, end):
+    """The same, straight from the request rows."""
+    sums = ", ".join(
+        f"count(*) FILTER (WHERE latency_seconds > {edge!r})" for edge in latency.EDGES
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT gateway_team_id, {sums} FROM {rollups.REQUESTS} "
+            "WHERE finished_at > %s AND finished_at <= %s GROUP BY 1 ORDER BY 1",
+            [start, end],
+        )
+        return {team: tuple(int(n) for n in slower) for team, *slower in cursor.fetchall()}
+
+
+def test_after_0005_the_counts_say_how_many_were_slower_than_each_edge():
+    """Rows stored under 0004, some of them folded and some still deltas, get their slow counts
+    from the rows; the changes after it carry their latency bin."""
+    old = migrate([("ingest", "0004_count_inserted_rows_per_row")])
+    requests = old.get_model("ingest", "GatewayRequest").objects
+    latencies = [None, 0.05, 0.1, 0.1000001, 4.0, 5.0, 299.0, 301.0, 90000.0]
+    for i, seconds in enumerate(latencies[:5]):
+        requests.create(
+            source="gw", request_id=f"folded{i}", latency_seconds=seconds,
+            finished_at=T0 + timedelta(seconds=i + 0.5), outcome="success", received_at=T0,
+            gateway_team_id="team-a",
+        )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(FOLD_BEFORE)
+    for i, seconds in enumerate(latencies[5:]):
+        requests.create(
+            source="gw", request_id=f"waiting{i}", latency_seconds=seconds,
+            finished_at=T0 + timedelta(minutes=2, seconds=i), outcome="success", received_at=T0,
+            gateway_team_id="team-b",
+        )  # fmt: skip
+    requests.create(source="gw", request_id="running", started_at=T0, received_at=T0)
+    window = (T0, T0 + timedelta(hours=2))
+    try:
+        new = migrate([("ingest", "0005_count_slower_per_latency_edge")])
+        assert slower_counted(*window) == slower_stored(*window)
+        assert slower_counted(*window)["team-b"][latency.index_of(300)] == 2
+        rollups.fold()
+        # After it: a finish with its latency, and a latency that moves a request's bin.
+        moved = new.get_model("ingest", "GatewayRequest").objects
+        moved.filter(request_id="running").update(
+            finished_at=T0 + timedelta(seconds=30), latency_seconds=30.0, outcome="success"
+        )
+        moved.filter(request_id="folded4").update(latency_seconds=0.2)
+        assert slower_counted(*window) == slower_stored(*window)
+        rollups.fold()
+        assert slower_counted(*window) == slower_stored(*window)
+    finally:
+        migrate_to_latest()

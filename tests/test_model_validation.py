@@ -104,6 +104,16 @@ def test_policy_defaults_match_litellm():
         ({"kind": "slow"}, "duration_seconds", "A slow policy needs T"),
         ({"kind": "failures", "duration_seconds": 30}, "duration_seconds", "Only hung and slow"),
         ({"kind": "hung", "duration_seconds": 0}, "duration_seconds", "more than 0 seconds"),
+        (
+            {"kind": "slow", "duration_seconds": 4.5},
+            "duration_seconds",
+            "4.5 s is not one. The nearest: 4 s or 5 s.",
+        ),
+        (
+            {"kind": "hung", "duration_seconds": 100_000},
+            "duration_seconds",
+            "(from 100 ms to 1 d); 100000 s is not one. The nearest: 86400 s.",
+        ),
     ],
 )
 def test_a_policy_out_of_bounds_is_refused_on_its_field(fields, field, message):

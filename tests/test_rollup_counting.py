@@ -1,7 +1,7 @@
-"""Failures and failure-rate policies counted from the request counts give exactly what each
-policy's own query of the request rows gives: on the shared counting test's scenario (requests
-on each side of every window edge, every grouping, filters, failure-class opt-ins), folded and
-not, at whole-second moments."""
+"""Failures, failure-rate and slow policies counted from the request counts give exactly what
+each policy's own query of the request rows gives: on the shared counting test's scenario
+(requests on each side of every window edge and every T, every grouping, filters,
+failure-class opt-ins), folded and not, at whole-second moments and between them."""
 
 from datetime import timedelta
 
@@ -41,10 +41,10 @@ def test_it_counts_what_each_policys_own_query_counts(scenario, folded, shift):
 
 
 def test_a_policy_it_cannot_count_yet_is_an_error_not_a_guess(make_policy):
-    slow = make_policy(kind=PolicyKind.SLOW, duration_seconds=5.0)
+    hung = make_policy(kind=PolicyKind.HUNG, duration_seconds=5.0)
 
-    with pytest.raises(ValueError, match="slow policies are not counted from rollups yet"):
-        count_finished([slow], NOW)
+    with pytest.raises(ValueError, match="hung policies are not counted from rollups yet"):
+        count_finished([hung], NOW)
 
 
 def rows_counted(policies, now):
@@ -59,6 +59,9 @@ def rows_counted(policies, now):
             if policy.kind == PolicyKind.FAILURES:
                 where.append(failed)
                 params += classes
+            if policy.kind == PolicyKind.SLOW:
+                where.append("latency_seconds > %s")
+                params.append(policy.duration_seconds)
             for condition, condition_params in filters_of(policy):
                 where.append(condition)
                 params += condition_params
@@ -68,7 +71,10 @@ def rows_counted(policies, now):
                 f"WHERE {' AND '.join(where)} GROUP BY 1",
                 [*classes, *params],
             )
-            counts[policy.pk] = {str(g or ""): Count(int(m), int(t)) for g, m, t in cursor}
+            counts[policy.pk] = {
+                str(g or ""): Count(int(t), int(t)) if policy.kind == PolicyKind.SLOW else
+                Count(int(m), int(t)) for g, m, t in cursor
+            }  # fmt: skip
     return counts
 
 

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest import rollups
+from ingest import latency, rollups, store
 from ingest.events import Event
 from ingest.models import GatewayRequest, RequestDelta, RequestRollup
 from ingest.store import VALUES_BATCH_LIMIT, store_events
@@ -87,6 +87,8 @@ def events(draw):
         finished_at=at(base + fraction),
         outcome=outcome,
         failure_class=failure_class,
+        # None: derived from the start when it is known. The others: on and around edges.
+        latency_seconds=draw(st.sampled_from([None, None, 0.1, 4.999999, 5.0, 5.000001, 301.5])),
         **fields,
     )
 
@@ -102,17 +104,31 @@ windows = st.tuples(st.integers(-SPREAD // 2 - 90, SPREAD // 2 + 30), st.integer
 
 def _padding(n: int, salt: str) -> list[Event]:
     """Fresh finished requests that push a batch over VALUES_BATCH_LIMIT, onto the COPY path."""
+    latencies = [None, 0.1, 5.0, 5.000001, 301.5]
     return [
-        Event(request_id=f"pad-{salt}-{i}", finished_at=at(i), outcome="success") for i in range(n)
+        Event(
+            request_id=f"pad-{salt}-{i}",
+            finished_at=at(i),
+            outcome="success",
+            latency_seconds=latencies[i % len(latencies)],
+        )
+        for i in range(n)
     ]
 
 
+# Edges the latencies drawn above sit on and around (and one no request is slower than).
+SLOW_EDGES = [latency.index_of(seconds) for seconds in (0.1, 4, 5, 300, 86400)]
+
+
 def raw_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, params: list[str]):
+    slower = "".join(
+        f", count(*) FILTER (WHERE latency_seconds > {latency.EDGES[i]!r})" for i in SLOW_EDGES
+    )
     sql = (
         f"SELECT {GROUP_EXPRESSIONS[group_by]}, count(*), "
         "count(*) FILTER (WHERE outcome = 'failure' AND failure_class = 'upstream'), "
-        "count(*) FILTER (WHERE outcome = 'failure' AND failure_class IN ('gateway', 'client')) "
-        f"FROM {GatewayRequest._meta.db_table} "
+        "count(*) FILTER (WHERE outcome = 'failure' AND failure_class IN ('gateway', 'client'))"
+        f"{slower} FROM {GatewayRequest._meta.db_table} "
         f"WHERE finished_at > %s AND finished_at <= %s AND {where} GROUP BY 1"
     )
     with connection.cursor() as cursor:
@@ -121,11 +137,12 @@ def raw_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, pa
 
 
 def rollup_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, params: list[str]):
-    source, source_params = rollups.window_source(start, end)
+    source, source_params = rollups.window_source(start, end, slower=SLOW_EDGES)
+    slower = "".join(f", COALESCE(sum({latency.column(i)}), 0)" for i in SLOW_EDGES)
     sql = (
         f"SELECT {GROUP_EXPRESSIONS[group_by]}, sum(finished), sum(failed_upstream), "
-        f"sum(failed_gateway + failed_client) FROM {source} AS r WHERE {where} GROUP BY 1 "
-        "HAVING sum(finished) <> 0"
+        f"sum(failed_gateway + failed_client){slower} FROM {source} AS r WHERE {where} "
+        "GROUP BY 1 HAVING sum(finished) <> 0"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*source_params, *params])
@@ -156,7 +173,9 @@ FILTERS = [
     where=st.sampled_from(FILTERS),
 )
 def test_rollups_count_what_the_request_rows_say(stream, fold_after, window, group_by, where):
-    # Each example in a savepoint of its own, undone after: the next starts from nothing.
+    # Each example in a savepoint of its own, undone after: the next starts from nothing, and
+    # tries the COPY of fresh rows first (a COPY that failed in an earlier one would not be).
+    store._merge_until.clear()
     with transaction.atomic():
         for n, (batch, large, again) in enumerate(stream):
             if large:
@@ -189,7 +208,7 @@ def test_a_finish_stored_twice_and_a_team_filled_in_later_count_once_in_the_new_
 
     counts = rollup_counts(GroupBy.TEAM, at(0), at(1), "true", [])
 
-    assert counts == {"team-search": (1, 1, 0)}
+    assert counts == {"team-search": (1, 1, 0, 1, 0, 0, 0, 0)}  # 3.5 s: slower than 0.1 s
     assert counts == raw_counts(GroupBy.TEAM, at(0), at(1), "true", [])
 
 
@@ -220,7 +239,9 @@ def test_the_fold_task_folds_every_change_a_batch_at_a_time(monkeypatch):
 
     assert fold_rollups() == 10
     assert RequestDelta.objects.count() == 0
-    assert rollup_counts(GroupBy.EVERYTHING, at(-1), at(10), "true", []) == {"": (10, 0, 0)}
+    assert rollup_counts(GroupBy.EVERYTHING, at(-1), at(10), "true", []) == {
+        "": (10, 0, 0, 0, 0, 0, 0, 0)
+    }
 
 
 def test_each_level_is_kept_for_its_own_time():

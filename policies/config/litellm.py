@@ -13,8 +13,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from django.core.validators import MinValueValidator
-
+from ingest import latency
 from policies.config.litellm_channels import (
     ALERTING_KEYS,
     PAGERDUTY,
@@ -24,7 +23,8 @@ from policies.config.litellm_channels import (
 from policies.config.places import Notes, Place
 from policies.config.spec import ChannelSpec, PolicySpec, RouteSpec
 from policies.config.yaml_reader import Entry, Expected, Fields, Reader, is_null
-from policies.models import KIND_DEFAULTS, AlertPolicy, GroupBy, PolicyKind, Severity
+from policies.models import KIND_DEFAULTS, GroupBy, PolicyKind, Severity
+from policies.models.policy import DURATIONS
 
 FAILURES_POLICY = "LiteLLM: failures"
 HANGING_POLICY = "LiteLLM: hanging requests"
@@ -39,15 +39,6 @@ ALERTING_ARGS: dict[str, Expected] = {
 # KIND_DEFAULTS are LiteLLM's own defaults: 60 failures in 60 s; 60 hung after 60 s in 600 s.
 FAILURE_DEFAULTS = KIND_DEFAULTS[PolicyKind.FAILURES]
 HANGING_DEFAULTS = KIND_DEFAULTS[PolicyKind.HUNG]
-
-
-def _smallest_duration() -> float:
-    duration = AlertPolicy._meta.get_field("duration_seconds")
-    limits = [v.limit_value for v in duration.validators if isinstance(v, MinValueValidator)]
-    return float(min(limits))
-
-
-MIN_DURATION = _smallest_duration()
 
 
 @dataclass
@@ -177,14 +168,16 @@ def _failures(fields: Fields) -> PolicySpec:
 def _hanging(fields: Fields, notes: Notes) -> PolicySpec:
     duration = fields.number("hanging_threshold_seconds", HANGING_DEFAULTS.duration_seconds)
     duration_place = fields.at("hanging_threshold_seconds")
-    if duration is not None and 0 < duration < MIN_DURATION:
-        # LiteLLM's own docs use 0.0000001 s to see an alert at once; the console's T starts
-        # at 1 ms, which counts the same requests for any real gateway.
+    if duration is not None and duration > 0 and duration not in DURATIONS:
+        # T is one of the durations the request counts keep. LiteLLM's own docs use 0.0000001 s
+        # to see an alert at once: the smallest, 0.1 s, shows one as soon for a real gateway.
+        # Between two, the one below: the policy pages no less often than LiteLLM would.
+        edge = latency.floor_edge(duration)
         notes.add(
             duration_place,
-            f"{duration:g} s is below the console's smallest T; using {MIN_DURATION:g} s",
+            f"{duration:g} s is not one of the console's durations T; using {edge:g} s",
         )
-        duration = MIN_DURATION
+        duration = edge
     return PolicySpec(
         place=fields.place,
         places={

@@ -8,8 +8,30 @@ from django.db import models
 from django.db.models import Q
 
 from alerting_console.history import change_history
+from ingest import latency
 
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
+# The durations T a policy can use: those the request counts keep a count of slower requests
+# for (ingest/latency.py).
+DURATIONS = tuple(float(edge) for edge in latency.EDGES)
+
+
+def validate_duration(value: float) -> None:
+    if value in DURATIONS:
+        return
+    if value <= 0:
+        raise ValidationError("The duration must be more than 0 seconds.", code="min_value")
+    lower = latency.floor_edge(value)
+    higher = next((edge for edge in DURATIONS if edge > value), DURATIONS[-1])
+    nearest = sorted({lower, higher})
+    raise ValidationError(
+        "T must be one of the durations the request counts keep (from "
+        f"{latency.spelled(DURATIONS[0])} to {latency.spelled(DURATIONS[-1])}); "
+        f"{value:g} s is not one. The nearest: "
+        + " or ".join(f"{edge:g} s" for edge in nearest)
+        + ".",
+        code="duration_not_an_edge",
+    )
 
 
 class PolicyKind(models.TextChoices):
@@ -87,12 +109,12 @@ class AlertPolicy(models.Model):
         "duration (T, seconds)",
         null=True,
         blank=True,
-        validators=[
-            MinValueValidator(0.001, "The duration must be more than 0 seconds."),
-            MaxValueValidator(MAX_WINDOW_SECONDS, "The duration can be at most 7 days."),
-        ],
+        validators=[validate_duration],
         help_text="T, for hung and slow policies only: a request unfinished after T seconds "
-        "is hung; one that took longer than T seconds is slow. Leave empty for failures.",
+        "is hung; one that took longer than T seconds is slow. Leave empty for failures. T is "
+        "one of the durations the request counts keep, in seconds: "
+        + ", ".join(f"{edge:g}" for edge in DURATIONS)
+        + ".",
     )
     failure_rate_percent = models.FloatField(
         "failure rate (R, %)",
@@ -211,9 +233,9 @@ class AlertPolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(
                     kind__in=sorted(KINDS_WITH_DURATION),
-                    # gt alone lets NULL through: a CHECK passes when it evaluates to NULL.
+                    # IN alone lets NULL through: a CHECK passes when it evaluates to NULL.
                     duration_seconds__isnull=False,
-                    duration_seconds__gt=0,
+                    duration_seconds__in=DURATIONS,
                 )
                 | Q(kind__in=["failures", "failure_rate"], duration_seconds__isnull=True),
                 name="policy_duration_matches_kind",
