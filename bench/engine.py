@@ -135,6 +135,9 @@ def fill_requests(now: datetime) -> None:
         scale.vacuum(conn)
 
 
+DURATIONS = {"slow": 5.0, "hung": 60.0}
+
+
 def make_policies() -> list[Any]:
     from policies.models import AlertPolicy
 
@@ -151,7 +154,10 @@ def make_policies() -> list[Any]:
                 group_by=groups[i % len(groups)],
                 window_seconds=LARGEST_WINDOW if i == 0 else windows[i % len(windows)],
                 threshold=10**9,  # counted, never breached: the cost of evaluating, not of paging
-                duration_seconds=5.0 if kind in ("slow", "hung") else None,
+                # Slow: half the generated latencies (0.5 to 10 s) are over 5 s. Hung: LiteLLM's
+                # default, 60 s (at 5 s, half of all requests would be "hung", and a hung
+                # policy reads the requests it counts: docs/rollups.md).
+                duration_seconds=DURATIONS.get(kind),
                 failure_rate_percent=99.9 if kind == "failure_rate" else None,
             )
         )

@@ -69,16 +69,20 @@ def grow(conn: psycopg.Connection[Any], stored: int, size: int, now: datetime) -
     log(f"  {size - stored:,} requests stored and counted in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
     folded = fold_all(conn)
-    # What the hourly pruning would have removed: second buckets older than three hours.
-    rollups_kept = conn.execute(
-        "DELETE FROM ingest_requestrollup WHERE level = 1 AND bucket < %s",
-        [now - rollups.KEEP[1]],
-    ).rowcount
+    # What the hourly pruning would have removed: buckets of seconds and tens of seconds
+    # older than three hours.
+    rollups_kept = sum(
+        conn.execute(
+            "DELETE FROM ingest_requestrollup WHERE level = %s AND bucket < %s",
+            [level, now - kept],
+        ).rowcount
+        for level, kept in rollups.KEEP.items()
+    )
     vacuum(conn)
     rollup_rows = _one(conn, "SELECT count(*) FROM ingest_requestrollup")
     log(
         f"  {folded:,} count changes folded into {rollup_rows:,} rollup rows "
-        f"({rollups_kept:,} second buckets past their three hours pruned) "
+        f"({rollups_kept:,} buckets past their time pruned) "
         f"in {time.perf_counter() - started:.0f} s"
     )
 

@@ -2,10 +2,11 @@
 
 Plain SQL that Postgres and the embedded SQLite both run. `window_for` says what each
 policy counts, as the WHERE clause of a query of its own (which `details_for` runs);
-`count_all` gets the same counts for all policies from one pass over the requests
-(`sharedscan`); on Postgres, `rollup_counting` counts the policies of failures and failure
-rates from the request counts instead, exactly as these queries count the rows. Each kind
-reads one window:
+`count_rows` gets the same counts for all policies from one pass over the requests
+(`sharedscan`), which is how the embedded SQLite counts. On Postgres, `count_all` counts
+exactly as these queries do without reading every request of the windows: the policies of
+finished requests from the request counts (`rollup_counting`), hung ones from the requests
+that can be hung (`hung_counting`). Each kind reads one window:
 - failures and failure_rate: requests that finished within (S, now], where S is the whole
   second at or before now - Y (the whole minute for windows over two hours:
   ``selection.window_start``);
@@ -25,7 +26,7 @@ from typing import Any
 from django.db import connection
 
 from ingest.models import GatewayRequest
-from policies import rollup_counting
+from policies import hung_counting, rollup_counting
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
@@ -77,18 +78,18 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
 
 
 def count_all(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
-    """Every group's count for every policy at `now`. On Postgres, the policies of failures
-    and failure rates are counted from the request counts (``rollup_counting``), a read set by
-    the number of groups, not by traffic; the others, and every policy on the embedded SQLite,
-    from the request rows."""
-    from_rows = policies
-    counts: dict[int, dict[str, Count]] = {}
-    if connection.vendor == "postgresql":
-        from_counts = [policy for policy in policies if policy.kind in rollup_counting.KINDS]
-        from_rows = [policy for policy in policies if policy.kind not in rollup_counting.KINDS]
-        counts.update(rollup_counting.count_finished(from_counts, now))
-    counts.update(count_rows(from_rows, now))
-    return counts
+    """Every group's count for every policy at `now`. On Postgres, the policies of finished
+    requests are counted from the request counts (``rollup_counting``) and hung ones from the
+    requests that can be hung (``hung_counting``): reads set by the number of groups and of
+    hung requests, not by traffic. On the embedded SQLite, from the request rows."""
+    if connection.vendor != "postgresql":
+        return count_rows(policies, now)
+    hung = [policy for policy in policies if policy.kind == PolicyKind.HUNG]
+    finished = [policy for policy in policies if policy.kind != PolicyKind.HUNG]
+    return {
+        **rollup_counting.count_finished(finished, now),
+        **hung_counting.count_hung(hung, now),
+    }
 
 
 def count_rows(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:

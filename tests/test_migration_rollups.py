@@ -82,6 +82,15 @@ def test_after_0004_every_insert_is_counted_once_and_the_earlier_counts_stay():
         migrate_to_latest()
 
 
+def fold_three_levels():
+    """The fold as it was before 0007: into seconds, minutes and hours."""
+    three_levels = "(VALUES (3600), (60), (1))"
+    fold = rollups.FOLD.replace("(VALUES (3600), (600), (60), (10), (1))", three_levels)
+    assert three_levels in fold
+    with connection.cursor() as cursor:
+        cursor.execute(fold, [10_000])
+
+
 def slower_counted(start, end):
     """Per team: requests finished in (start, end] slower than each edge, from the counts."""
     every = range(len(latency.EDGES))
@@ -134,7 +143,7 @@ def test_after_0005_the_counts_say_how_many_were_slower_than_each_edge():
         new = migrate([("ingest", "0005_count_slower_per_latency_edge")])
         assert slower_counted(*window) == slower_stored(*window)
         assert slower_counted(*window)["team-b"][latency.index_of(300)] == 2
-        rollups.fold()
+        fold_three_levels()
         # After it: a finish with its latency, and a latency that moves a request's bin.
         moved = new.get_model("ingest", "GatewayRequest").objects
         moved.filter(request_id="running").update(
@@ -142,7 +151,35 @@ def test_after_0005_the_counts_say_how_many_were_slower_than_each_edge():
         )
         moved.filter(request_id="folded4").update(latency_seconds=0.2)
         assert slower_counted(*window) == slower_stored(*window)
-        rollups.fold()
+        fold_three_levels()
+        assert slower_counted(*window) == slower_stored(*window)
+    finally:
+        migrate_to_latest()
+
+
+def test_after_0007_tens_of_seconds_and_of_minutes_hold_what_their_seconds_and_minutes_do():
+    """The counts folded under 0006 (seconds, minutes, hours) get their 10-second and 10-minute
+    buckets; a window read through them counts what the rows say."""
+    old = migrate([("ingest", "0006_index_late_requests_by_start")])
+    requests = old.get_model("ingest", "GatewayRequest").objects
+    for i in range(40):
+        requests.create(
+            source="gw", request_id=f"r{i}", latency_seconds=float(i % 7),
+            finished_at=T0 + timedelta(seconds=37 * i + 0.5), received_at=T0,
+            outcome="failure" if i % 3 else "success", failure_class="upstream" if i % 3 else "",
+            gateway_team_id=f"team-{i % 2}",
+        )  # fmt: skip
+    fold_three_levels()
+    window = (T0 - timedelta(minutes=20), T0 + timedelta(minutes=30))
+    try:
+        migrate([("ingest", "0007_ten_second_and_ten_minute_counts")])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT level, sum(finished), sum(slower_than_3s) FROM ingest_requestrollup "
+                "GROUP BY 1 ORDER BY 1"
+            )
+            assert cursor.fetchall() == [(level, 40, 16) for level in rollups.LEVELS[::-1]]
+        assert counted(*window) == [("team-0", 20, 13), ("team-1", 20, 13)]
         assert slower_counted(*window) == slower_stored(*window)
     finally:
         migrate_to_latest()

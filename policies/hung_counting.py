@@ -1,0 +1,75 @@
+"""Counting hung policies on Postgres from the few requests that can be hung, not from every
+request of the window.
+
+A hung policy counts the requests started within (now - Y - T, now - T] that had not finished
+T seconds later: still unfinished, or finished slower than T. Both are read from an index of
+their own, so the rows read are the hung requests themselves (and those still running),
+whatever the traffic:
+
+- unfinished: the partial index of unfinished requests (``request_unfinished``);
+- finished slower than T: the index of requests by latency bin and start
+  (``request_late_by_start``, ingest migration 0006). T is a latency edge
+  (ingest/latency.py), so "slower than T" is "in a bin above T's"; one index search per bin
+  above it, each over the window's starts only.
+
+One statement for all hung policies (a UNION ALL of each one's two reads).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ingest import latency
+from policies.counting_query import fetch_counts
+from policies.evaluation import Count
+from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies.selection import GROUP_EXPRESSIONS, filters_of
+
+REQUESTS = "ingest_gatewayrequest"
+# The index's expression, as the migration wrote it: the planner uses the index only for
+# this very expression.
+LATE_BIN = latency.bin_sql("latency_seconds")
+
+
+def count_hung(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
+    """Every group's count for each hung policy at `now`: what ``counting.window_for``'s query
+    of the rows counts."""
+    counts: dict[int, dict[str, Count]] = {policy.pk: {} for policy in policies}
+    selects: list[str] = []
+    params: list[Any] = []
+    for policy in policies:
+        if policy.kind != PolicyKind.HUNG:
+            raise ValueError(f"{policy.kind} policies are not hung policies")
+        select, select_params = _select(policy, now)
+        selects.append(select)
+        params += select_params
+    if not selects:
+        return counts
+    for policy_id, group, n in fetch_counts(" UNION ALL ".join(selects), params):
+        counts[policy_id][str(group or "")] = Count(int(n), int(n))
+    return counts
+
+
+def _select(policy: AlertPolicy, now: datetime) -> tuple[str, list[Any]]:
+    hang_after = timedelta(seconds=policy.duration_seconds or 0)
+    start = now - timedelta(seconds=policy.window_seconds) - hang_after
+    conditions = ["started_at > %s", "started_at <= %s"]
+    params: list[Any] = [start, now - hang_after]
+    for condition, condition_params in filters_of(policy):
+        conditions.append(condition)
+        params += condition_params
+    where = " AND ".join(conditions)
+    edge = latency.index_of(policy.duration_seconds or 0)
+    # Slower than EDGES[edge]: a bin above it (and the latency itself, which the index's
+    # predicate needs to see, and which says the same).
+    bins = ", ".join(str(b) for b in range(edge + 1, len(latency.EDGES) + 1))
+    group = GROUP_EXPRESSIONS[GroupBy(policy.group_by)]
+    sql = (
+        f"(SELECT {policy.pk}, g, count(*) FROM ("
+        f"SELECT {group} AS g FROM {REQUESTS} WHERE finished_at IS NULL AND {where} "
+        f"UNION ALL SELECT {group} FROM {REQUESTS} WHERE {LATE_BIN} IN ({bins}) "
+        f"AND latency_seconds > %s AND finished_at IS NOT NULL AND {where}"
+        ") AS hung GROUP BY g)"
+    )
+    return sql, [*params, float(latency.EDGES[edge]), *params]

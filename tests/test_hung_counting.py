@@ -1,0 +1,60 @@
+"""Hung policies on Postgres read the requests that can be hung through their two indexes, not
+every request started in the window (policies/hung_counting.py). That they count exactly what
+each policy's own query counts is shown with every other kind in test_counting_shared.py."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+
+from policies.counting_query import POSTGRES_SETTINGS
+from policies.evaluation import Count
+from policies.hung_counting import REQUESTS, _select, count_hung
+from policies.models import PolicyKind
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_the_late_and_the_unfinished_are_read_from_their_indexes(make_policy):
+    policy = make_policy(kind=PolicyKind.HUNG, duration_seconds=60, window_seconds=600)
+    sql, params = _select(policy, NOW)
+    with connection.cursor() as cursor:
+        # Traffic as a gateway sees it: 20,000 requests started in the window, of 0.5 to 10 s,
+        # 20 of them slower than T and 10 still running; analyzed, as autovacuum would.
+        cursor.execute(
+            f"INSERT INTO {REQUESTS} (source, request_id, started_at, finished_at, outcome, "
+            "failure_class, latency_seconds, gateway_team_id, gateway_team_alias, key_alias, "
+            "model_group, model, received_at, trace_id, status_code, error_class, error_code, "
+            "error_provider, error_message, provider, api_base, key_hash, user_id, org_id, "
+            "counted_on_insert) "
+            "SELECT 'gw', 'r' || i, s, CASE WHEN i %% 2000 = 0 THEN NULL ELSE s + lat END, "
+            "CASE WHEN i %% 2000 = 0 THEN '' ELSE 'success' END, '', "
+            "CASE WHEN i %% 2000 = 0 THEN NULL ELSE extract(epoch FROM lat) END, "
+            "'', '', '', '', '', s, '', NULL, '', '', '', '', '', '', '', '', '', true "
+            "FROM generate_series(1, 20000) AS i, LATERAL (SELECT "
+            "%s::timestamptz - interval '11 minutes' + i * interval '30 ms' AS s, "
+            "CASE WHEN i %% 1000 = 500 THEN interval '90 s' "
+            "ELSE (0.5 + i %% 96 / 10.0) * interval '1 s' END AS lat) AS row",
+            [NOW],
+        )
+        cursor.execute(f"ANALYZE {REQUESTS}")
+        for setting in POSTGRES_SETTINGS:
+            cursor.execute(setting)
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    # The index of late requests only for the very expression it was built on (ingest 0006).
+    assert "request_late_by_start" in plan
+    # The unfinished through either index that holds them apart (Postgres chooses).
+    assert "request_unfinished" in plan or "Index Cond: (finished_at IS NULL)" in plan
+    assert "Seq Scan" not in plan
+    assert count_hung([policy], NOW)[policy.pk] == {"": Count(30, 30)}
+
+
+def test_only_hung_policies_are_counted_here(make_policy):
+    slow = make_policy(kind=PolicyKind.SLOW, duration_seconds=60)
+
+    with pytest.raises(ValueError, match="slow policies are not hung policies"):
+        count_hung([slow], NOW)
