@@ -207,6 +207,10 @@ class _Counts(models.Model):
     failed_upstream = models.BigIntegerField(default=0)
     failed_gateway = models.BigIntegerField(default=0)
     failed_client = models.BigIntegerField(default=0)
+    cost = models.FloatField(default=0, db_default=0, help_text="The finished requests' cost.")
+    total_tokens = models.BigIntegerField(
+        default=0, db_default=0, help_text="The finished requests' tokens."
+    )
 
     class Meta:
         abstract = True

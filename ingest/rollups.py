@@ -45,7 +45,10 @@ DIMENSIONS = (
     "model",
 )
 # What is counted per bucket and combination of the dimensions.
-MEASURES = ("finished", "failed_upstream", "failed_gateway", "failed_client")
+COUNTS = ("finished", "failed_upstream", "failed_gateway", "failed_client")
+# And what is summed: the cost (USD, as the gateway reports it) and tokens of the finished.
+SUMS = ("cost", "total_tokens")
+MEASURES = (*COUNTS, *SUMS)
 # A delta also says which latency bin its requests are in (ingest/latency.py); folding turns
 # the bins into counts of requests slower than each edge, the rollups' latency.COLUMNS.
 DELTA_KEYS = ("bucket", *DIMENSIONS, "latency_bin")
@@ -139,7 +142,8 @@ def _counted(sign: str = "") -> str:
         for cls in FAILED_CLASSES
     )
     binned = f"{latency.bin_sql('latency_seconds')} AS latency_bin"
-    return f"{', '.join(DIMENSIONS)}, {binned}, {sign}1 AS finished, {failed}"
+    summed = ", ".join(f"{sign}COALESCE({name}, 0) AS {name}" for name in SUMS)
+    return f"{', '.join(DIMENSIONS)}, {binned}, {sign}1 AS finished, {failed}, {summed}"
 
 
 def _contributions(rows: str, sign: str, condition: str = "true") -> str:
@@ -165,7 +169,14 @@ def counting_inserted(upsert: str) -> str:
     inserted, aggregated. The rows it updated are the update trigger's; ``xmax = 0`` tells an
     inserted row from an updated one (an update locks it first)."""
     returned = ", ".join(
-        ("(xmax = 0) AS inserted", "finished_at", "outcome", "failure_class", "latency_seconds")
+        (
+            "(xmax = 0) AS inserted",
+            "finished_at",
+            "outcome",
+            "failure_class",
+            "latency_seconds",
+            *SUMS,
+        )
     )
     written = _contributions("written", "", "inserted")
     return (
@@ -182,14 +193,17 @@ def count_rows_sql(where: str) -> str:
 
 _DELTA_COLUMNS = (*DELTA_KEYS, *MEASURES)
 COPY_DELTAS = f"COPY {DELTAS} ({', '.join(_DELTA_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-_DELTA_TYPES = ["timestamptz", *(["text"] * len(DIMENSIONS)), "int2", *(["int8"] * len(MEASURES))]
+_DELTA_TYPES = [
+    "timestamptz", *(["text"] * len(DIMENSIONS)), "int2", *(["int8"] * len(COUNTS)), "float8",
+    "int8",
+]  # fmt: skip
 
 
 def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event]) -> None:
     """Write the deltas of requests just inserted by a COPY (which returns nothing; the rows it
     wrote are marked ``counted_on_insert``): one per bucket, combination of the dimensions and
     latency bin, COPY'd."""
-    sums: dict[tuple[Any, ...], list[int]] = {}
+    sums: dict[tuple[Any, ...], list[Any]] = {}
     for event in events:
         finished = event.finished_at
         if finished is None:
@@ -204,10 +218,12 @@ def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event
         )
         counted = sums.get(key)
         if counted is None:
-            counted = sums[key] = [0] * len(MEASURES)
+            counted = sums[key] = [0, 0, 0, 0, 0.0, 0]
         counted[0] += 1
         if event.outcome == "failure" and event.failure_class in FAILED_CLASSES:
             counted[1 + FAILED_CLASSES.index(event.failure_class)] += 1
+        counted[_COST] += event.cost or 0.0
+        counted[_TOKENS] += event.total_tokens or 0
     if not sums:
         return
     with cursor.copy(COPY_DELTAS) as copy:
@@ -217,6 +233,7 @@ def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event
 
 
 _event_dimensions = operator.attrgetter(*DIMENSIONS[1:])  # the source is the post's
+_COST, _TOKENS = MEASURES.index("cost"), MEASURES.index("total_tokens")
 
 
 # --- folding --------------------------------------------------------------------------------
@@ -292,15 +309,20 @@ def prune(now: datetime, batch: int = 10_000) -> int:
 
 
 def window_source(
-    start: datetime, end: datetime, cuts: Sequence[datetime] = (), slower: Sequence[int] = ()
+    start: datetime,
+    end: datetime,
+    cuts: Sequence[datetime] = (),
+    slower: Sequence[int] = (),
+    sums: bool = False,
 ) -> tuple[str, list[Any]]:
     """A subquery of the counts of requests finished in (start, end], with the columns
-    ``bucket`` (the end of a count's bucket), DIMENSIONS, MEASURES and the counts of requests
-    slower than each edge ``latency.EDGES[i]`` for i in `slower` (``latency.column(i)``, NULL
-    for none): the rollups and the deltas not folded yet for its whole seconds, and for the
-    fraction of a second after the last of them (when `end` is not a whole second), the request
-    rows themselves. `start` is a whole second (docs/rollups.md); so are `cuts`, moments within
-    the window that no bucket read may straddle (where shorter windows start)."""
+    ``bucket`` (the end of a count's bucket), DIMENSIONS, COUNTS (and SUMS, if asked for) and
+    the counts of requests slower than each edge ``latency.EDGES[i]`` for i in `slower`
+    (``latency.column(i)``, NULL for none): the rollups and the deltas not folded yet for its
+    whole seconds, and for the fraction of a second after the last of them (when `end` is not a
+    whole second), the request rows themselves. `start` is a whole second (docs/rollups.md);
+    so are `cuts`, moments within the window that no bucket read may straddle (where shorter
+    windows start)."""
     whole_end = end.replace(microsecond=0)
     edges = sorted({start, *(cut for cut in cuts if start < cut < whole_end), whole_end})
     conditions = []
@@ -309,7 +331,8 @@ def window_source(
         for span in spans(after, until):
             conditions.append("(level = %s AND bucket > %s AND bucket <= %s)")
             params += [span.level, span.after, span.until]
-    columns = ", ".join(("bucket", *DIMENSIONS, *MEASURES))
+    summed = SUMS if sums else ()
+    columns = ", ".join(("bucket", *DIMENSIONS, *COUNTS, *summed))
     names = [latency.column(i) for i in slower]
     rolled = ", ".join((columns, *names))
     rollups = f"SELECT {rolled} FROM {ROLLUPS} WHERE {' OR '.join(conditions) or 'false'}"
@@ -323,8 +346,9 @@ def window_source(
         failed = ", ".join(
             f"(outcome = 'failure' AND failure_class = '{cls}')::int" for cls in FAILED_CLASSES
         )
+        added = (f"COALESCE({name}, 0)" for name in summed)
         slow = (f"(latency_seconds > {latency.EDGES[i]!r})::int" for i in slower)
-        counted = ", ".join((_bucket("finished_at"), *DIMENSIONS, "1", failed, *slow))
+        counted = ", ".join((_bucket("finished_at"), *DIMENSIONS, "1", failed, *added, *slow))
         parts.append(
             f"SELECT {counted} FROM {REQUESTS} WHERE finished_at > %s AND finished_at <= %s"
         )

@@ -99,7 +99,7 @@ def _segments(starts: list[datetime], now: datetime, slower: list[int]) -> tuple
     rungs = " ".join(f"WHEN bucket <= %s THEN {s}" for s in range(len(starts) - 1))
     params = [*starts[1:], *source_params]  # in the order of their placeholders
     segment = f"CASE {rungs} ELSE {len(starts) - 1} END" if rungs else "0"
-    measures = (*rollups.MEASURES, *(latency.column(i) for i in slower))
+    measures = (*rollups.COUNTS, *(latency.column(i) for i in slower))
     sums = ", ".join(f"sum({measure}) AS {measure}" for measure in measures)
     dimensions = ", ".join(rollups.DIMENSIONS)
     sql = (

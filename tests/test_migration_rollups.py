@@ -4,6 +4,7 @@ keep those counts while changing how they are written."""
 
 import importlib
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -13,10 +14,11 @@ from tests.migrating import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# The fold as it was before the deltas had a latency bin.
+# The fold as it was before the deltas had a latency bin; before they had a cost.
 FOLD_BEFORE = importlib.import_module(
     "ingest.migrations.0005_count_slower_per_latency_edge"
 ).FOLD_BEFORE
+FOLD_BEFORE_COST = importlib.import_module("ingest.migrations.0008_sum_cost_and_tokens").FOLD_BEFORE
 BEFORE = [("ingest", "0002_token_history")]
 AFTER = [("ingest", "0003_request_rollups")]
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -85,10 +87,10 @@ def test_after_0004_every_insert_is_counted_once_and_the_earlier_counts_stay():
 def fold_three_levels():
     """The fold as it was before 0007: into seconds, minutes and hours."""
     three_levels = "(VALUES (3600), (60), (1))"
-    fold = rollups.FOLD.replace("(VALUES (3600), (600), (60), (10), (1))", three_levels)
+    fold = FOLD_BEFORE_COST.replace("(VALUES (3600), (600), (60), (10), (1))", three_levels)
     assert three_levels in fold
     with connection.cursor() as cursor:
-        cursor.execute(fold, [10_000])
+        cursor.execute(fold)
 
 
 def slower_counted(start, end):
@@ -181,5 +183,50 @@ def test_after_0007_tens_of_seconds_and_of_minutes_hold_what_their_seconds_and_m
             assert cursor.fetchall() == [(level, 40, 16) for level in rollups.LEVELS[::-1]]
         assert counted(*window) == [("team-0", 20, 13), ("team-1", 20, 13)]
         assert slower_counted(*window) == slower_stored(*window)
+    finally:
+        migrate_to_latest()
+
+
+def sums(start, end, source=None):
+    """Per team: the cost and tokens of the requests finished in (start, end], from the counts
+    (or, with `source`, from that table of rows)."""
+    if source is None:
+        table, params = rollups.window_source(start, end, sums=True)
+        where = "true"
+    else:
+        table, params = source, [start, end]
+        where = "finished_at > %s AND finished_at <= %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT gateway_team_id, round(sum(cost)::numeric, 9), sum(total_tokens) "
+            f"FROM {table} AS r WHERE {where} GROUP BY 1 ORDER BY 1",
+            params,
+        )
+        return cursor.fetchall()
+
+
+def test_after_0008_the_counts_sum_cost_and_tokens():
+    """Rows stored under 0007, folded and not, get their sums from the rows; a cost filled in
+    by a later change is added."""
+    old = migrate([("ingest", "0007_ten_second_and_ten_minute_counts")])
+    requests = old.get_model("ingest", "GatewayRequest").objects
+    for i in range(12):
+        requests.create(
+            source="gw", request_id=f"r{i}", finished_at=T0 + timedelta(seconds=50 * i + 0.5),
+            outcome="success", received_at=T0, gateway_team_id=f"team-{i % 2}",
+            cost=None if i == 5 else 0.1 * i, total_tokens=None if i == 7 else 100 * i,
+        )  # fmt: skip
+        if i == 6:
+            with connection.cursor() as cursor:
+                cursor.execute(FOLD_BEFORE_COST)  # the first seven folded, the others waiting
+    window = (T0, T0 + timedelta(hours=1))
+    try:
+        new = migrate([("ingest", "0008_sum_cost_and_tokens")])
+        expected = sums(*window, source=rollups.REQUESTS)
+        assert expected[0][1:] == (Decimal("3.000000000"), 3000)  # 0.1 * (0 + 2 + ... + 10)
+        assert sums(*window) == expected
+        new.get_model("ingest", "GatewayRequest").objects.filter(request_id="r5").update(cost=2.5)
+        rollups.fold()
+        assert sums(*window) == sums(*window, source=rollups.REQUESTS)
     finally:
         migrate_to_latest()

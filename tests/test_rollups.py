@@ -90,6 +90,9 @@ def events(draw):
         failure_class=failure_class,
         # None: derived from the start when it is known. The others: on and around edges.
         latency_seconds=draw(st.sampled_from([None, None, 0.1, 4.999999, 5.0, 5.000001, 301.5])),
+        # Binary fractions: their sums are the same in any order, so compared exactly.
+        cost=draw(st.sampled_from([None, 0.5, 0.125, 2.0])),
+        total_tokens=draw(st.sampled_from([None, 10, 1000])),
         **fields,
     )
 
@@ -112,6 +115,8 @@ def _padding(n: int, salt: str) -> list[Event]:
             finished_at=at(i),
             outcome="success",
             latency_seconds=latencies[i % len(latencies)],
+            cost=0.25 * (i % 3),
+            total_tokens=i,
         )
         for i in range(n)
     ]
@@ -128,8 +133,10 @@ def raw_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, pa
     sql = (
         f"SELECT {GROUP_EXPRESSIONS[group_by]}, count(*), "
         "count(*) FILTER (WHERE outcome = 'failure' AND failure_class = 'upstream'), "
-        "count(*) FILTER (WHERE outcome = 'failure' AND failure_class IN ('gateway', 'client'))"
-        f"{slower} FROM {GatewayRequest._meta.db_table} "
+        "count(*) FILTER "
+        "(WHERE outcome = 'failure' AND failure_class IN ('gateway', 'client')), "
+        f"sum(COALESCE(cost, 0)), sum(COALESCE(total_tokens, 0)){slower} "
+        f"FROM {GatewayRequest._meta.db_table} "
         f"WHERE finished_at > %s AND finished_at <= %s AND {where} GROUP BY 1"
     )
     with connection.cursor() as cursor:
@@ -138,16 +145,17 @@ def raw_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, pa
 
 
 def rollup_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, params: list[str]):
-    source, source_params = rollups.window_source(start, end, slower=SLOW_EDGES)
+    source, source_params = rollups.window_source(start, end, slower=SLOW_EDGES, sums=True)
     slower = "".join(f", COALESCE(sum({latency.column(i)}), 0)" for i in SLOW_EDGES)
     sql = (
         f"SELECT {GROUP_EXPRESSIONS[group_by]}, sum(finished), sum(failed_upstream), "
-        f"sum(failed_gateway + failed_client){slower} FROM {source} AS r WHERE {where} "
+        f"sum(failed_gateway + failed_client), sum(cost), sum(total_tokens){slower} "
+        f"FROM {source} AS r WHERE {where} "
         "GROUP BY 1 HAVING sum(finished) <> 0"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*source_params, *params])
-        return {row[0]: tuple(int(v) for v in row[1:]) for row in cursor.fetchall()}
+        return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
 
 
 FILTERS = [
@@ -209,8 +217,38 @@ def test_a_finish_stored_twice_and_a_team_filled_in_later_count_once_in_the_new_
 
     counts = rollup_counts(GroupBy.TEAM, at(0), at(1), "true", [])
 
-    assert counts == {"team-search": (1, 1, 0, 1, 0, 0, 0, 0)}  # 3.5 s: slower than 0.1 s
+    assert counts == {"team-search": (1, 1, 0, 0.0, 0, 1, 0, 0, 0, 0)}  # 3.5 s: slower than 0.1 s
     assert counts == raw_counts(GroupBy.TEAM, at(0), at(1), "true", [])
+
+
+def test_every_ingest_path_counts_and_sums_what_it_stores():
+    """The single-event upsert, the COPY of fresh rows and the merge of a staged batch each
+    write the counts of the rows they insert (the bulk ones themselves, not the trigger):
+    latency, cost and tokens included."""
+    store._merge_until.clear()
+
+    def batch(prefix: str, n: int) -> list[Event]:
+        return [
+            Event(
+                request_id=f"{prefix}{i}", finished_at=at(i + 0.5), outcome="success",
+                latency_seconds=[0.05, 4.0, 301.0][i % 3], cost=0.25 * (i % 4), total_tokens=i,
+            )
+            for i in range(n)
+        ]  # fmt: skip
+
+    store_events("gw", batch("single", 1), T0)  # one upsert
+    copied = batch("copied", VALUES_BATCH_LIMIT + 5)
+    store_events("gw", copied, T0)  # fresh: COPY'd
+    # One stored request among new ones: the COPY fails, the batch is merged.
+    store_events("gw", [copied[0], *batch("merged", VALUES_BATCH_LIMIT + 7)], T0)
+
+    window = (at(-1), at(60))
+    expected = raw_counts(GroupBy.EVERYTHING, *window, "true", [])
+    # 45 requests, $15.75 and 463 tokens; slower than 0.1, 4, 5, 300 and 86400 s.
+    assert expected == {"": (45, 0, 0, 15.75, 463, 29, 14, 14, 14, 0)}
+    assert rollup_counts(GroupBy.EVERYTHING, *window, "true", []) == expected
+    rollups.fold()
+    assert rollup_counts(GroupBy.EVERYTHING, *window, "true", []) == expected
 
 
 def test_folding_in_parts_takes_each_change_once_into_every_level():
@@ -241,7 +279,7 @@ def test_the_fold_task_folds_every_change_a_batch_at_a_time(monkeypatch):
     assert fold_rollups() == 10
     assert RequestDelta.objects.count() == 0
     assert rollup_counts(GroupBy.EVERYTHING, at(-1), at(10), "true", []) == {
-        "": (10, 0, 0, 0, 0, 0, 0, 0)
+        "": (10, 0, 0, 0.0, 0, 0, 0, 0, 0, 0)
     }
 
 

@@ -152,17 +152,22 @@ WHERE (r.level, r.bucket, r.source, r.gateway_team_id, r.gateway_team_alias, r.k
 """
 
 
-def lock_and_fold(apps, schema_editor):
-    """Writes to the requests wait until this commits; the deltas written before, which have no
-    latency bin, are folded, so that the backfill below covers what they counted."""
+def lock_requests_and_fold(schema_editor, fold):
+    """Writes to the requests wait until this migration commits; the deltas written before are
+    folded by `fold` (the fold of their time), so that a backfill from the rows covers what
+    they counted."""
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("LOCK TABLE ingest_gatewayrequest IN SHARE ROW EXCLUSIVE MODE")
         while True:
-            cursor.execute(FOLD_BEFORE)
+            cursor.execute(fold)
             if not cursor.fetchone()[0]:
                 break
+
+
+def lock_and_fold(apps, schema_editor):
+    lock_requests_and_fold(schema_editor, FOLD_BEFORE)  # deltas with no latency bin
 
 
 def count_slower(apps, schema_editor):
