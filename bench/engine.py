@@ -243,6 +243,10 @@ def scale_phase() -> dict[str, float]:
             if "sql_ms" in measured:
                 figures[f"sql_ms_{name}"] = measured["sql_ms"]
             figures["scale_rows_max"] = size
+        log("budget: a month of spend...")
+        stored = scale.grow_month(conn, now)
+        figures["budget_30d_ms"] = scale.budget_read_ms(conn, now)
+        log(f"  each team's spend over 30 days, {stored:,} requests stored: {figures}")
     return figures
 
 

@@ -17,8 +17,9 @@ policy over the rows).
 from __future__ import annotations
 
 import os
+import statistics
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -85,6 +86,60 @@ def grow(conn: psycopg.Connection[Any], stored: int, size: int, now: datetime) -
         f"({rollups_kept:,} buckets past their time pruned) "
         f"in {time.perf_counter() - started:.0f} s"
     )
+
+
+# 30 days of spend: a request for every hour of the 30 days and each of the 777 combinations
+# of team, key and model, after the scale phase's own. A read of the counts touches one row per
+# combination and bucket, whatever the traffic in it: these populate every bucket a 30-day read
+# takes, as any number of requests with those combinations would.
+_GENERATE_MONTH = f"""
+INSERT INTO ingest_gatewayrequest ({_COLUMNS}, cost, total_tokens)
+SELECT 'bench', 'spend-' || h || '-' || i, f - interval '2 seconds', f, 'success', '', 2.0,
+    'team-' || i %% 7, 'key-' || i %% 37, 'model-' || i %% 3, f, '', NULL, '', '', '', '', '',
+    '', '', '', '', '', '', true, 0.0001 * (i %% 100), i %% 1000
+FROM generate_series(0, 30 * 24 - 1) AS h, generate_series(0, 776) AS i,
+    LATERAL (SELECT %(now)s::timestamptz - interval '30 days' + h * interval '1 hour'
+        + (i %% 3600) * interval '1 second' AS f) AS row
+"""
+
+
+def grow_month(conn: psycopg.Connection[Any], now: datetime) -> int:
+    """Add the month of spend (and give every request a cost); how many requests there are."""
+    from ingest import rollups
+
+    started = time.perf_counter()
+    last_id = _one(conn, "SELECT coalesce(max(id), 0) FROM ingest_gatewayrequest")
+    conn.execute(_GENERATE_MONTH, {"now": now})
+    conn.execute(rollups.count_rows_sql("id > %s"), [last_id])
+    folded = fold_all(conn)
+    vacuum(conn)
+    log(
+        f"  a month of spend: {folded:,} count changes folded in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    return _one(conn, "SELECT count(*) FROM ingest_gatewayrequest")
+
+
+def budget_read_ms(conn: psycopg.Connection[Any], now: datetime) -> float:
+    """What a budget policy reads: each team's cost and tokens over the last 30 days, from the
+    counts (the median of five reads)."""
+    from ingest import rollups
+
+    start = (now - timedelta(days=30)).replace(second=0, microsecond=0)
+    source, params = rollups.window_source(start, now, sums=True)
+    sql = (
+        f"SELECT COALESCE(NULLIF(gateway_team_id, ''), gateway_team_alias), sum(cost), "
+        f"sum(total_tokens) FROM {source} AS counts GROUP BY 1"
+    )
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        with conn.transaction():
+            conn.execute("SET LOCAL jit = off")
+            rows = conn.execute(sql, params).fetchall()
+        timings.append((time.perf_counter() - started) * 1000)
+    assert len(rows) == 7
+    return round(statistics.median(timings), 1)
 
 
 def fold_all(conn: psycopg.Connection[Any]) -> int:

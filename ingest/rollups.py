@@ -54,17 +54,19 @@ MEASURES = (*COUNTS, *SUMS)
 DELTA_KEYS = ("bucket", *DIMENSIONS, "latency_bin")
 FAILED_CLASSES = ("upstream", "gateway", "client")
 # Bucket sizes, in seconds, largest first, each a multiple of the next: a window is read as
-# at most 9 (5) buckets of each size (of 10 s and 10 min) at either edge, and whole hours.
-LEVELS = (3600, 600, 60, 10, 1)
+# at most 9 (5, 23) buckets of each size (of 10 s and 10 min; of hours) at either edge, and
+# whole days (UTC) in the middle.
+LEVELS = (86400, 3600, 600, 60, 10, 1)
 # How long each level's buckets are kept (docs/rollups.md): seconds and tens of seconds for
-# the edges of recent windows, minutes for a month's spend with room to spare, hours for a
-# year.
+# the edges of recent windows, minutes for a month's spend with room to spare, hours and days
+# for a year.
 KEEP = {
     1: timedelta(hours=3),
     10: timedelta(hours=3),
     60: timedelta(days=45),
     600: timedelta(days=45),
     3600: timedelta(days=400),
+    86400: timedelta(days=400),
 }
 
 REQUESTS = "ingest_gatewayrequest"

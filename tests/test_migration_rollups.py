@@ -93,6 +93,15 @@ def fold_three_levels():
         cursor.execute(fold)
 
 
+def fold_five_levels():
+    """The fold as it was before 0009: no days."""
+    five_levels = "(VALUES (3600), (600), (60), (10), (1))"
+    fold = rollups.FOLD.replace("(VALUES (86400), (3600), (600), (60), (10), (1))", five_levels)
+    assert five_levels in fold
+    with connection.cursor() as cursor:
+        cursor.execute(fold, [10_000])
+
+
 def slower_counted(start, end):
     """Per team: requests finished in (start, end] slower than each edge, from the counts."""
     every = range(len(latency.EDGES))
@@ -180,7 +189,7 @@ def test_after_0007_tens_of_seconds_and_of_minutes_hold_what_their_seconds_and_m
                 "SELECT level, sum(finished), sum(slower_than_3s) FROM ingest_requestrollup "
                 "GROUP BY 1 ORDER BY 1"
             )
-            assert cursor.fetchall() == [(level, 40, 16) for level in rollups.LEVELS[::-1]]
+            assert cursor.fetchall() == [(level, 40, 16) for level in (1, 10, 60, 600, 3600)]
         assert counted(*window) == [("team-0", 20, 13), ("team-1", 20, 13)]
         assert slower_counted(*window) == slower_stored(*window)
     finally:
@@ -226,7 +235,33 @@ def test_after_0008_the_counts_sum_cost_and_tokens():
         assert expected[0][1:] == (Decimal("3.000000000"), 3000)  # 0.1 * (0 + 2 + ... + 10)
         assert sums(*window) == expected
         new.get_model("ingest", "GatewayRequest").objects.filter(request_id="r5").update(cost=2.5)
-        rollups.fold()
+        fold_five_levels()
         assert sums(*window) == sums(*window, source=rollups.REQUESTS)
+    finally:
+        migrate_to_latest()
+
+
+def test_after_0009_days_hold_what_their_hours_do():
+    old = migrate([("ingest", "0008_sum_cost_and_tokens")])
+    requests = old.get_model("ingest", "GatewayRequest").objects
+    for i in range(30):
+        requests.create(
+            source="gw", request_id=f"r{i}", latency_seconds=float(i % 7), cost=0.5,
+            finished_at=T0 + timedelta(hours=5 * i, seconds=0.5), received_at=T0,
+            outcome="success", total_tokens=i, gateway_team_id=f"team-{i % 2}",
+        )  # fmt: skip
+    fold_five_levels()
+    try:
+        migrate([("ingest", "0009_daily_counts")])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT level, sum(finished), sum(slower_than_3s), sum(cost), "
+                "sum(total_tokens) FROM ingest_requestrollup WHERE level IN (3600, 86400) "
+                "GROUP BY 1 ORDER BY 1"
+            )
+            assert cursor.fetchall() == [(3600, 30, 12, 15.0, 435), (86400, 30, 12, 15.0, 435)]
+        window = (T0 - timedelta(days=1), T0 + timedelta(days=8))
+        assert sums(*window) == sums(*window, source=rollups.REQUESTS)
+        assert slower_counted(*window) == slower_stored(*window)
     finally:
         migrate_to_latest()
