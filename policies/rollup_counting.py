@@ -17,14 +17,20 @@ A window starts at the whole second at or before `now - Y` (over two hours: the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ingest import latency, rollups
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
-from policies.selection import GROUP_EXPRESSIONS, failure_classes, filters_of, window_start
+from policies.selection import (
+    GROUP_EXPRESSIONS,
+    LONG_WINDOW_SECONDS,
+    failure_classes,
+    filters_of,
+    window_start,
+)
 
 KINDS = (PolicyKind.FAILURES, PolicyKind.FAILURE_RATE, PolicyKind.SLOW)
 
@@ -60,7 +66,8 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
         params += select_params
     statement = f"WITH segments AS ({sql}) {' UNION ALL '.join(selects)}"
     by_number = list(reads.values())
-    for number, group, failed, finished in fetch_counts(statement, params):
+    long = now - starts[0] > timedelta(seconds=LONG_WINDOW_SECONDS)
+    for number, group, failed, finished in fetch_counts(statement, params, long):
         for policy in by_number[number]:
             # A failures policy counts its failed requests (a slow one, its slow ones); a rate,
             # the finished and the failed among them. Groups whose counts net to nothing (a

@@ -228,15 +228,19 @@ def _agree_with_their_own_queries(drawn, rows):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_query_settings_end_with_the_query(make_policy):
-    policy = make_policy(threshold=1)
+@pytest.mark.parametrize("window", [60, 86_400])  # a day's read runs with seqscan off
+def test_the_query_settings_end_with_the_query(make_policy, window):
+    policy = make_policy(threshold=1, window_seconds=window)
+    settings = "SELECT current_setting('jit'), current_setting('work_mem'), " + (
+        "current_setting('enable_seqscan')"
+    )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        cursor.execute(settings)
         before = cursor.fetchone()
 
         count_all([policy], NOW)
 
-        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        cursor.execute(settings)
         assert cursor.fetchone() == before
 
 
