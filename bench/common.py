@@ -37,3 +37,22 @@ def set_up_django(database_url: str, redis_url: str, **env: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def console_environment(
+    database_url: str, redis_url: str, pagerduty_url: str, var_dir: str, interval: float, port: int
+) -> dict[str, str]:
+    """The environment of the console's processes started by a benchmark: its own database and
+    Redis, a fake PagerDuty, evaluation every `interval` seconds, the web server on `port`."""
+    from tests.e2e.processes import child_environment
+
+    return child_environment(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY="bench-only",
+        PAGERDUTY_EVENTS_URL=pagerduty_url,
+        CONSOLE_VAR_DIR=var_dir,
+        EVALUATION_INTERVAL_SECONDS=str(interval),
+        BIND=f"127.0.0.1:{port}",
+        LOG_LEVEL="WARNING",
+    )

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import scale  # noqa: E402
-from bench.common import log, set_up_django  # noqa: E402
+from bench.common import console_environment, log, set_up_django  # noqa: E402
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_engine"
@@ -254,7 +254,7 @@ def detection_latency() -> dict[str, float]:
 
     from policies.models import AlertPolicy, Channel, Route
     from tests.e2e.pagerduty_server import PagerDutyServer
-    from tests.e2e.processes import Console, child_environment, free_port
+    from tests.e2e.processes import Console, free_port
 
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
         conn.execute(
@@ -277,16 +277,7 @@ def detection_latency() -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp())
     latencies = []
     with PagerDutyServer() as pagerduty:
-        env = child_environment(
-            DATABASE_URL=DATABASE_URL,
-            REDIS_URL=REDIS_URL,
-            SECRET_KEY="bench-only",
-            PAGERDUTY_EVENTS_URL=pagerduty.url,
-            CONSOLE_VAR_DIR=str(tmp),
-            EVALUATION_INTERVAL_SECONDS=str(INTERVAL),
-            BIND=f"127.0.0.1:{port}",
-            LOG_LEVEL="WARNING",
-        )
+        env = console_environment(DATABASE_URL, REDIS_URL, pagerduty.url, str(tmp), INTERVAL, port)
         console = Console(env, tmp, port)
         try:
             console.wait_until_ready()

@@ -290,6 +290,21 @@ def fold(limit: int = FOLD_BATCH) -> int:
         return int(cursor.fetchone()[0])
 
 
+def reclaim_deltas() -> None:
+    """VACUUM the deltas. They are a queue: each row is deleted seconds after it is written,
+    and every evaluation reads what is there. Without a vacuum, the dead rows pile up and each
+    read scans more (autovacuum may come late, or be off: the soak run's evaluation grew from
+    70 to 140 ms in three minutes). Not within a transaction, where VACUUM cannot run.
+
+    Without truncating the table's empty end: that takes an exclusive lock, and while VACUUM
+    waits for it (up to 5 s) every insert of a delta (every ingest) and every read of the
+    counts would queue behind it. The pages stay, empty, for the next deltas."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (TRUNCATE false) {DELTAS}")
+
+
 def prune(now: datetime, batch: int = 10_000) -> int:
     """Delete the buckets older than their level is kept, a batch per transaction."""
     deleted = 0

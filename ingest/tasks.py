@@ -32,4 +32,6 @@ def fold_rollups() -> int:
         taken += batch
         if batch < rollups.FOLD_BATCH:
             break
+    if taken:
+        rollups.reclaim_deltas()
     return taken

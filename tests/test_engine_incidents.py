@@ -437,3 +437,26 @@ def test_a_policy_filtered_to_a_team_routes_by_that_team(
         policy.filter_team,
         "",
     )
+
+
+def test_a_tick_with_open_incidents_reads_the_counts_once(policy, search_route, pagerduty):
+    """A policy with an open incident is evaluated on its own every tick (its counts move), but
+    with the counts just read for all: a read of the counts costs as much for one policy as for
+    all of them (the soak run's evaluations took seconds when each was read again)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from policies.engine import evaluate_all
+
+    add_requests(6, at=later(0), gateway_team_id="team-search")
+    evaluate_all(later(1))
+    assert Incident.objects.filter(status="open").count() == 1
+    add_requests(2, at=later(1.5), gateway_team_id="team-search")  # its count moves
+
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = evaluate_all(later(2))
+
+    assert outcomes[policy.pk] == "evaluated: team-search peak"  # evaluated on its own
+    assert Incident.objects.get(status="open").last_count == 8
+    reads = [q["sql"] for q in queries.captured_queries if "ingest_requestrollup" in q["sql"]]
+    assert len(reads) == 1

@@ -283,6 +283,34 @@ def test_the_fold_task_folds_every_change_a_batch_at_a_time(monkeypatch):
     }
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_fold_task_gives_the_folded_changes_room_back():
+    """The deltas are a queue read by every evaluation: folding them also vacuums them, so
+    that rounds of ingest and folding reuse the same pages instead of piling up dead rows."""
+    from ingest.tasks import fold_rollups
+
+    def a_round(n: int) -> int:
+        store_events(
+            "gw",
+            [
+                Event(request_id=f"r{n}-{i}", finished_at=at(i), outcome="success")
+                for i in range(3000)
+            ],
+            T0,
+        )
+        fold_rollups()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT pg_relation_size('{rollups.DELTAS}')")
+            return int(cursor.fetchone()[0])
+
+    first = a_round(0)
+    for n in range(1, 4):
+        size = a_round(n)
+
+    assert RequestDelta.objects.count() == 0
+    assert size <= first  # without the vacuum: four times the first
+
+
 def test_each_level_is_kept_for_its_own_time():
     from ingest.tasks import prune_old_requests
 
