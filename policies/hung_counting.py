@@ -20,13 +20,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest import latency
+from ingest import latency, rollups
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
 from policies.selection import GROUP_EXPRESSIONS, filters_of
 
-REQUESTS = "ingest_gatewayrequest"
+REQUESTS = rollups.REQUESTS
 # The index's expression, as the migration wrote it: the planner uses the index only for
 # this very expression.
 LATE_BIN = latency.bin_sql("latency_seconds")

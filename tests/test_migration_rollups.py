@@ -84,22 +84,23 @@ def test_after_0004_every_insert_is_counted_once_and_the_earlier_counts_stay():
         migrate_to_latest()
 
 
+def _fold_into(fold, levels_then, levels, params=()):
+    """`fold` (a fold's statement) as it was when the counts had only `levels`."""
+    values = f"(VALUES {', '.join(f'({level})' for level in levels)})"
+    then = fold.replace(f"(VALUES {', '.join(f'({level})' for level in levels_then)})", values)
+    assert values in then
+    with connection.cursor() as cursor:
+        cursor.execute(then, list(params))
+
+
 def fold_three_levels():
     """The fold as it was before 0007: into seconds, minutes and hours."""
-    three_levels = "(VALUES (3600), (60), (1))"
-    fold = FOLD_BEFORE_COST.replace("(VALUES (3600), (600), (60), (10), (1))", three_levels)
-    assert three_levels in fold
-    with connection.cursor() as cursor:
-        cursor.execute(fold)
+    _fold_into(FOLD_BEFORE_COST, (3600, 600, 60, 10, 1), (3600, 60, 1))
 
 
 def fold_five_levels():
     """The fold as it was before 0009: no days."""
-    five_levels = "(VALUES (3600), (600), (60), (10), (1))"
-    fold = rollups.FOLD.replace("(VALUES (86400), (3600), (600), (60), (10), (1))", five_levels)
-    assert five_levels in fold
-    with connection.cursor() as cursor:
-        cursor.execute(fold, [10_000])
+    _fold_into(rollups.FOLD, rollups.LEVELS, (3600, 600, 60, 10, 1), [10_000])
 
 
 def slower_counted(start, end):

@@ -19,9 +19,7 @@ EDGES = (
     3600, 7200, 14400, 43200, 86400,
 )  # fmt: skip
 DIMENSIONS = "source, gateway_team_id, gateway_team_alias, key_alias, model_group, model"
-DELTA_COLUMNS = (
-    f"bucket, {DIMENSIONS}, latency_bin, finished, failed_upstream, failed_gateway, failed_client"
-)
+COUNTS = ("finished", "failed_upstream", "failed_gateway", "failed_client")
 
 
 def _column(edge):
@@ -42,38 +40,53 @@ def _bin(column):
     return f"COALESCE({len(EDGES)} - width_bucket(-{column}, ARRAY[{negated}]::float8[]), 0)"
 
 
-def _contribution(prefix, sign):
+# The triggers, with `sums`: the columns summed besides the counts (none here; ingest 0008
+# adds the cost and tokens with these same builders).
+def _delta_columns(sums):
+    return f"bucket, {DIMENSIONS}, latency_bin, {', '.join(COUNTS + sums)}"
+
+
+def _contribution(prefix, sign, sums):
     failed = ", ".join(
         f"{sign}({prefix}outcome = 'failure' AND {prefix}failure_class = '{cls}')::int"
         for cls in ("upstream", "gateway", "client")
     )
+    summed = "".join(f", {sign}COALESCE({prefix}{name}, 0)" for name in sums)
     dimensions = ", ".join(f"{prefix}{d.strip()}" for d in DIMENSIONS.split(","))
     return (
         f"to_timestamp(ceil(extract(epoch FROM {prefix}finished_at))), {dimensions}, "
-        f"{_bin(prefix + 'latency_seconds')}, {sign}1, {failed}"
+        f"{_bin(prefix + 'latency_seconds')}, {sign}1, {failed}{summed}"
     )
 
 
-ROW_TRIGGER = f"""
+def row_trigger(sums=()):
+    return f"""
 CREATE OR REPLACE FUNCTION ingest_request_inserted_row() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO ingest_requestdelta ({DELTA_COLUMNS})
-    VALUES ({_contribution("NEW.", "")});
+BEGIN INSERT INTO ingest_requestdelta ({_delta_columns(sums)})
+    VALUES ({_contribution("NEW.", "", sums)});
     RETURN NULL; END $$;
 """
-UPDATE_TRIGGER = f"""
+
+
+def update_trigger(sums=()):
+    measures = COUNTS + sums
+    return f"""
 CREATE OR REPLACE FUNCTION ingest_request_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO ingest_requestdelta ({DELTA_COLUMNS})
-    SELECT bucket, {DIMENSIONS}, latency_bin, sum(finished), sum(failed_upstream),
-    sum(failed_gateway), sum(failed_client) FROM (
-        SELECT {_contribution("", "")} FROM new_rows WHERE finished_at IS NOT NULL
+BEGIN INSERT INTO ingest_requestdelta ({_delta_columns(sums)})
+    SELECT bucket, {DIMENSIONS}, latency_bin, {", ".join(f"sum({m})" for m in measures)}
+    FROM (
+        SELECT {_contribution("", "", sums)} FROM new_rows WHERE finished_at IS NOT NULL
         UNION ALL
-        SELECT {_contribution("", "-")} FROM old_rows WHERE finished_at IS NOT NULL
-    ) AS changes ({DELTA_COLUMNS})
+        SELECT {_contribution("", "-", sums)} FROM old_rows WHERE finished_at IS NOT NULL
+    ) AS changes ({_delta_columns(sums)})
     GROUP BY bucket, {DIMENSIONS}, latency_bin
-    HAVING sum(finished) <> 0 OR sum(failed_upstream) <> 0 OR sum(failed_gateway) <> 0
-    OR sum(failed_client) <> 0;
+    HAVING {" OR ".join(f"sum({m}) <> 0" for m in measures)};
     RETURN NULL; END $$;
 """
+
+
+ROW_TRIGGER = row_trigger()
+UPDATE_TRIGGER = update_trigger()
 # As ingest/migrations/0003 and 0004 created them, for the way back.
 ROW_TRIGGER_BEFORE = """
 CREATE OR REPLACE FUNCTION ingest_request_inserted_row() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -3,22 +3,18 @@ start, from which hung policies read the requests that finished late (policies/h
 instead of every request started in their window. Built without locking out ingest
 (CONCURRENTLY), so this migration runs outside a transaction."""
 
+import importlib
+
 from django.db import migrations
 
-# ingest/latency.py's bin of a request's latency when this was written: the counting query
-# uses the same expression, or the planner would not use the index (a test checks it does).
-EDGES = (
-    0.1, 0.25, 0.5, 0.75,
-    1, 1.5, 2, 2.5, 3, 4, 5, 6, 8,
-    10, 12, 15, 20, 25, 30, 40, 45, 50,
-    60, 90, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700,
-    3600, 7200, 14400, 43200, 86400,
-)  # fmt: skip
-NEGATED = ", ".join(f"{-edge!r}" for edge in reversed(EDGES))
-BIN = f"COALESCE({len(EDGES)} - width_bucket(-latency_seconds, ARRAY[{NEGATED}]::float8[]), 0)"
+# The bin of a request's latency as ingest 0005 froze it: the counting query uses the same
+# expression (ingest/latency.py), or the planner would not use the index (a test checks it does).
+_0005 = importlib.import_module("ingest.migrations.0005_count_slower_per_latency_edge")
+BIN = _0005._bin("latency_seconds")
 CREATE = (
     "CREATE INDEX CONCURRENTLY IF NOT EXISTS request_late_by_start ON ingest_gatewayrequest "
-    f"(({BIN}), started_at) WHERE latency_seconds > {EDGES[0]!r} AND started_at IS NOT NULL"
+    f"(({BIN}), started_at) WHERE latency_seconds > {_0005.EDGES[0]!r} "
+    "AND started_at IS NOT NULL"
 )
 DROP = "DROP INDEX CONCURRENTLY IF EXISTS request_late_by_start"
 

@@ -16,46 +16,12 @@ _0005 = importlib.import_module("ingest.migrations.0005_count_slower_per_latency
 _0007 = importlib.import_module("ingest.migrations.0007_ten_second_and_ten_minute_counts")
 DIMENSIONS = _0005.DIMENSIONS
 DIMENSION_LIST = [d.strip() for d in DIMENSIONS.split(",")]
-COUNTS = ("finished", "failed_upstream", "failed_gateway", "failed_client")
+COUNTS = _0005.COUNTS
 SUMS = ("cost", "total_tokens")
 LEVELS = (3600, 600, 60, 10, 1)
 SLOWER = _0007.SLOWER
-DELTA_COLUMNS = f"bucket, {DIMENSIONS}, latency_bin, {', '.join(COUNTS + SUMS)}"
-
-
-def _contribution(prefix, sign):
-    failed = ", ".join(
-        f"{sign}({prefix}outcome = 'failure' AND {prefix}failure_class = '{cls}')::int"
-        for cls in ("upstream", "gateway", "client")
-    )
-    summed = ", ".join(f"{sign}COALESCE({prefix}{name}, 0)" for name in SUMS)
-    dimensions = ", ".join(prefix + d for d in DIMENSION_LIST)
-    return (
-        f"to_timestamp(ceil(extract(epoch FROM {prefix}finished_at))), {dimensions}, "
-        f"{_0005._bin(prefix + 'latency_seconds')}, {sign}1, {failed}, {summed}"
-    )
-
-
-_NONZERO = " OR ".join(f"sum({m}) <> 0" for m in COUNTS + SUMS)
-ROW_TRIGGER = f"""
-CREATE OR REPLACE FUNCTION ingest_request_inserted_row() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO ingest_requestdelta ({DELTA_COLUMNS})
-    VALUES ({_contribution("NEW.", "")});
-    RETURN NULL; END $$;
-"""
-UPDATE_TRIGGER = f"""
-CREATE OR REPLACE FUNCTION ingest_request_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO ingest_requestdelta ({DELTA_COLUMNS})
-    SELECT bucket, {DIMENSIONS}, latency_bin, {", ".join(f"sum({m})" for m in COUNTS + SUMS)}
-    FROM (
-        SELECT {_contribution("", "")} FROM new_rows WHERE finished_at IS NOT NULL
-        UNION ALL
-        SELECT {_contribution("", "-")} FROM old_rows WHERE finished_at IS NOT NULL
-    ) AS changes ({DELTA_COLUMNS})
-    GROUP BY bucket, {DIMENSIONS}, latency_bin
-    HAVING {_NONZERO};
-    RETURN NULL; END $$;
-"""
+ROW_TRIGGER = _0005.row_trigger(SUMS)
+UPDATE_TRIGGER = _0005.update_trigger(SUMS)
 _KEYS = f"level, bucket, {DIMENSIONS}"
 # The fold of ingest/rollups.py as 0007 left it, for the deltas written before this.
 FOLD_BEFORE = f"""

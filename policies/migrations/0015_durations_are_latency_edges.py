@@ -4,19 +4,14 @@ before, between two edges, moves to the edge below it (above it under the smalle
 counts at least the requests it counted, and pages no less often."""
 
 import bisect
+import importlib
 
 from django.db import migrations, models
 
 import policies.models.policy
 
-# ingest/latency.py's edges when this was written.
-EDGES = (
-    0.1, 0.25, 0.5, 0.75,
-    1, 1.5, 2, 2.5, 3, 4, 5, 6, 8,
-    10, 12, 15, 20, 25, 30, 40, 45, 50,
-    60, 90, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700,
-    3600, 7200, 14400, 43200, 86400,
-)  # fmt: skip
+# ingest/latency.py's edges when this was written, as ingest 0005 froze them.
+EDGES = importlib.import_module("ingest.migrations.0005_count_slower_per_latency_edge").EDGES
 
 HELP = (
     "T, for hung and slow policies only: a request unfinished after T seconds is hung; one "
