@@ -10,7 +10,7 @@ FIRST_LOGIN = $${CONSOLE_VAR_DIR:-var}/first-login
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint install install-dev clean bench-ingest bench-engine bench-notify soak browser screenshots
+.PHONY: run test lint install install-dev clean bench-ingest bench-engine bench-notify bench-retention soak browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-engine: $(VENV)/.installed-dev
 
 bench-notify: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.notify
+
+bench-retention: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.retention
 
 soak: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.soak

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 
@@ -56,3 +58,18 @@ def console_environment(
         BIND=f"127.0.0.1:{port}",
         LOG_LEVEL="WARNING",
     )
+
+
+def ensure_days(conn: psycopg.Connection[Any], first: datetime, last: datetime) -> None:
+    """Create the requests' day partitions from `first`'s day to `last`'s, as writers do
+    (ingest/partitions.py), for rows a benchmark writes in SQL."""
+    from ingest import partitions
+
+    day, end = partitions.day_of(first), partitions.day_of(last)
+    while day <= end:
+        exists = conn.execute("SELECT to_regclass(%s)", [partitions.name(day)]).fetchone()
+        if not (exists and exists[0]):
+            with conn.transaction():
+                for sql in partitions.attach_sql(day):
+                    conn.execute(sql)
+        day += timedelta(days=1)

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import scale  # noqa: E402
-from bench.common import console_environment, log, set_up_django  # noqa: E402
+from bench.common import console_environment, ensure_days, log, set_up_django  # noqa: E402
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_engine"
@@ -55,7 +55,7 @@ def prepare_database() -> None:
 def fill_requests(now: datetime) -> None:
     """ROWS requests over the ten largest windows before `now`: teams, keys, models, 5%
     failures, a few hung; counted and folded into the rollups."""
-    from ingest import rollups
+    from ingest import partitions, rollups
 
     with psycopg.connect(DATABASE_URL) as conn:
         conn.execute(
@@ -90,7 +90,9 @@ def fill_requests(now: datetime) -> None:
             "user_id",
             "org_id",
             "counted_on_insert",  # counted below, in one statement, as a bulk load would
+            "day",
         )
+        ensure_days(conn, now - timedelta(seconds=span + 100), now)
         with conn.cursor().copy(
             f"COPY ingest_gatewayrequest ({', '.join(columns)}) FROM STDIN"
         ) as copy:
@@ -126,6 +128,7 @@ def fill_requests(now: datetime) -> None:
                         "",
                         "",
                         True,
+                        partitions.day_of(finished - timedelta(seconds=latency)),
                     )
                 )
         conn.execute(rollups.count_rows_sql("true"))

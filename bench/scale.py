@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import log
+from bench.common import ensure_days, log
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SCALE_SIZES", "1000000,10000000").split(",")]
 SQL_MAX = int(os.environ.get("BENCH_SQL_MAX", "10000000"))
@@ -34,7 +34,7 @@ _COLUMNS = (
     "source, request_id, started_at, finished_at, outcome, failure_class, latency_seconds, "
     "gateway_team_id, key_alias, model_group, received_at, trace_id, status_code, error_class, "
     "error_code, error_provider, error_message, model, provider, api_base, gateway_team_alias, "
-    "key_hash, user_id, org_id, counted_on_insert"
+    "key_hash, user_id, org_id, counted_on_insert, day"
 )
 # As bench/engine.py's fill: 7 teams, 37 key aliases, 3 models, 5% failures, a few hung.
 _GENERATE = f"""
@@ -46,7 +46,8 @@ SELECT 'bench', 'r' || i, f - lat * interval '1 second',
     CASE WHEN hung THEN NULL ELSE lat END,
     'team-' || i %% 7, 'key-' || i %% 37, 'model-' || i %% 3, f, '',
     CASE WHEN failed THEN 503 END, CASE WHEN failed THEN 'ServiceUnavailableError' ELSE '' END,
-    '', '', '', '', '', '', '', '', '', '', true
+    '', '', '', '', '', '', '', '', '', '', true,
+    ((f - lat * interval '1 second') AT TIME ZONE 'UTC')::date
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i,
     LATERAL (SELECT
         %(now)s::timestamptz
@@ -65,6 +66,7 @@ def grow(conn: psycopg.Connection[Any], stored: int, size: int, now: datetime) -
 
     started = time.perf_counter()
     last_id = _one(conn, "SELECT coalesce(max(id), 0) FROM ingest_gatewayrequest")
+    ensure_days(conn, now - timedelta(seconds=SPAN_SECONDS + 100), now)
     conn.execute(_GENERATE, {"first": stored, "last": size - 1, "now": now, "span": SPAN_SECONDS})
     conn.execute(rollups.count_rows_sql("id > %s"), [last_id])
     log(f"  {size - stored:,} requests stored and counted in {time.perf_counter() - started:.0f} s")
@@ -96,7 +98,8 @@ _GENERATE_MONTH = f"""
 INSERT INTO ingest_gatewayrequest ({_COLUMNS}, cost, total_tokens)
 SELECT 'bench', 'spend-' || h || '-' || i, f - interval '2 seconds', f, 'success', '', 2.0,
     'team-' || i %% 7, 'key-' || i %% 37, 'model-' || i %% 3, f, '', NULL, '', '', '', '', '',
-    '', '', '', '', '', '', true, 0.0001 * (i %% 100), i %% 1000
+    '', '', '', '', '', '', true, ((f - interval '2 seconds') AT TIME ZONE 'UTC')::date,
+    0.0001 * (i %% 100), i %% 1000
 FROM generate_series(0, 30 * 24 - 1) AS h, generate_series(0, 776) AS i,
     LATERAL (SELECT %(now)s::timestamptz - interval '30 days' + h * interval '1 hour'
         + (i %% 3600) * interval '1 second' AS f) AS row
@@ -109,6 +112,7 @@ def grow_month(conn: psycopg.Connection[Any], now: datetime) -> int:
 
     started = time.perf_counter()
     last_id = _one(conn, "SELECT coalesce(max(id), 0) FROM ingest_gatewayrequest")
+    ensure_days(conn, now - timedelta(days=31), now)
     conn.execute(_GENERATE_MONTH, {"now": now})
     conn.execute(rollups.count_rows_sql("id > %s"), [last_id])
     folded = fold_all(conn)

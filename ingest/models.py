@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
+from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
+from django.utils import timezone
 
 from alerting_console.history import change_history
-from ingest import latency
+from ingest import latency, partitions
 
 TOKEN_PREFIX = "acs_"  # noqa: S105 - a marker, not a secret
 
@@ -79,8 +82,34 @@ class FailureClassChoices(models.TextChoices):
     CLIENT = "client", "Client error"
 
 
+class RequestDayField(models.DateField):  # type: ignore[type-arg]
+    """The day whose partition holds a request (ingest/partitions.py), set from its start or
+    finish when the row is first written, by every writer: ``save``, ``create``, and
+    ``bulk_create`` too (it calls ``pre_save``)."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> object:
+        value = getattr(model_instance, self.attname)
+        if value is None and add:
+            started = getattr(model_instance, "started_at", None)
+            value = partitions.key_day(started, getattr(model_instance, "finished_at", None))
+            setattr(model_instance, self.attname, value)
+        return value
+
+
+class GatewayRequestQuerySet(models.QuerySet["GatewayRequest"]):
+    def bulk_create(self, objs: Iterable[GatewayRequest], *args: Any, **kwargs: Any) -> Any:
+        objs = list(objs)
+        if connection.vendor == "postgresql" and objs:
+            field = GatewayRequest._meta.get_field("day")
+            days = {field.pre_save(obj, add=True) for obj in objs}
+            partitions.ensure(days, timezone.now())  # type: ignore[arg-type]
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class GatewayRequest(models.Model):
-    """One request through a gateway: its start and its finish, merged from events."""
+    """One request through a gateway: its start and its finish, merged from events. Ingest
+    writes rows in bulk (store.py); rows written through the ORM get their day's partition too
+    (``save`` and ``bulk_create``)."""
 
     source = models.CharField(max_length=100, help_text="The gateway that reported it.")
     request_id = models.CharField(
@@ -159,6 +188,11 @@ class GatewayRequest(models.Model):
     )
     total_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="All tokens.")
     received_at = models.DateTimeField(help_text="When the console first stored it.")
+    day = RequestDayField(
+        editable=False,
+        help_text="The UTC day of its start, or of its finish if no start was known when it "
+        "was first stored: the day partition it is kept in, and dropped with.",
+    )
     counted_on_insert = models.BooleanField(
         default=False,
         db_default=False,
@@ -168,11 +202,15 @@ class GatewayRequest(models.Model):
         "(ingest/rollups.py).",
     )
 
+    objects = GatewayRequestQuerySet.as_manager()
+
     class Meta:
         verbose_name = "gateway request"
         constraints = [
+            # A request is found by (source, request_id); Postgres enforces unique keys per
+            # partition, so the day is part of it (ingest/partitions.py).
             models.UniqueConstraint(
-                fields=["source", "request_id"], name="request_unique_per_source"
+                fields=["source", "request_id", "day"], name="request_unique_per_source_day"
             )
         ]
         indexes = [
@@ -190,6 +228,12 @@ class GatewayRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}/{self.request_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding and connection.vendor == "postgresql":
+            day = GatewayRequest._meta.get_field("day").pre_save(self, add=True)
+            partitions.ensure([day], timezone.now())  # type: ignore[list-item]
+        super().save(*args, **kwargs)
 
 
 class _Counts(models.Model):

@@ -1,37 +1,48 @@
-"""Deleting request rows older than the retention, a batch at a time.
+"""Retention of request rows: a request is kept while its day (ingest/partitions.py) is one of
+the last ``REQUEST_RETENTION_DAYS`` days before today, or today.
 
-Each batch is its own short transaction, found through the time indexes detection already
-uses, so ingest never waits behind a long delete. Incidents and their history are kept: they
-refer to requests by id only.
+On Postgres whole days go: their partitions are detached without locking ingest out and
+dropped, which takes the same time for a day of ten requests or ten million. Elsewhere (the
+embedded SQLite default) rows are deleted, a batch per short transaction. Incidents and their
+history are kept: they refer to requests by id only.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
+from ingest import partitions
 from ingest.models import GatewayRequest
 
 BATCH = 5000
 
 
-def prune(now: datetime, batch: int = BATCH) -> int:
-    """Delete requests that finished (or, unfinished, started) before the retention."""
-    cutoff = now - timedelta(days=settings.REQUEST_RETENTION_DAYS)
-    finished_before = GatewayRequest.objects.filter(finished_at__lt=cutoff)
-    unfinished_before = GatewayRequest.objects.filter(
-        finished_at__isnull=True, started_at__lt=cutoff
-    )
+def cutoff(now: datetime) -> date:
+    """The oldest day kept."""
+    return partitions.day_of(now) - timedelta(days=settings.REQUEST_RETENTION_DAYS)
+
+
+def prune(now: datetime) -> int:
+    """Remove the requests of the days before the cutoff; returns how many days (Postgres) or
+    rows (elsewhere) were removed. On Postgres, also creates the coming days' partitions."""
+    if connection.vendor != "postgresql":
+        return delete_old_rows(now)
+    dropped = partitions.drop_before(cutoff(now))
+    partitions.ensure_ahead(now)
+    return len(dropped)
+
+
+def delete_old_rows(now: datetime, batch: int = BATCH) -> int:
+    old = GatewayRequest.objects.filter(day__lt=cutoff(now))
     deleted = 0
-    for old in (finished_before, unfinished_before):
-        while True:
-            with transaction.atomic():
-                ids = list(old.values_list("pk", flat=True)[:batch])
-                if ids:
-                    GatewayRequest.objects.filter(pk__in=ids).delete()
-            deleted += len(ids)
-            if len(ids) < batch:
-                break
-    return deleted
+    while True:
+        with transaction.atomic():
+            ids = list(old.values_list("pk", flat=True)[:batch])
+            if ids:
+                GatewayRequest.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+        if len(ids) < batch:
+            return deleted

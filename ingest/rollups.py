@@ -168,11 +168,12 @@ def _aggregate_into_deltas(source: str) -> str:
 def counting_inserted(upsert: str) -> str:
     """`upsert` (an ``INSERT ... ON CONFLICT DO UPDATE`` into the requests, whose rows are
     marked ``counted_on_insert``) as one statement that also writes the deltas of the rows it
-    inserted, aggregated. The rows it updated are the update trigger's; ``xmax = 0`` tells an
-    inserted row from an updated one (an update locks it first)."""
+    inserted, aggregated. The rows it updated are the update trigger's; the mark tells them
+    apart, as the upsert clears it on the rows it updates (store.py; ``xmax``, which would
+    tell too, cannot be returned from a partitioned table)."""
     returned = ", ".join(
         (
-            "(xmax = 0) AS inserted",
+            "counted_on_insert AS inserted",
             "finished_at",
             "outcome",
             "failure_class",

@@ -14,30 +14,35 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import fields
-from datetime import datetime
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 
 import psycopg
 from django.db import DatabaseError, connection, models, transaction
 
-from ingest import rollups
+from ingest import partitions, rollups
 from ingest.events import Event
 from ingest.merge import FINISH_FIELDS, adds_something, merge, merge_batch
 from ingest.models import GatewayRequest
 
 EVENT_COLUMNS = tuple(f.name for f in fields(Event))
-COLUMNS = ("source", *EVENT_COLUMNS, "received_at")
+COLUMNS = ("source", *EVENT_COLUMNS, "received_at", "day")
 TABLE = GatewayRequest._meta.db_table
 # dataclasses.astuple deep-copies every value: ten times slower than reading the attributes.
 event_values = attrgetter(*EVENT_COLUMNS)
 _by_request_id = attrgetter("request_id")
+# Rows written by the bulk paths are counted by them, not by the insert trigger (rollups).
+COUNTED = "counted_on_insert"
 
 
 def _set_clause() -> str:
     # The rules of merge.py, for a row already stored (t) and the incoming one (EXCLUDED).
     t_unfinished = "t.outcome = ''"
     parts = ["started_at = COALESCE(t.started_at, EXCLUDED.started_at)"]
+    # The mark says a bulk path counted the row when it inserted it; cleared on update, it tells
+    # the rows an upsert updated from those it inserted (rollups.counting_inserted).
+    parts.append(f"{COUNTED} = false")
     for name in FINISH_FIELDS:
         if name == "latency_seconds":
             continue
@@ -57,7 +62,7 @@ def _set_clause() -> str:
 
 
 ON_CONFLICT = (
-    f"ON CONFLICT (source, request_id) DO UPDATE SET {_set_clause()} "
+    f"ON CONFLICT (source, request_id, day) DO UPDATE SET {_set_clause()} "
     # A repeated event adds nothing: leave the row alone rather than write the same values.
     "WHERE (t.started_at IS NULL AND EXCLUDED.started_at IS NOT NULL) "
     "OR (t.outcome = '' AND EXCLUDED.outcome <> '')"
@@ -68,8 +73,6 @@ CREATE_STAGING_SQL = (
     f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WITH NO DATA"
 )
 COPY_SQL = f"COPY {STAGING} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-# Rows written by the bulk paths are counted by them, not by the insert trigger (rollups).
-COUNTED = "counted_on_insert"
 COPY_FRESH_SQL = f"COPY {TABLE} ({', '.join(COLUMNS)}, {COUNTED}) FROM STDIN (FORMAT BINARY)"
 # Rows are locked in the order they are written, on every path: the batch's, sorted by request
 # id (store_events). A SELECT without ORDER BY returns the staging table's heap order, which
@@ -129,10 +132,47 @@ def store_events(source: str, events: list[Event], now: datetime) -> int:
     if connection.vendor != "postgresql":
         with transaction.atomic():
             _orm_upsert(source, batch, now)
-    elif len(batch) <= VALUES_BATCH_LIMIT:
+        return len(batch)
+    days = [partitions.key_day(e.started_at, e.finished_at) for e in batch]
+    certain = partitions.certain_day(now)
+    uncertain = [i for i, e in enumerate(batch) if partitions.needs_lookup(e.started_at, certain)]
+    partitions.ensure(set(days), now)
+    if uncertain:
+        with transaction.atomic():
+            _take_stored_days(source, batch, days, uncertain)
+            _store(source, batch, days, now)
+    else:
+        _store(source, batch, days, now)
+    return len(batch)
+
+
+def _take_stored_days(source: str, batch: list[Event], days: list[date], which: list[int]) -> None:
+    """Give the events at ``which`` the day of their request's stored row, if it has one, on
+    whichever day (ingest/partitions.py). Each request is locked first, in the batch's order:
+    two posts of its events wait for each other rather than both find nothing and store it on
+    two days."""
+    ids = [batch[i].request_id for i in which]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s || '/' || id)) "
+            "FROM unnest(%s::text[]) WITH ORDINALITY AS ids (id, n) ORDER BY n",
+            [partitions.REQUEST_LOCK, source, ids],
+        )
+        cursor.execute(
+            f"SELECT request_id, min(day) FROM {TABLE} "
+            "WHERE source = %s AND request_id = ANY(%s) GROUP BY request_id",
+            [source, ids],
+        )
+        stored = dict(cursor.fetchall())
+    for i in which:
+        days[i] = stored.get(batch[i].request_id, days[i])
+
+
+def _store(source: str, batch: list[Event], days: list[date], now: datetime) -> None:
+    if len(batch) <= VALUES_BATCH_LIMIT:
         params: list[Any] = []
-        for event in batch:
-            params += (source, *event_values(event), now)
+        for event, day in zip(batch, days, strict=True):
+            params += (source, *event_values(event), now, day)
         sql = _values_sql_for(len(batch))
         # No health check ("SELECT 1") first, as Django would make: it would double the round
         # trips of a single-event post. A connection Postgres dropped fails the upsert, which is
@@ -146,12 +186,12 @@ def store_events(source: str, events: list[Event], now: datetime) -> int:
             _execute_prepared(sql, params)
     else:
         with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
-            _store_large(cursor.cursor, source, batch, now)  # psycopg's own: Django's has no COPY
-    return len(batch)
+            # psycopg's own cursor: Django's has no COPY
+            _store_large(cursor.cursor, source, batch, days, now)
 
 
 def _store_large(
-    cursor: psycopg.Cursor[Any], source: str, batch: list[Event], now: datetime
+    cursor: psycopg.Cursor[Any], source: str, batch: list[Event], days: list[date], now: datetime
 ) -> None:
     """COPY the batch straight into the table; if a request of it is already stored, merge.
 
@@ -164,14 +204,14 @@ def _store_large(
     if time.time() >= _merge_until.get(source, 0.0):
         try:
             with transaction.atomic():
-                _copy(cursor, COPY_FRESH_SQL, source, batch, now, counted=True)
+                _copy(cursor, COPY_FRESH_SQL, source, batch, days, now, counted=True)
         except psycopg.errors.UniqueViolation:
             _merge_until[source] = time.time() + MERGE_MEMORY_SECONDS
         else:
             rollups.copy_deltas(cursor, source, batch)
             return
     cursor.execute(CREATE_STAGING_SQL)
-    _copy(cursor, COPY_SQL, source, batch, now)
+    _copy(cursor, COPY_SQL, source, batch, days, now)
     cursor.execute(MERGE_STAGING_SQL)
     cursor.execute(CLEAR_STAGING_SQL)
 
@@ -181,6 +221,7 @@ def _copy(
     sql: str,
     source: str,
     events: list[Event],
+    days: list[date],
     now: datetime,
     counted: bool = False,
 ) -> None:
@@ -188,12 +229,12 @@ def _copy(
     with cursor.copy(sql) as copy:
         if counted:  # the column COUNTED follows COLUMNS
             copy.set_types([*_binary_types(), "bool"])
-            for event in events:
-                copy.write_row((source, *event_values(event), now, True))
+            for event, day in zip(events, days, strict=True):
+                copy.write_row((source, *event_values(event), now, day, True))
         else:
             copy.set_types(_binary_types())
-            for event in events:
-                copy.write_row((source, *event_values(event), now))
+            for event, day in zip(events, days, strict=True):
+                copy.write_row((source, *event_values(event), now, day))
 
 
 def _execute_prepared(sql: str, params: list[Any]) -> None:

@@ -13,11 +13,13 @@ FOLD_ROUNDS = 20
 
 @shared_task(name="ingest.prune", ignore_result=True)
 def prune_old_requests() -> int:
+    """Requests past the retention go (ingest/pruning.py), and the request counts past theirs;
+    the coming days' partitions are created. Returns the days (Postgres) or rows removed."""
     now = timezone.now()
-    deleted = prune(now)
+    removed = prune(now)
     if connection.vendor == "postgresql":
-        deleted += rollups.prune(now)
-    return deleted
+        rollups.prune(now)
+    return removed
 
 
 @shared_task(name="ingest.fold", ignore_result=True)

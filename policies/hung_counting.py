@@ -12,7 +12,10 @@ whatever the traffic:
   (ingest/latency.py), so "slower than T" is "in a bin above T's"; one index search per bin
   above it, each over the window's starts only.
 
-One statement for all hung policies (a UNION ALL of each one's two reads).
+One statement for all hung policies (a UNION ALL of each one's two reads). Each reads only the
+day partitions from its window's first day on (ingest/partitions.py): a request's day is never
+before its start's (it is its start's, or its finish's when the start came later), give or
+take the gateways' clocks, for which a day is allowed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest import latency, rollups
+from ingest import latency, partitions, rollups
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
@@ -30,6 +33,7 @@ REQUESTS = rollups.REQUESTS
 # The index's expression, as the migration wrote it: the planner uses the index only for
 # this very expression.
 LATE_BIN = latency.bin_sql("latency_seconds")
+CLOCKS = timedelta(days=1)
 
 
 def count_hung(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
@@ -54,8 +58,8 @@ def count_hung(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str
 def _select(policy: AlertPolicy, now: datetime) -> tuple[str, list[Any]]:
     hang_after = timedelta(seconds=policy.duration_seconds or 0)
     start = now - timedelta(seconds=policy.window_seconds) - hang_after
-    conditions = ["started_at > %s", "started_at <= %s"]
-    params: list[Any] = [start, now - hang_after]
+    conditions = ["started_at > %s", "started_at <= %s", "day >= %s"]
+    params: list[Any] = [start, now - hang_after, partitions.day_of(start) - CLOCKS]
     for condition, condition_params in filters_of(policy):
         conditions.append(condition)
         params += condition_params

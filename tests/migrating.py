@@ -5,12 +5,15 @@ from django.apps.registry import Apps
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from ingest import partitions
+
 
 def migrate(targets: list[tuple[str, str]]) -> Apps:
     """Migrate to `targets`; the models as they are there."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)
+    partitions.forget()  # the requests' table may have been rebuilt, its partitions with it
     return executor.loader.project_state(targets).apps
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from ingest import partitions
 from ingest.models import GatewayRequest
 from ingest.store import COLUMNS
 from tests.litellm_fixtures import JUST_AFTER_RECORDING
@@ -30,6 +31,8 @@ def requests_table(make_team, make_token):
     ]
     make_token()  # source litellm-prod
     now = JUST_AFTER_RECORDING
+    oldest = now - timedelta(seconds=20 * ROWS)
+    partitions.ensure([(oldest + timedelta(days=n)).date() for n in range(9)], now)
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN") as copy,
@@ -46,6 +49,7 @@ def requests_table(make_team, make_token):
                 status_code=503 if failed else None, latency_seconds=2.0, cost=None,
                 prompt_tokens=None, completion_tokens=None, total_tokens=None,
                 gateway_team_id=teams[i % 3].gateway_team_id, model_group="gpt-4o",
+                day=partitions.key_day(finished - timedelta(seconds=2), finished),
             )  # fmt: skip
             copy.write_row([row[name] for name in COLUMNS])
     with connection.cursor() as cursor:

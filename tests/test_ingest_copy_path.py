@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 
-from ingest import store
+from ingest import partitions, store
 from ingest.events import parse_console_event
 from ingest.models import GatewayRequest
 from tests.ingest_client import EVENTS_URL, post
@@ -116,7 +116,8 @@ def staging_heap_order(earlier, batch, now):
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(store.CREATE_STAGING_SQL)
         rows = sorted(batch, key=lambda event: event.request_id)
-        store._copy(cursor.cursor, store.COPY_SQL, "replicas", rows, now)
+        days = [partitions.key_day(e.started_at, e.finished_at) for e in rows]
+        store._copy(cursor.cursor, store.COPY_SQL, "replicas", rows, days, now)
         cursor.execute(f"SELECT request_id FROM {store.STAGING}")  # noqa: S608 - our table
         order = [request_id for (request_id,) in cursor.fetchall()]
         transaction.set_rollback(True)

@@ -311,6 +311,7 @@ def test_the_fold_task_gives_the_folded_changes_room_back():
     assert size <= first  # without the vacuum: four times the first
 
 
+@pytest.mark.django_db(transaction=True)  # detaching old days' requests is not transactional
 def test_each_level_is_kept_for_its_own_time():
     from ingest.tasks import prune_old_requests
 

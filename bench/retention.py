@@ -1,0 +1,253 @@
+"""`make bench-retention`: dropping a day of requests while gateways post, against deleting
+rows as retention did before day partitions (ingest/partitions.py, ingest/pruning.py).
+
+A day 40 days old is filled with RETENTION_ROWS requests (10 million by default) and another
+with RETENTION_BASELINE_ROWS (one million: deleting ten million in batches takes many
+minutes here). The console's real processes run, and RETENTION_CLIENTS clients post batches
+of RETENTION_BATCH events at RETENTION_RATE events a second in all. Then, a few seconds
+apart: the baseline day's rows are deleted as before (batches of 5,000, a transaction each),
+and the big day is dropped as retention now does. It prints ingest p50/p99 before, during each
+and after; its last line is JSON with `drop_day_seconds` (the 10-million-row day), `drop_day_rows`,
+`ingest_p99_ms_before`, `ingest_p99_ms_during_drop`, `ingest_max_ms_during_drop`,
+`delete_seconds`, `delete_rows`, `ingest_p99_ms_during_delete` and `drop_vs_delete_per_row`
+(the time per row of the drop over that of the delete).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.common import console_environment, log, set_up_django
+
+ROWS = int(os.environ.get("RETENTION_ROWS", "10000000"))
+BASELINE_ROWS = int(os.environ.get("RETENTION_BASELINE_ROWS", "1000000"))
+RATE = int(os.environ.get("RETENTION_RATE", "1000"))
+CLIENTS = int(os.environ.get("RETENTION_CLIENTS", "4"))
+BATCH = int(os.environ.get("RETENTION_BATCH", "10"))
+QUIET_SECONDS = 15  # of load before, between and after the two removals
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_retention"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+RETENTION_DAYS = 30
+
+_COLUMNS = (
+    "id, source, request_id, started_at, finished_at, outcome, failure_class, latency_seconds, "
+    "gateway_team_id, key_alias, model_group, received_at, trace_id, status_code, error_class, "
+    "error_code, error_provider, error_message, model, provider, api_base, gateway_team_alias, "
+    "key_hash, user_id, org_id, counted_on_insert, day"
+)
+# Requests of one day, as bench/scale.py's (7 teams, 37 keys, 3 models, 5% failures), with ids
+# of their own (the table's sequence is not used: it is a bulk load of the past).
+_GENERATE = f"""
+INSERT INTO {{table}} ({_COLUMNS})
+SELECT -i, 'old', 'old-' || %(day)s || '-' || i, f - lat * interval '1 second', f,
+    CASE WHEN failed THEN 'failure' ELSE 'success' END,
+    CASE WHEN failed THEN 'upstream' ELSE '' END, lat,
+    'team-' || i %% 7, 'key-' || i %% 37, 'model-' || i %% 3, f, '',
+    CASE WHEN failed THEN 503 END, CASE WHEN failed THEN 'ServiceUnavailableError' ELSE '' END,
+    '', '', '', '', '', '', '', '', '', '', true, %(day)s::date
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i,
+    LATERAL (SELECT %(day)s::date + interval '10 seconds'
+        + (i - %(first)s) * (interval '86380 seconds' / %(count)s) AS f,
+        0.5 + (i %% 97) / 10.0 AS lat, i %% 20 = 0 AS failed) AS row
+"""
+
+
+def fill_day(conn: psycopg.Connection[Any], day: datetime, first: int, count: int) -> None:
+    """A day partition of `count` requests, loaded as a bulk load is: into a table of its own,
+    indexed after, then attached."""
+    from ingest import partitions
+
+    table = partitions.name(day.date())
+    started = time.perf_counter()
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    create, _, attach = partitions.attach_sql(day.date())
+    conn.execute(create)
+    conn.execute(
+        _GENERATE.format(table=table),
+        {"day": day.date(), "first": first, "last": first + count - 1, "count": count},
+    )
+    conn.execute(attach)  # builds the parent's indexes on it
+    conn.execute(f"VACUUM ANALYZE {table}")
+    log(f"  {count:,} requests on {day.date()} in {time.perf_counter() - started:.0f} s")
+
+
+class Load:
+    """Clients posting batches at a steady rate; each post's time."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.timings: list[tuple[float, float]] = []  # (monotonic time sent, ms)
+        self.failures = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def client(self, number: int) -> None:
+        period = BATCH * CLIENTS / RATE
+        due = time.monotonic() + number * period / CLIENTS
+        with httpx.Client(base_url=self.url, headers=self.headers, timeout=30) as http:
+            while not self.stop.is_set():
+                time.sleep(max(0.0, due - time.monotonic()))
+                now = time.time()
+                batch = [
+                    {
+                        "event": "finished",
+                        "request_id": uuid.uuid4().hex,
+                        "status": "success",
+                        "started_at": now - 1.5,
+                        "finished_at": now,
+                        "team_id": f"team-{i % 7}",
+                    }
+                    for i in range(BATCH)
+                ]
+                sent = time.monotonic()
+                response = http.post("/ingest/v1/events", json=batch)
+                took = (time.monotonic() - sent) * 1000
+                with self.lock:
+                    self.timings.append((sent, took))
+                    if response.status_code != 200:
+                        self.failures += 1
+                due += period
+
+    def between(self, start: float, end: float) -> list[float]:
+        """The times of the posts in flight at some moment of [start, end]."""
+        with self.lock:
+            return [ms for sent, ms in self.timings if sent <= end and sent + ms / 1000 >= start]
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else max(values, default=0)
+
+
+def delete_rows_as_before(day: datetime) -> float:
+    """Retention before day partitions: delete the day's rows, 5,000 a transaction (the old
+    ingest/pruning.py's batches), through the index of finish times."""
+    started = time.perf_counter()
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        while True:
+            deleted = conn.execute(
+                "DELETE FROM ingest_gatewayrequest WHERE id IN (SELECT id FROM "
+                "ingest_gatewayrequest WHERE finished_at < %s LIMIT 5000)",
+                [day + timedelta(days=1)],
+            ).rowcount
+            if deleted < 5000:
+                return time.perf_counter() - started
+
+
+def main() -> None:
+    set_up_django(DATABASE_URL, REDIS_URL)
+    from ingest import partitions
+    from ingest.models import IngestToken
+    from tests.e2e.pagerduty_server import PagerDutyServer
+    from tests.e2e.processes import Console, free_port
+
+    now = datetime.now(UTC)
+    big_day = (now - timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
+    small_day = big_day - timedelta(days=1)
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        conn.execute("TRUNCATE ingest_gatewayrequest, ingest_ingesttoken CASCADE")
+        conn.execute("SET maintenance_work_mem = '512MB'")  # for the indexes of the load
+        log(f"retention: filling two days {RETENTION_DAYS + 10} days old...")
+        fill_day(conn, small_day, 1, BASELINE_ROWS)
+        fill_day(conn, big_day, BASELINE_ROWS + 1, ROWS)
+    row = IngestToken(name="retention", source="retention")
+    token = row.set_new_token()
+    row.save()
+
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp())
+    with PagerDutyServer() as pagerduty:
+        env = console_environment(DATABASE_URL, REDIS_URL, pagerduty.url, str(tmp), 5, port)
+        # The console's own retention must not drop the days before the benchmark does.
+        env["REQUEST_RETENTION_DAYS"] = "400"
+        console = Console(env, tmp, port)
+        try:
+            console.wait_until_ready()
+            load = Load(console.url, token)
+            threads = [
+                threading.Thread(target=load.client, args=(n,), daemon=True) for n in range(CLIENTS)
+            ]
+            log(f"  {RATE} events/s from {CLIENTS} clients, batches of {BATCH}")
+            for thread in threads:
+                thread.start()
+            time.sleep(QUIET_SECONDS)
+            quiet = (time.monotonic() - QUIET_SECONDS + 2, time.monotonic())
+
+            delete_started = time.monotonic()
+            delete_seconds = delete_rows_as_before(small_day)
+            delete_span = (delete_started, time.monotonic())
+            log(f"  deleted {BASELINE_ROWS:,} rows as before in {delete_seconds:.1f} s")
+            time.sleep(QUIET_SECONDS)
+
+            # What the retention task does with a retention of RETENTION_DAYS (pruning.prune).
+            cutoff = partitions.day_of(now) - timedelta(days=RETENTION_DAYS)
+            drop_started = time.monotonic()
+            dropped = partitions.drop_before(cutoff)
+            drop_seconds = time.monotonic() - drop_started
+            drop_span = (drop_started, time.monotonic())
+            log(f"  dropped the days {', '.join(map(str, dropped))} in {drop_seconds:.3f} s")
+            time.sleep(QUIET_SECONDS)
+            load.stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
+        finally:
+            console.stop()
+    if big_day.date() not in dropped or big_day.date() in partitions.existing():
+        raise SystemExit("the day was not dropped")
+    print(report(load, quiet, delete_span, delete_seconds, drop_span, drop_seconds))
+
+
+def report(
+    load: Load,
+    quiet: tuple[float, float],
+    delete_span: tuple[float, float],
+    delete_seconds: float,
+    drop_span: tuple[float, float],
+    drop_seconds: float,
+) -> str:
+    before = load.between(*quiet)
+    during_delete = load.between(*delete_span)
+    during_drop = load.between(*drop_span)
+    for name, values in (
+        ("before", before),
+        ("during the delete", during_delete),
+        ("during the drop", during_drop),
+    ):
+        log(
+            f"  ingest {name}: {len(values)} posts, p50 {statistics.median(values):.1f} ms, "
+            f"p99 {p99(values):.1f} ms, max {max(values):.1f} ms"
+        )
+    log(f"  failed posts: {load.failures}")
+    figures = {
+        "drop_day_seconds": round(drop_seconds, 3),
+        "drop_day_rows": ROWS,
+        "ingest_p99_ms_before": round(p99(before), 1),
+        "ingest_p99_ms_during_drop": round(p99(during_drop), 1),
+        "ingest_max_ms_during_drop": round(max(during_drop), 1),
+        "delete_seconds": round(delete_seconds, 1),
+        "delete_rows": BASELINE_ROWS,
+        "ingest_p99_ms_during_delete": round(p99(during_delete), 1),
+        "drop_vs_delete_per_row": round(
+            (drop_seconds / ROWS) / (delete_seconds / BASELINE_ROWS), 5
+        ),
+        "failed_posts": load.failures,
+    }
+    return json.dumps(figures)
+
+
+if __name__ == "__main__":
+    main()
