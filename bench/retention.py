@@ -33,7 +33,7 @@ from bench.common import console_environment, log, set_up_django
 
 ROWS = int(os.environ.get("RETENTION_ROWS", "10000000"))
 BASELINE_ROWS = int(os.environ.get("RETENTION_BASELINE_ROWS", "1000000"))
-RATE = int(os.environ.get("RETENTION_RATE", "1000"))
+RATE = int(os.environ.get("RETENTION_RATE", "2000"))
 CLIENTS = int(os.environ.get("RETENTION_CLIENTS", "4"))
 BATCH = int(os.environ.get("RETENTION_BATCH", "10"))
 QUIET_SECONDS = 15  # of load before, between and after the two removals
@@ -130,7 +130,9 @@ class Load:
 
 
 def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else max(values, default=0)
+    if len(values) < 2:
+        return max(values, default=0.0)
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
 def delete_rows_as_before(day: datetime) -> float:
