@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -50,8 +50,6 @@ AHEAD = 2
 # A writer waits at most this long to attach a partition (behind a detach, say) before it fails
 # the post, which the gateway retries: better than a queue of inserts behind a lock.
 ATTACH_LOCK_TIMEOUT = "5s"
-# The day as SQL, for writers that compute it from the row (benchmarks, migrations).
-DAY_SQL = "((coalesce(started_at, finished_at) AT TIME ZONE 'UTC')::date)"
 
 # Days known to have a partition, per process; filled only after the creating transaction
 # committed (a rolled-back attach must not be remembered).
@@ -70,16 +68,20 @@ def key_day(started_at: datetime | None, finished_at: datetime | None) -> date:
     return day_of(moment)
 
 
-def certain_day(now: datetime) -> date | None:
-    """The day whose starts need no lookup at ``now``: today, unless midnight is within the
-    margin (then none)."""
+def certain_starts(now: datetime) -> tuple[datetime, datetime] | None:
+    """The starts whose day needs no lookup at ``now``, as [since, until): those at least the
+    margin into today, unless midnight is within the margin of ``now`` (then none). Bounds,
+    so that ingest compares each event's start rather than computing its day twice."""
     today = day_of(now - MARGIN)
-    return today if day_of(now + MARGIN) == today else None
+    if day_of(now + MARGIN) != today:
+        return None
+    midnight = datetime.combine(today, time(), UTC)
+    return midnight + MARGIN, midnight + timedelta(days=1)
 
 
-def needs_lookup(started_at: datetime | None, certain: date | None) -> bool:
+def needs_lookup(started_at: datetime | None, certain: tuple[datetime, datetime] | None) -> bool:
     """Whether an event's request may already be stored on another day (module docstring)."""
-    return started_at is None or certain is None or day_of(started_at - MARGIN) != certain
+    return started_at is None or certain is None or not certain[0] <= started_at < certain[1]
 
 
 def name(day: date) -> str:
@@ -125,16 +127,16 @@ def ensure(days: Iterable[date], now: datetime) -> None:
     wanted = {day for day in days if day <= edge or day not in _known}
     if not wanted:
         return
+    remembered = {day for day in wanted if day > edge}
     with transaction.atomic():
-        # One creator at a time: the check and the attach are not atomic otherwise.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [CREATING_LOCK])
-        stored = existing()
-        for day in sorted(wanted - stored.keys()):
+        if wanted - existing().keys():
+            # One creator at a time, checking again under the lock: the check and the attach
+            # are not atomic otherwise. Only writers that found a day missing wait for it.
             with connection.cursor() as cursor:
-                for sql in attach_sql(day):
-                    cursor.execute(sql)
-        remembered = {day for day in wanted if day > edge}
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [CREATING_LOCK])
+                for day in sorted(wanted - existing().keys()):
+                    for sql in attach_sql(day):
+                        cursor.execute(sql)
         transaction.on_commit(lambda: _known.update(remembered))
 
 

@@ -7,6 +7,9 @@ table and merged with the same ``ON CONFLICT``. Triggers write the request count
 what a statement changed (``rollups``), except on the large paths, which count the rows they
 insert themselves, in bulk, and mark them so. Other databases (the embedded SQLite default)
 take a slower ORM path that applies the same rules.
+
+On Postgres each row is stored on its day's partition (``partitions``): events whose day is not
+certain first take the day of their request's stored row, if it has one.
 """
 
 from __future__ import annotations
@@ -134,7 +137,7 @@ def store_events(source: str, events: list[Event], now: datetime) -> int:
             _orm_upsert(source, batch, now)
         return len(batch)
     days = [partitions.key_day(e.started_at, e.finished_at) for e in batch]
-    certain = partitions.certain_day(now)
+    certain = partitions.certain_starts(now)
     uncertain = [i for i, e in enumerate(batch) if partitions.needs_lookup(e.started_at, certain)]
     partitions.ensure(set(days), now)
     if uncertain:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from ingest import partitions, store
 from ingest.events import parse_console_event
@@ -90,31 +91,34 @@ def test_a_batch_mixing_both_sides_of_midnight_and_requests_stored_on_either(cli
 
 
 @pytest.mark.django_db
-def test_events_carrying_their_start_are_not_looked_up_well_inside_the_day(monkeypatch):
-    looked_up = []
-    monkeypatch.setattr(store, "_take_stored_days", lambda *args: looked_up.append(args))
+def test_events_carrying_their_start_are_not_looked_up_well_inside_the_day():
+    def lookups(event):
+        """The lookups across days that storing ``event`` at noon made (their request locks)."""
+        with CaptureQueriesContext(connection) as queries:
+            store.store_events("gw", [parse_console_event(event, noon)], noon)
+        return [q["sql"] for q in queries.captured_queries if "hashtext" in q["sql"]]
+
     noon = MIDNIGHT + timedelta(hours=12)
-    start = parse_console_event(dict(START, started_at=noon.timestamp() - 1), noon)
-    store.store_events("gw", [start], noon)
+    partitions.ensure([AFTER], noon)
+    looked_up = lookups(dict(START, started_at=noon.timestamp() - 1))
     assert looked_up == []
 
-    bare = parse_console_event(dict(BARE_FINISH, finished_at=noon.timestamp()), noon)
-    store.store_events("gw", [bare], noon)
+    looked_up = lookups(dict(BARE_FINISH, finished_at=noon.timestamp()))
     assert len(looked_up) == 1
 
 
 def test_which_events_are_looked_up():
     noon = MIDNIGHT + timedelta(hours=12)
-    certain = partitions.certain_day(noon)
-    assert certain == AFTER
+    certain = partitions.certain_starts(noon)
+    assert certain == (MIDNIGHT + partitions.MARGIN, MIDNIGHT + timedelta(days=1))
     assert not partitions.needs_lookup(noon - timedelta(hours=1), certain)
     # A start within the margin of midnight, or on the day before, or no start at all.
     assert partitions.needs_lookup(MIDNIGHT + partitions.MARGIN / 2, certain)
     assert partitions.needs_lookup(MIDNIGHT - timedelta(hours=1), certain)
     assert partitions.needs_lookup(None, certain)
     # Within the margin of the next midnight, no day is certain.
-    assert partitions.certain_day(MIDNIGHT - partitions.MARGIN / 2) is None
-    assert partitions.certain_day(MIDNIGHT + partitions.MARGIN / 2) is None
+    assert partitions.certain_starts(MIDNIGHT - partitions.MARGIN / 2) is None
+    assert partitions.certain_starts(MIDNIGHT + partitions.MARGIN / 2) is None
     assert partitions.needs_lookup(MIDNIGHT - timedelta(hours=6), None)
 
 

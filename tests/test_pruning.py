@@ -74,7 +74,7 @@ def test_a_day_dropped_is_created_again_for_a_late_event_and_dropped_again():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_interrupted_detach_is_finished(django_db_blocker):
+def test_an_interrupted_detach_is_finished():
     from django.db import connection
 
     rows(2, "old", finished_at=NOW - timedelta(days=31))

@@ -18,12 +18,6 @@ TABLE = "ingest_gatewayrequest"
 OLD = "ingest_gatewayrequest_rebuilt"
 DAY = "((coalesce(started_at, finished_at) AT TIME ZONE 'UTC')::date)"
 AHEAD = 2
-# As ingest 0006 created it, on the partitioned table (an index on a partitioned table cannot
-# be built CONCURRENTLY; the table is locked here anyway).
-LATE_INDEX = (
-    "CREATE INDEX request_late_by_start ON ingest_gatewayrequest "
-    "(({bin}), started_at) WHERE latency_seconds > {edge!r} AND started_at IS NOT NULL"
-)
 INDEXES = (
     "CREATE INDEX request_finished_at ON ingest_gatewayrequest (finished_at)",
     "CREATE INDEX request_started_at ON ingest_gatewayrequest (started_at)",
@@ -42,10 +36,12 @@ TRIGGERS = (
 
 
 def _late_index():
+    # As ingest 0006 created it, but not CONCURRENTLY: an index on a partitioned table cannot be
+    # built so (and the table is locked here anyway).
     import importlib
 
-    frozen = importlib.import_module("ingest.migrations.0005_count_slower_per_latency_edge")
-    return LATE_INDEX.format(bin=frozen._bin("latency_seconds"), edge=frozen.EDGES[0])
+    frozen = importlib.import_module("ingest.migrations.0006_index_late_requests_by_start")
+    return frozen.CREATE.replace("CONCURRENTLY IF NOT EXISTS ", "")
 
 
 def _partition(day):
