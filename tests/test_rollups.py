@@ -283,6 +283,45 @@ def test_the_fold_task_folds_every_change_a_batch_at_a_time(monkeypatch):
     }
 
 
+def _every_rollup_row() -> list[tuple[object, ...]]:
+    """The rollups' rows that count something (folding leaves a bucket whose requests all moved
+    to another group at zero)."""
+    measured = (*rollups.MEASURES, *latency.COLUMNS)
+    columns = ", ".join(("level", "bucket", *rollups.DIMENSIONS, *measured))
+    nonzero = " OR ".join(f"COALESCE({m}, 0) <> 0" for m in measured)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {rollups.ROLLUPS} WHERE {nonzero} ORDER BY {columns}"
+        )
+        return list(cursor.fetchall())
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(stream=batches)
+def test_rows_counted_straight_into_each_level_count_as_their_folded_deltas(stream):
+    """The benchmarks' bulk loads count their rows into the levels with a statement
+    (count_rows_into_levels) instead of writing and folding deltas: the same rollups, to
+    every bucket, group, sum and latency edge, whichever levels a statement counts."""
+    store._merge_until.clear()
+    with transaction.atomic():
+        for batch, large, _ in stream:
+            store_events("gw", batch + (_padding(VALUES_BATCH_LIMIT + 1, "p") if large else []), T0)
+        while rollups.fold():
+            pass
+        folded = _every_rollup_row()
+        RequestRollup.objects.all().delete()
+        with connection.cursor() as cursor:
+            for levels in ((1, 10), (60, 600, 3600, 86400)):
+                rollups.count_rows_into_levels(cursor, levels, "source = %s", ["gw"])
+
+        assert _every_rollup_row() == folded
+        transaction.set_rollback(True)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_fold_task_gives_the_folded_changes_room_back():
     """The deltas are a queue read by every evaluation: folding them also vacuums them, so
