@@ -6,11 +6,16 @@ with RETENTION_BASELINE_ROWS (one million: deleting ten million in batches takes
 minutes here). The console's real processes run, and RETENTION_CLIENTS clients post batches
 of RETENTION_BATCH events at RETENTION_RATE events a second in all. Then, a few seconds
 apart: the baseline day's rows are deleted as before (batches of 5,000, a transaction each),
-and the big day is dropped as retention now does. It prints ingest p50/p99 before, during each
-and after; its last line is JSON with `drop_day_seconds` (the 10-million-row day), `drop_day_rows`,
-`ingest_p99_ms_before`, `ingest_p99_ms_during_drop`, `ingest_max_ms_during_drop`,
-`delete_seconds`, `delete_rows`, `ingest_p99_ms_during_delete` and `drop_vs_delete_per_row`
-(the time per row of the drop over that of the delete).
+and the old days are dropped as retention now does. Between the two, the machine's own part is
+measured: files as large as the big day's partition, written beforehand on the file system of
+Postgres's data directory, are removed (`unlink_seconds`): dropping a day is mostly that.
+It prints ingest p50/p99 before and during each; its last line is JSON with `drop_day_seconds`
+(the 10-million-row day: detaching, `drop_detach_seconds`, and removing its files,
+`drop_files_seconds`; `drop_day_gb`), `drop_day_rows`, `ingest_p99_ms_before`,
+`ingest_p99_ms_during_drop`, `ingest_max_ms_during_drop`, `unlink_seconds`,
+`drop_vs_unlink` and `ingest_p99_ms_during_unlink`, `delete_seconds`, `delete_rows`,
+`ingest_p99_ms_during_delete` and `drop_vs_delete_per_row` (the time per row of the drop
+over that of the delete).
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
 
 from bench.common import console_environment, log, set_up_django
+
+if TYPE_CHECKING:
+    from ingest.partitions import Dropped
 
 ROWS = int(os.environ.get("RETENTION_ROWS", "10000000"))
 BASELINE_ROWS = int(os.environ.get("RETENTION_BASELINE_ROWS", "1000000"))
@@ -150,6 +158,40 @@ def delete_rows_as_before(day: datetime) -> float:
                 return time.perf_counter() - started
 
 
+class SameBytesOnDisk:
+    """Files as large as a partition, in segments of 1 GB as Postgres writes them, on the file
+    system of its data directory: removing them is what dropping the partition asks of it."""
+
+    SEGMENT = 1 << 30
+
+    def __init__(self, conn: psycopg.Connection[Any], size: int) -> None:
+        row = conn.execute("SHOW data_directory").fetchone()
+        assert row is not None
+        data = Path(row[0])
+        self.folder = data.parent / "bench_retention_unlink"
+        if not data.exists() or self.folder.parent.stat().st_dev != data.stat().st_dev:
+            raise SystemExit(f"{data} is not on this machine's file system: no baseline")
+        self.folder.mkdir(exist_ok=True)
+        block = b"\x01" * (1 << 20)
+        self.files = []
+        for n in range(0, size, self.SEGMENT):
+            path = self.folder / f"segment.{n // self.SEGMENT}"
+            with path.open("wb") as file:
+                for _ in range(min(self.SEGMENT, size - n) // len(block)):
+                    file.write(block)
+                file.flush()
+                os.fsync(file.fileno())
+            self.files.append(path)
+
+    def remove(self) -> float:
+        started = time.perf_counter()
+        for path in self.files:
+            path.unlink()
+        took = time.perf_counter() - started
+        self.folder.rmdir()
+        return took
+
+
 def main() -> None:
     set_up_django(DATABASE_URL, REDIS_URL)
     from ingest import partitions
@@ -166,6 +208,11 @@ def main() -> None:
         log(f"retention: filling two days {RETENTION_DAYS + 10} days old...")
         fill_day(conn, small_day, 1, BASELINE_ROWS)
         fill_day(conn, big_day, BASELINE_ROWS + 1, ROWS)
+        big_table = partitions.name(big_day.date())
+        size = conn.execute("SELECT pg_total_relation_size(%s::regclass)", [big_table]).fetchone()
+        assert size is not None
+        log(f"  writing {size[0] / 1e9:.2f} GB of files beside Postgres's data directory...")
+        same_bytes = SameBytesOnDisk(conn, int(size[0]))
     row = IngestToken(name="retention", source="retention")
     token = row.set_new_token()
     row.save()
@@ -195,38 +242,50 @@ def main() -> None:
             log(f"  deleted {BASELINE_ROWS:,} rows as before in {delete_seconds:.1f} s")
             time.sleep(QUIET_SECONDS)
 
+            unlink_started = time.monotonic()
+            unlink_seconds = same_bytes.remove()
+            unlink_span = (unlink_started, time.monotonic())
+            log(f"  removed files of the same size in {unlink_seconds:.3f} s")
+            time.sleep(QUIET_SECONDS)
+
             # What the retention task does with a retention of RETENTION_DAYS (pruning.prune).
             cutoff = partitions.day_of(now) - timedelta(days=RETENTION_DAYS)
             drop_started = time.monotonic()
             dropped = partitions.drop_before(cutoff)
-            drop_seconds = time.monotonic() - drop_started
             drop_span = (drop_started, time.monotonic())
-            log(f"  dropped the days {', '.join(map(str, dropped))} in {drop_seconds:.3f} s")
+            for each in dropped:
+                log(
+                    f"  dropped {each.day} ({each.size_bytes / 1e9:.2f} GB): detached in "
+                    f"{each.detach_seconds:.3f} s, files removed in {each.drop_seconds:.3f} s"
+                )
             time.sleep(QUIET_SECONDS)
             load.stop.set()
             for thread in threads:
                 thread.join(timeout=60)
         finally:
             console.stop()
-    if big_day.date() not in dropped or big_day.date() in partitions.existing():
+    big = next((each for each in dropped if each.day == big_day.date()), None)
+    if big is None or big_day.date() in partitions.existing():
         raise SystemExit("the day was not dropped")
-    print(report(load, quiet, delete_span, delete_seconds, drop_span, drop_seconds))
+    spans = {"before": quiet, "delete": delete_span, "unlink": unlink_span, "drop": drop_span}
+    print(report(load, spans, delete_seconds, unlink_seconds, big))
 
 
 def report(
     load: Load,
-    quiet: tuple[float, float],
-    delete_span: tuple[float, float],
+    spans: dict[str, tuple[float, float]],
     delete_seconds: float,
-    drop_span: tuple[float, float],
-    drop_seconds: float,
+    unlink_seconds: float,
+    big: Dropped,
 ) -> str:
-    before = load.between(*quiet)
-    during_delete = load.between(*delete_span)
-    during_drop = load.between(*drop_span)
+    before = load.between(*spans["before"])
+    during_delete = load.between(*spans["delete"])
+    during_unlink = load.between(*spans["unlink"])
+    during_drop = load.between(*spans["drop"])
     for name, values in (
         ("before", before),
         ("during the delete", during_delete),
+        ("during the removal of files of the same size", during_unlink),
         ("during the drop", during_drop),
     ):
         log(
@@ -234,12 +293,19 @@ def report(
             f"p99 {p99(values):.1f} ms, max {max(values):.1f} ms"
         )
     log(f"  failed posts: {load.failures}")
+    drop_seconds = big.detach_seconds + big.drop_seconds
     figures = {
         "drop_day_seconds": round(drop_seconds, 3),
+        "drop_detach_seconds": round(big.detach_seconds, 3),
+        "drop_files_seconds": round(big.drop_seconds, 3),
+        "drop_day_gb": round(big.size_bytes / 1e9, 2),
         "drop_day_rows": ROWS,
         "ingest_p99_ms_before": round(p99(before), 1),
         "ingest_p99_ms_during_drop": round(p99(during_drop), 1),
         "ingest_max_ms_during_drop": round(max(during_drop), 1),
+        "unlink_seconds": round(unlink_seconds, 3),
+        "drop_vs_unlink": round(drop_seconds / unlink_seconds, 2),
+        "ingest_p99_ms_during_unlink": round(p99(during_unlink), 1),
         "delete_seconds": round(delete_seconds, 1),
         "delete_rows": BASELINE_ROWS,
         "ingest_p99_ms_during_delete": round(p99(during_delete), 1),

@@ -29,14 +29,19 @@ partitions and deletes rows (``pruning.py``).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from ingest.fields import MAX_CLOCK_SKEW
+
+logger = logging.getLogger(__name__)
 
 TABLE = "ingest_gatewayrequest"
 PREFIX = f"{TABLE}_p"
@@ -153,9 +158,19 @@ def forget() -> None:
 # --- retention --------------------------------------------------------------------------------
 
 
-def drop_before(cutoff: date) -> list[date]:
-    """Detach and drop the partitions of days before ``cutoff``; returns their days. Runs in
-    autocommit mode: a concurrent detach is two transactions of its own."""
+@dataclass(frozen=True)
+class Dropped:
+    """A day whose partition retention dropped, and what it took (logged for operators)."""
+
+    day: date
+    size_bytes: int
+    detach_seconds: float  # the part that touches the live table: milliseconds, unless it waits
+    drop_seconds: float  # removing the files: about 0.25 s a gigabyte on a disk with discard
+
+
+def drop_before(cutoff: date) -> list[Dropped]:
+    """Detach and drop the partitions of days before ``cutoff``. Runs in autocommit mode: a
+    concurrent detach is two transactions of its own."""
     if connection.in_atomic_block:
         raise RuntimeError("partitions are detached outside a transaction")
     dropped = []
@@ -164,12 +179,21 @@ def drop_before(cutoff: date) -> list[date]:
             break
         table = name(day)
         with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size(%s::regclass)", [table])
+            size = int(cursor.fetchone()[0])
+            started = monotonic()
             # A detach interrupted earlier (a worker killed mid-way) is finished, not restarted.
             mode = "FINALIZE" if pending else "CONCURRENTLY"
             cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {table} {mode}")
+            detached = monotonic()
             cursor.execute(f"DROP TABLE {table}")
+            done = Dropped(day, size, detached - started, monotonic() - detached)
         _known.discard(day)
-        dropped.append(day)
+        dropped.append(done)
+        logger.info(
+            "dropped the requests of %s (%.0f MB): detached in %.3f s, files removed in %.3f s",
+            day, size / 1e6, done.detach_seconds, done.drop_seconds,
+        )  # fmt: skip
     return dropped
 
 

@@ -2,6 +2,7 @@
 today, or today. On Postgres whole day partitions are detached and dropped; the embedded
 SQLite default deletes rows, in batches. Incidents and recent rows stay."""
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -91,6 +92,24 @@ def test_an_interrupted_detach_is_finished():
 
     assert day in pruned_days(NOW)
     assert kept() == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_dropped_day_is_logged_with_its_size_and_what_took_the_time(caplog):
+    """Dropping a day costs the file system's removal of its files: the log says how big each
+    day was and how long detaching (the live table) and removing (the files) took."""
+    rows(7, "old", started_at=NOW - timedelta(days=31), finished_at=NOW - timedelta(days=31))
+
+    with caplog.at_level(logging.INFO, logger="ingest.partitions"):
+        dropped = partitions.drop_before(date(2026, 10, 23))
+
+    old = next(each for each in dropped if each.day == date(2026, 10, 22))
+    assert old.size_bytes > 8192  # the table's page and its indexes'
+    logged = [record.getMessage() for record in caplog.records]
+    assert any(
+        line.startswith("dropped the requests of 2026-10-22 (") and "files removed in" in line
+        for line in logged
+    )
 
 
 @pytest.mark.django_db
