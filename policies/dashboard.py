@@ -11,11 +11,9 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q
-from django.db.models.functions import TruncHour
 from django.utils.http import urlencode
 from django.utils.text import slugify
 
-from ingest.models import GatewayRequest, Outcome
 from policies.charts import Series, stacked_bars, time_axis
 from policies.models import (
     KIND_DEFAULTS,
@@ -27,6 +25,7 @@ from policies.models import (
     Team,
 )
 from policies.page_state import page_badge, state_of, with_pages
+from policies.team_hours import per_team_and_hour
 
 HOURS = 12
 CACHE_SECONDS = 15
@@ -143,43 +142,25 @@ class TeamIndex:
 
 
 def team_rows(now: datetime) -> tuple[list[str], list[TeamRow]]:
-    """Per team, per hour of the last HOURS: requests finished, failed, and hung. Two grouped
-    queries through the time indexes; the rows are a few per team and hour."""
+    """Per team, per hour of the last HOURS: requests finished, failed, and hung
+    (policies/team_hours.py: from the request counts on Postgres)."""
     buckets = hour_buckets(now)
-    since = buckets[0]
     hang_after = timedelta(seconds=KIND_DEFAULTS[PolicyKind.HUNG].duration_seconds or 600)
-    finished = (
-        GatewayRequest.objects.filter(finished_at__gte=since)
-        .annotate(hour=TruncHour("finished_at"))
-        .values("gateway_team_id", "gateway_team_alias", "hour")
-        .annotate(n=Count("pk"), failed=Count("pk", filter=Q(outcome=Outcome.FAILURE)))
-    )
-    # A request hangs when it runs past LiteLLM's default hang time: counted in the hour it
-    # started, whether it finished late or is still running.
-    hung = (
-        GatewayRequest.objects.filter(started_at__gte=since, started_at__lte=now - hang_after)
-        .filter(Q(finished_at__isnull=True) | Q(latency_seconds__gt=hang_after.total_seconds()))
-        .annotate(hour=TruncHour("started_at"))
-        .values("gateway_team_id", "gateway_team_alias", "hour")
-        .annotate(n=Count("pk"))
-    )
     index = {bucket: i for i, bucket in enumerate(buckets)}
     teams = TeamIndex.load()
     # Keyed by the console's team, or by what the gateway sent for a team it does not know.
     counts: dict[int | tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
-    for kind, query in ((2, finished), (1, hung)):
-        for row in query:
-            position = index.get(row["hour"])
-            if position is None:
-                continue
-            team_id, alias = row["gateway_team_id"], row["gateway_team_alias"]
-            key = teams.find(team_id, alias) or (team_id, alias)
-            lists = counts.setdefault(
-                key, ([0] * len(buckets), [0] * len(buckets), [0] * len(buckets))
-            )
-            lists[kind][position] += row["n"]
-            if kind == 2:
-                lists[0][position] += row["failed"]
+    for row in per_team_and_hour(buckets, now, hang_after):
+        position = index.get(row.hour)
+        if position is None:
+            continue
+        key = teams.find(row.team_id, row.alias) or (row.team_id, row.alias)
+        failures, hung, finished = counts.setdefault(
+            key, ([0] * len(buckets), [0] * len(buckets), [0] * len(buckets))
+        )
+        failures[position] += row.failed
+        hung[position] += row.hung
+        finished[position] += row.finished
     incidents = open_per_team()
     rows = []
     for key, (failures, hung_counts, finished_counts) in counts.items():
