@@ -54,7 +54,7 @@ def a_day_of_traffic():
 
 
 def totals(counts):
-    summed = defaultdict(lambda: [0, 0, 0])
+    summed: defaultdict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in counts:
         for i, n in enumerate((row.finished, row.failed, row.hung)):
             summed[(row.team_id, row.hour)][i] += n
