@@ -3,7 +3,7 @@ the last ``REQUEST_RETENTION_DAYS`` days before today, or today.
 
 On Postgres whole days go: their partitions are detached without locking ingest out and
 dropped. Nothing is deleted row by row; what remains is the file system's work of removing the
-day's files (about 0.25 s a gigabyte here, `make bench-retention`). Elsewhere (the
+day's files (0.25 to 0.45 s a gigabyte here, `make bench-retention`). Elsewhere (the
 embedded SQLite default) rows are deleted, a batch per short transaction. Incidents and their
 history are kept: they refer to requests by id only.
 """
