@@ -65,8 +65,9 @@ def test_the_counts_say_what_the_request_rows_say():
     a_day_of_traffic()
     hours = hour_buckets(NOW)
 
-    from_counts = totals(team_hours.per_team_and_hour(hours, NOW, HANG))
-    running = [row for row in team_hours.per_team_and_hour(hours, NOW, HANG) if not row.finished]
+    counted = team_hours.per_team_and_hour(hours, NOW, HANG)
+    from_counts = totals(counted)
+    running = [row for row in counted if not row.finished]
     from_rows = totals([*team_hours._from_rows(hours[0], HANG), *running])
 
     assert from_counts == from_rows
