@@ -13,9 +13,10 @@ whatever the traffic:
   above it, each over the window's starts only.
 
 One statement for all hung policies (a UNION ALL of each one's two reads). Each reads only the
-day partitions from its window's first day on (ingest/partitions.py): a request's day is never
-before its start's (it is its start's, or its finish's when the start came later), give or
-take the gateways' clocks, for which a day is allowed.
+day partitions from its window's first day to today (ingest/partitions.py): a request's day is
+never before its start's (it is its start's, or its finish's when the start came later) nor
+after the day it arrived, give or take the gateways' clocks, for which a day is allowed; the
+partitions made ahead of time are not searched.
 """
 
 from __future__ import annotations
@@ -58,8 +59,22 @@ def count_hung(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str
 def _select(policy: AlertPolicy, now: datetime) -> tuple[str, list[Any]]:
     hang_after = timedelta(seconds=policy.duration_seconds or 0)
     start = now - timedelta(seconds=policy.window_seconds) - hang_after
-    conditions = ["started_at > %s", "started_at <= %s", "day >= %s"]
-    params: list[Any] = [start, now - hang_after, partitions.day_of(start) - CLOCKS]
+    group = GROUP_EXPRESSIONS[GroupBy(policy.group_by)]
+    hung, params = hung_requests(policy, start, now - hang_after, now, f"{group} AS g")
+    return f"(SELECT {policy.pk}, g, count(*) FROM ({hung}) AS hung GROUP BY g)", params
+
+
+def hung_requests(
+    policy: AlertPolicy, start: datetime, until: datetime, now: datetime, columns: str
+) -> tuple[str, list[Any]]:
+    """The `columns` of the requests the hung `policy` counts that started within
+    (start, until]: still unfinished, or finished slower than its T; read through their two
+    indexes, in the day partitions that can hold them (from the start's day, give or take the
+    clocks, to `now`'s: the partitions made ahead of time hold nothing yet)."""
+    conditions = ["started_at > %s", "started_at <= %s", "day >= %s", "day <= %s"]
+    params: list[Any] = [
+        start, until, partitions.day_of(start) - CLOCKS, partitions.day_of(now) + CLOCKS,
+    ]  # fmt: skip
     for condition, condition_params in filters_of(policy):
         conditions.append(condition)
         params += condition_params
@@ -68,12 +83,9 @@ def _select(policy: AlertPolicy, now: datetime) -> tuple[str, list[Any]]:
     # Slower than EDGES[edge]: a bin above it (and the latency itself, which the index's
     # predicate needs to see, and which says the same).
     bins = ", ".join(str(b) for b in range(edge + 1, len(latency.EDGES) + 1))
-    group = GROUP_EXPRESSIONS[GroupBy(policy.group_by)]
     sql = (
-        f"(SELECT {policy.pk}, g, count(*) FROM ("
-        f"SELECT {group} AS g FROM {REQUESTS} WHERE finished_at IS NULL AND {where} "
-        f"UNION ALL SELECT {group} FROM {REQUESTS} WHERE {LATE_BIN} IN ({bins}) "
+        f"SELECT {columns} FROM {REQUESTS} WHERE finished_at IS NULL AND {where} "
+        f"UNION ALL SELECT {columns} FROM {REQUESTS} WHERE {LATE_BIN} IN ({bins}) "
         f"AND latency_seconds > %s AND finished_at IS NOT NULL AND {where}"
-        ") AS hung GROUP BY g)"
     )
     return sql, [*params, float(latency.EDGES[edge]), *params]

@@ -21,7 +21,8 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 def test_the_late_and_the_unfinished_are_read_from_their_indexes(make_policy):
     policy = make_policy(kind=PolicyKind.HUNG, duration_seconds=60, window_seconds=600)
     sql, params = _select(policy, NOW)
-    partitions.ensure([NOW.date() - timedelta(days=n) for n in range(3)], NOW)
+    # Two days back, and three ahead, as beat makes them.
+    partitions.ensure([NOW.date() + timedelta(days=n) for n in range(-2, 4)], NOW)
     with connection.cursor() as cursor:
         # Traffic as a gateway sees it: 20,000 requests started in the window, of 0.5 to 10 s,
         # 20 of them slower than T and 10 still running; analyzed, as autovacuum would.
@@ -58,6 +59,9 @@ def test_the_late_and_the_unfinished_are_read_from_their_indexes(make_policy):
     # Not the rows of the window's day; nor the days before it (nothing to read: no partition).
     assert f"Seq Scan on {partitions.name(NOW.date())}" not in plan
     assert partitions.name(NOW.date() - timedelta(days=2)) not in plan
+    # Nor the days made ahead beyond tomorrow (a gateway's clock may be a few minutes ahead).
+    assert partitions.name(NOW.date() + timedelta(days=2)) not in plan
+    assert partitions.name(NOW.date() + timedelta(days=3)) not in plan
     assert count_hung([policy], NOW)[policy.pk] == {"": Count(30, 30)}
 
 
