@@ -113,6 +113,21 @@ def _spans(start: datetime, end: datetime, levels: tuple[int, ...]) -> Iterator[
         yield from _spans(last, end, smaller)
 
 
+def finest_kept(oldest: datetime, now: datetime) -> int | None:
+    """The smallest bucket size whose buckets are all still kept back to `oldest` (with an
+    hour to spare for a prune run late): a read from then on may cut windows at its multiples
+    only. None when even the days are gone."""
+    for level in sorted(LEVELS):
+        if oldest > now - KEEP[level] + timedelta(hours=1):
+            return level
+    return None
+
+
+def floor_to(moment: datetime, level: int) -> datetime:
+    """The boundary of `level` seconds at or before `moment`."""
+    return _floor(moment, level)
+
+
 def _seconds(moment: datetime) -> int:
     return int((moment - EPOCH).total_seconds())
 

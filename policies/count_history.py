@@ -1,25 +1,37 @@
 """An incident's count over time, as the evaluator saw it: for its incident page's chart.
 
 The count at a moment is what the policy counts in the window ending then (policies.counting).
-Recounting every moment would be one query per point; instead one query counts the group's
-requests per short bucket (a whole fraction of the window), and the count at each moment is
-the sum of the buckets its window covers. The span is bounded: at most MAX_POINTS moments,
-so at most MAX_POINTS windows of requests are read, whatever the incident's age.
+Recounting every moment would be one query per point; instead one query reads the group's
+counts once for the whole span and each moment sums those of its window. The span is bounded:
+at most MAX_POINTS moments, whatever the incident's age.
+
+On Postgres the counts are the request counts (ingest/rollups.py), so that a chart costs the
+same at ten requests a second or ten thousand: the moments are whole seconds (whole minutes or
+hours for a span older than the seconds are kept, `rollups.finest_kept`), and each moment's
+window is the evaluator's (`selection.window_start`); hung requests are read through their own
+indexes (`hung_counting.hung_requests`). Where a window's start is finer than the counts kept
+for its time (a 90-second window of an incident older than three hours), and on the embedded
+SQLite database, the group's request rows are counted per step instead.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import accumulate
 
 from django.db import connection
+from django.utils import timezone
 
+from ingest import latency, rollups
+from policies import hung_counting
 from policies.counting import TABLE, window_for
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, Incident, PolicyKind
-from policies.selection import GROUP_EXPRESSIONS
+from policies.selection import GROUP_EXPRESSIONS, failure_classes, filters_of, window_start
 
 MAX_POINTS = 60
 MAX_STEPS_PER_WINDOW = 12
@@ -48,13 +60,21 @@ class Span:
         return self.first + index * self.step
 
 
-def span_for(window_seconds: float, opened: datetime, end: datetime) -> Span:
+def span_for(
+    window_seconds: float, opened: datetime, end: datetime, grid: int | None = None
+) -> Span:
     """From one window before the incident opened (the rise) to `end`; finer steps for a short
-    incident, one step a window for a long one, of which only the last MAX_POINTS are kept."""
+    incident, one step a window for a long one, of which only the last MAX_POINTS are kept.
+    With a `grid` (seconds), the end and the steps are whole multiples of it."""
     window = timedelta(seconds=window_seconds)
     length = max(end - (opened - window), window)
     per_window = max(1, min(MAX_STEPS_PER_WINDOW, int(MAX_POINTS * window / length)))
     step = window / per_window
+    if grid:
+        unit = timedelta(seconds=grid)
+        end = rollups.floor_to(end, grid)
+        step = max(1, math.ceil(step / unit)) * unit
+        per_window = max(1, round(window / step))
     points = min(MAX_POINTS, math.ceil(length / step) + 1)
     return Span(end, step, points, per_window)
 
@@ -76,8 +96,12 @@ def as_opened(incident: Incident) -> AlertPolicy:
     return policy
 
 
-def count_history(incident: Incident, end: datetime) -> History:
+def count_history(incident: Incident, end: datetime, now: datetime | None = None) -> History:
     policy = as_opened(incident)
+    if connection.vendor == "postgresql":
+        history = _from_counts(policy, incident, end, now or timezone.now())
+        if history is not None:
+            return history
     span = span_for(policy.window_seconds, incident.detected_at, end)
     buckets = bucket_counts(policy, incident.group_key, span)
     counts = [
@@ -88,6 +112,100 @@ def count_history(incident: Incident, end: datetime) -> History:
         for i in range(span.points)
     ]
     return History(span, counts, policy)
+
+
+def _from_counts(
+    policy: AlertPolicy, incident: Incident, end: datetime, now: datetime
+) -> History | None:
+    window = timedelta(seconds=policy.window_seconds)
+    rough = span_for(policy.window_seconds, incident.detected_at, end)
+    grid = rollups.finest_kept(rough.first - window, now)
+    if grid is None:
+        return None
+    span = span_for(policy.window_seconds, incident.detected_at, end, grid)
+    moments = [span.moment(i) for i in range(span.points)]
+    if policy.kind == PolicyKind.HUNG:
+        counts = _hung_history(policy, incident.group_key, moments, now)
+    else:
+        starts = [window_start(policy, moment) for moment in moments]
+        kept = rollups.finest_kept(starts[0], now)
+        if kept is None or any(rollups.floor_to(start, kept) != start for start in starts):
+            return None  # a window's edge finer than the counts kept for its time
+        cuts = sorted({*starts, *moments})
+        ends, matched, total = _finished_per_bucket(policy, incident.group_key, cuts)
+        counts = [_summed(ends, matched, total, s, m) for s, m in zip(starts, moments, strict=True)]
+    return History(span, counts, policy)
+
+
+def _finished_per_bucket(
+    policy: AlertPolicy, group: str, cuts: list[datetime]
+) -> tuple[list[datetime], list[int], list[int]]:
+    """The group's counts per bucket of the request counts (by the bucket's end) from the first
+    cut to the last; no bucket straddles a cut. With the running sums of each count."""
+    slower = (
+        [latency.index_of(policy.duration_seconds or 0)] if policy.kind == PolicyKind.SLOW else []
+    )
+    source, params = rollups.window_source(cuts[0], cuts[-1], cuts[1:-1], slower)
+    if slower:
+        matched = f"COALESCE({latency.column(slower[0])}, 0)"
+    else:
+        matched = " + ".join(f"failed_{cls}" for cls in failure_classes(policy))
+    total = "finished" if policy.kind == PolicyKind.FAILURE_RATE else matched
+    conditions = [f"{GROUP_EXPRESSIONS[GroupBy(policy.group_by)]} = %s"]
+    params.append(group)
+    for condition, condition_params in filters_of(policy):
+        conditions.append(condition)
+        params += condition_params
+    # Only our own SQL fragments are spliced in; every value is a bound parameter.
+    sql = (
+        f"SELECT bucket, sum({matched}), sum({total}) FROM {source} AS counts "  # noqa: S608
+        f"WHERE {' AND '.join(conditions)} GROUP BY bucket ORDER BY bucket"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    ends = [bucket for bucket, _, _ in rows]
+    return (
+        ends,
+        [0, *accumulate(int(n or 0) for _, n, _ in rows)],
+        [0, *accumulate(int(n or 0) for _, _, n in rows)],
+    )
+
+
+def _summed(
+    ends: list[datetime], matched: list[int], total: list[int], start: datetime, end: datetime
+) -> Count:
+    """The sum of the buckets ending within (start, end], from the running sums."""
+    first, last = bisect_right(ends, start), bisect_right(ends, end)
+    return Count(matched[last] - matched[first], total[last] - total[first])
+
+
+def _hung_history(
+    policy: AlertPolicy, group: str, moments: list[datetime], now: datetime
+) -> list[Count]:
+    """At each moment, the group's requests started within (moment - Y - T, moment - T] that
+    hung: read once for the whole span through the indexes of the requests that can hang."""
+    hang_after = timedelta(seconds=policy.duration_seconds or 0)
+    window = timedelta(seconds=policy.window_seconds)
+    group_sql = GROUP_EXPRESSIONS[GroupBy(policy.group_by)]
+    hung, params = hung_counting.hung_requests(
+        policy, moments[0] - window - hang_after, moments[-1] - hang_after, now,
+        f"started_at, {group_sql} AS g",
+    )  # fmt: skip
+    # Only our own SQL fragments are spliced in; every value is a bound parameter.
+    sql = f"SELECT started_at, count(*) FROM ({hung}) AS hung WHERE g = %s GROUP BY 1 ORDER BY 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, group])
+        rows = cursor.fetchall()
+    starts = [start for start, _ in rows]
+    running = [0, *accumulate(int(n) for _, n in rows)]
+    counts = []
+    for moment in moments:
+        first = bisect_right(starts, moment - window - hang_after)
+        last = bisect_right(starts, moment - hang_after)
+        n = running[last] - running[first]
+        counts.append(Count(n, n))
+    return counts
 
 
 def bucket_counts(policy: AlertPolicy, group: str, span: Span) -> list[Count]:

@@ -7,12 +7,16 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from ingest import rollups
 from ingest.models import GatewayRequest
+from policies import hung_counting
 from policies.count_history import count_history, span_for
-from policies.counting import count_groups
+from policies.counting import count_groups, count_rows
 from policies.models import Delivery, DeliveryAttempt, Incident, IncidentEvent, PolicyKind
 from tests.broker import empty_queues, queued_deliveries  # noqa: F401 - a fixture
 from tests.embedded import run_on_embedded_sqlite
@@ -79,6 +83,15 @@ def viewer(db):
     return person("vic", "Viewers")
 
 
+def a_week_later():
+    """A week after T0: the deltas folded, the buckets of seconds and tens of seconds pruned."""
+    later = T0 + timedelta(days=7)
+    while rollups.fold():
+        pass
+    rollups.prune(later)
+    return later
+
+
 def retrying_trigger(incident, next_try_in=300):
     """A trigger that failed once and waits out its backoff."""
     now = timezone.now()
@@ -110,7 +123,9 @@ class TestTheChart:
             add_requests(5, at=at, key_alias="other", latency_seconds=9)  # another group
         incident = open_incident(policy, "k1", detected_at=T0 + timedelta(seconds=10))
 
-        history = count_history(incident, T0 + timedelta(seconds=100))
+        history = count_history(
+            incident, T0 + timedelta(seconds=100), now=T0 + timedelta(seconds=100)
+        )
 
         span = history.span
         assert span.points > 10
@@ -132,12 +147,99 @@ class TestTheChart:
                 )
         incident = open_incident(policy, "", detected_at=T0)
 
-        history = count_history(incident, T0 + timedelta(seconds=90))
+        history = count_history(
+            incident, T0 + timedelta(seconds=90), now=T0 + timedelta(seconds=90)
+        )
 
         span = history.span
         expected = [count_groups(policy, span.moment(i)).get("") for i in range(span.points)]
         assert [c.matched for c in history.counts] == [e.matched if e else 0 for e in expected]
         assert max(c.matched for c in history.counts) == 4  # two starts 40 s apart
+
+    @pytest.mark.parametrize(
+        "kind", [PolicyKind.FAILURES, PolicyKind.FAILURE_RATE, PolicyKind.SLOW]
+    )
+    def test_on_postgres_it_reads_the_counts_not_the_requests(self, make_policy, kind):
+        extra = {
+            PolicyKind.SLOW: {"duration_seconds": 5.0},
+            PolicyKind.FAILURE_RATE: {"failure_rate_percent": 20},
+        }.get(kind, {})
+        policy = make_policy(kind=kind, window_seconds=60, group_by="key_alias", **extra)
+        for second in (-50, -20, 5, 30):
+            add_requests(4, at=T0 + timedelta(seconds=second), key_alias="k1", latency_seconds=9)
+        incident = open_incident(policy, "k1", detected_at=T0 + timedelta(seconds=10))
+
+        # A page viewed a fraction of a second after a whole one: the chart ends at that second.
+        now = T0 + timedelta(seconds=100, microseconds=250_000)
+        with CaptureQueriesContext(connection) as queries:
+            history = count_history(incident, now, now=now)
+
+        assert not [q["sql"] for q in queries if "ingest_gatewayrequest" in q["sql"]]
+        assert history.span.end == T0 + timedelta(seconds=100)
+        assert max(c.matched for c in history.counts) == 12  # three batches of four in a window
+
+    def test_on_postgres_hung_requests_are_read_through_their_own_indexes(self, make_policy):
+        policy = make_policy(
+            kind=PolicyKind.HUNG, duration_seconds=30.0, window_seconds=60, group_by="everything"
+        )
+        start = T0 - timedelta(seconds=40)
+        GatewayRequest.objects.create(
+            source="gw", request_id="hung", started_at=start, received_at=start
+        )
+        add_requests(3, at=T0, started=start, latency_seconds=40.0)  # finished late: hung too
+        add_requests(5, at=T0, started=T0 - timedelta(seconds=1), latency_seconds=1.0)  # quick
+        incident = open_incident(policy, "", detected_at=T0)
+
+        with CaptureQueriesContext(connection) as queries:
+            history = count_history(
+                incident, T0 + timedelta(seconds=60), now=T0 + timedelta(seconds=60)
+            )
+
+        reads = [q["sql"] for q in queries if "ingest_gatewayrequest" in q["sql"]]
+        assert len(reads) == 1
+        assert "finished_at IS NULL AND" in reads[0]
+        assert hung_counting.LATE_BIN in reads[0]  # the index of the late, by latency bin
+        assert max(c.matched for c in history.counts) == 4
+
+    def test_an_incident_older_than_the_seconds_kept_is_charted_by_whole_minutes(self, make_policy):
+        policy = make_policy(
+            kind=PolicyKind.FAILURES, threshold=3, window_seconds=300, group_by="key_alias"
+        )
+        for second in (-250, -130, -61, -60, 7, 59, 60, 61, 200, 420):
+            add_requests(2, at=T0 + timedelta(seconds=second), key_alias="k1")
+        incident = open_incident(
+            policy, "k1", detected_at=T0, resolved_at=T0 + timedelta(seconds=500, microseconds=1)
+        )
+        later = a_week_later()
+
+        history = count_history(incident, incident.resolved_at, now=later)
+
+        span = history.span
+        assert span.end == T0 + timedelta(seconds=480)  # the whole minute at or before the end
+        assert span.step % timedelta(minutes=1) == timedelta(0)
+        expected = [count_groups(policy, span.moment(i)).get("k1") for i in range(span.points)]
+        assert [c.matched for c in history.counts] == [e.matched if e else 0 for e in expected]
+        assert max(c.matched for c in history.counts) == 14  # at +120 s: from -130 s to +61 s
+
+    def test_a_window_finer_than_the_counts_kept_is_counted_from_the_rows(self, make_policy):
+        policy = make_policy(
+            kind=PolicyKind.FAILURES, threshold=3, window_seconds=90, group_by="key_alias"
+        )
+        for second in (-80, -30, 10, 44, 45, 46):
+            add_requests(1, at=T0 + timedelta(seconds=second), key_alias="k1")
+        incident = open_incident(
+            policy, "k1", detected_at=T0, resolved_at=T0 + timedelta(seconds=60)
+        )
+        later = a_week_later()
+
+        history = count_history(incident, incident.resolved_at, now=later)
+
+        span = history.span
+        expected = [
+            count_rows([policy], span.moment(i))[policy.pk].get("k1") for i in range(span.points)
+        ]
+        assert [c.matched for c in history.counts] == [e.matched if e else 0 for e in expected]
+        assert max(c.matched for c in history.counts) == 5
 
     def test_the_embedded_sqlite_database_charts_the_same(self, tmp_path):
         result = run_on_embedded_sqlite("tests.sqlite_count_history", tmp_path)

@@ -51,6 +51,24 @@ def test_the_spans_of_a_window_cover_it_exactly_once_with_few_buckets(start, len
     assert buckets <= 2 * (9 + 5 + 9 + 5) + length // 3600
 
 
+@pytest.mark.parametrize(
+    ("age", "finest"),
+    [
+        (timedelta(minutes=1), 1),
+        (timedelta(hours=1, minutes=59), 1),  # seconds kept 3 hours, with an hour to spare
+        (timedelta(hours=2, minutes=1), 60),
+        (timedelta(days=43), 60),
+        (timedelta(days=45), 3600),
+        (timedelta(days=398), 3600),
+        (timedelta(days=400), None),
+    ],
+)
+def test_the_finest_buckets_kept_back_to_a_moment(age, finest):
+    now = datetime(2026, 11, 30, 12, 0, 7, tzinfo=UTC)
+
+    assert rollups.finest_kept(now - age, now) == finest
+
+
 def test_a_window_edge_must_be_a_whole_second():
     with pytest.raises(ValueError, match="whole seconds"):
         rollups.spans(at(0.5), at(10))

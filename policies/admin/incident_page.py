@@ -52,7 +52,7 @@ def chart_of(history: History) -> CountChart:
 
 def chart_html(incident: Incident, now: datetime) -> tuple[SafeString, str]:
     """The chart, and a sentence saying what it shows."""
-    history = count_history(incident, end_of(incident, now))
+    history = count_history(incident, end_of(incident, now), now)
     chart = chart_of(history)
     span = history.span
     opened = round((incident.detected_at - span.first) / span.step)
