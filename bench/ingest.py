@@ -9,7 +9,12 @@ measured in the same run, because absolute numbers on a shared 2-core machine me
 - real LiteLLM bodies (the recorded fixtures, as LiteLLM serializes them) in batches of 512,
   against only parsing the same bodies with the same JSON parser in one process
   (`ratio_litellm_512_vs_parse`);
-- single-event posts sent at 500 requests/s: p99 latency (`single_p99_ms_at_500rps`).
+- single-event posts sent at 500 requests/s: p99 latency (`single_p99_ms_at_500rps`), next to
+  the machine's floor at the same rate in alternating rounds: the same client against a server
+  that only commits each body (`floor_p99_ms_at_500rps`, bench/floor_server.py), and the
+  difference (`single_p99_over_floor_ms`), the part of the tail that is the console's; and
+  500/s as a share of the single posts the console takes back to back
+  (`single_500rps_of_capacity`): near 1, the tail is a queue's.
 
 The two ratios are each the median of three rounds, each round a baseline and then the
 console, so that a slow moment of the machine weighs on both sides of one round. The last
@@ -301,20 +306,59 @@ def run(port: int, token: str) -> dict[str, Any]:
         f" events/s; rounds {figures['ratio_litellm_512_vs_parse_rounds']}"
     )
 
-    singles = batches(console_events(int(5000 * SCALE)), 1)
-    truncate()
-    result = asyncio.run(
-        open_loop(HOST, port, token, events_path, singles, rate=500, connections=32)
-    )
-    figures["single_at_500rps"] = summary(result, 1)
+    # The single-event tail, next to the machine's floor at the same moment: the same client
+    # and rate against a server that only commits each body (bench/floor_server.py), in
+    # alternating rounds.
+    singles = batches(console_events(int(2500 * SCALE)), 1)
+    floors, consoles = [], []
+    for _ in range(2):
+        floors.append(floor_singles(singles))
+        truncate()
+        consoles.append(
+            asyncio.run(
+                open_loop(HOST, port, token, events_path, singles, rate=500, connections=32)
+            )
+        )
+    figures["single_at_500rps"] = summary(merged(consoles), 1)
+    figures["floor_at_500rps"] = summary(merged(floors), 1)
     log(f"single events at 500 requests/s: {figures['single_at_500rps']}")
+    log(f"the machine's floor (a commit per post, no framework): {figures['floor_at_500rps']}")
 
     figures["ratio_512_vs_copy"] = statistics.median(figures["ratio_512_vs_copy_rounds"])
     figures["ratio_litellm_512_vs_parse"] = statistics.median(
         figures["ratio_litellm_512_vs_parse_rounds"]
     )
     figures["single_p99_ms_at_500rps"] = figures["single_at_500rps"]["p99_ms"]
+    figures["floor_p99_ms_at_500rps"] = figures["floor_at_500rps"]["p99_ms"]
+    # What the console adds to the machine's tail at that moment.
+    figures["single_p99_over_floor_ms"] = round(
+        figures["single_p99_ms_at_500rps"] - figures["floor_p99_ms_at_500rps"], 2
+    )
+    # 500/s as a share of what the console takes of single posts back to back on this machine
+    # now: near 1, posts queue and the tail is the queue's (a slower machine, not slower code).
+    figures["single_500rps_of_capacity"] = round(500 / figures["batch_1"]["events_per_s"], 2)
     return figures
+
+
+def floor_singles(bodies: list[bytes]) -> Result:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.floor_server", str(port), DATABASE_URL], cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                asyncio.run(closed_loop(HOST, port, "", "/", bodies[:2], 1))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        return asyncio.run(open_loop(HOST, port, "", "/", bodies, rate=500, connections=32))
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 if __name__ == "__main__":
