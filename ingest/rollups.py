@@ -102,7 +102,7 @@ def _spans(start: datetime, end: datetime, levels: tuple[int, ...]) -> Iterator[
         yield Span(level, start, end)
         return
     first = _ceil(start, level)  # the first boundary of this level at or after start
-    last = _floor(end, level)  # the last at or before end
+    last = floor_to(end, level)  # the last at or before end
     if first >= last:
         yield from _spans(start, end, smaller)
         return
@@ -123,16 +123,12 @@ def finest_kept(oldest: datetime, now: datetime) -> int | None:
     return None
 
 
-def floor_to(moment: datetime, level: int) -> datetime:
-    """The boundary of `level` seconds at or before `moment`."""
-    return _floor(moment, level)
-
-
 def _seconds(moment: datetime) -> int:
     return int((moment - EPOCH).total_seconds())
 
 
-def _floor(moment: datetime, level: int) -> datetime:
+def floor_to(moment: datetime, level: int) -> datetime:
+    """The boundary of `level` seconds at or before `moment`."""
     return EPOCH + timedelta(seconds=_seconds(moment) // level * level)
 
 

@@ -26,8 +26,8 @@ from itertools import accumulate
 from django.db import connection
 from django.utils import timezone
 
-from ingest import latency, rollups
-from policies import hung_counting
+from ingest import rollups
+from policies import hung_counting, rollup_counting
 from policies.counting import TABLE, window_for
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, Incident, PolicyKind
@@ -142,14 +142,10 @@ def _finished_per_bucket(
 ) -> tuple[list[datetime], list[int], list[int]]:
     """The group's counts per bucket of the request counts (by the bucket's end) from the first
     cut to the last; no bucket straddles a cut. With the running sums of each count."""
-    slower = (
-        [latency.index_of(policy.duration_seconds or 0)] if policy.kind == PolicyKind.SLOW else []
-    )
+    edge = rollup_counting.slow_edge(policy)
+    slower = [] if edge is None else [edge]
     source, params = rollups.window_source(cuts[0], cuts[-1], cuts[1:-1], slower)
-    if slower:
-        matched = f"COALESCE({latency.column(slower[0])}, 0)"
-    else:
-        matched = " + ".join(f"failed_{cls}" for cls in failure_classes(policy))
+    matched = rollup_counting.matched_sql(tuple(failure_classes(policy)), edge)
     total = "finished" if policy.kind == PolicyKind.FAILURE_RATE else matched
     conditions = [f"{GROUP_EXPRESSIONS[GroupBy(policy.group_by)]} = %s"]
     params.append(group)

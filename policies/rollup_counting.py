@@ -45,7 +45,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
         if policy.kind not in KINDS:
             raise ValueError(f"{policy.kind} policies are not counted from rollups yet")
     starts = sorted({window_start(policy, now) for policy in policies})
-    slower = sorted({edge for policy in policies if (edge := _edge(policy)) is not None})
+    slower = sorted({edge for policy in policies if (edge := slow_edge(policy)) is not None})
     sql, params = _segments(starts, now, slower)
     # Policies that read the same segments the same way (most often: the same window and
     # grouping, another threshold) share one read.
@@ -56,7 +56,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             group_by=GroupBy(policy.group_by),
             filters=tuple(filters_of(policy)),
             classes=() if policy.kind == PolicyKind.SLOW else tuple(failure_classes(policy)),
-            slower=_edge(policy),
+            slower=slow_edge(policy),
         )
         reads.setdefault(read, []).append(policy)
     selects = []
@@ -89,7 +89,8 @@ class Read:
     slower: int | None  # slow policies: the index of their T among the latency edges
 
 
-def _edge(policy: AlertPolicy) -> int | None:
+def slow_edge(policy: AlertPolicy) -> int | None:
+    """A slow policy's T as the index of its latency edge; None for other kinds."""
     if policy.kind != PolicyKind.SLOW:
         return None
     return latency.index_of(policy.duration_seconds or 0)
@@ -116,11 +117,16 @@ def _segments(starts: list[datetime], now: datetime, slower: list[int]) -> tuple
     return sql, params
 
 
+def matched_sql(classes: tuple[str, ...], slower: int | None) -> str:
+    """What a policy counts in a row of the counts: its failure classes' failed requests, or
+    (a slow policy) those slower than its edge."""
+    if slower is None:
+        return " + ".join(f"failed_{cls}" for cls in classes)
+    return f"COALESCE({latency.column(slower)}, 0)"  # none slower: NULL
+
+
 def _select(number: int, read: Read) -> tuple[str, list[Any]]:
-    if read.slower is None:
-        failed = " + ".join(f"failed_{cls}" for cls in read.classes)
-    else:  # none slower: NULL
-        failed = f"COALESCE({latency.column(read.slower)}, 0)"
+    failed = matched_sql(read.classes, read.slower)
     conditions = [f"s >= {read.first_segment}"]
     params: list[Any] = []
     for condition, condition_params in read.filters:
