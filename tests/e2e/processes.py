@@ -113,14 +113,18 @@ ENGINE_WORKER = ["-Q", "engine", "-n", "engine@%h", "--concurrency", "2"]
 DELIVERY_WORKER = ["-Q", "deliveries,housekeeping", "-n", "deliveries@%h", "--concurrency", "2"]
 
 
+def celery_command() -> list[str]:
+    """This virtualenv's celery, for the console's app."""
+    return [str(Path(sys.executable).parent / "celery"), "-A", "alerting_console"]
+
+
 class Console:
     """The console as production runs it: the web server (python -m alerting_console.serve),
     the engine's and the deliveries' Celery workers and Celery beat, each a process of its own,
     with `env` (which sets BIND)."""
 
     def __init__(self, env: Mapping[str, str], log_dir: Path, port: int) -> None:
-        bin_dir = Path(sys.executable).parent  # this virtualenv's commands
-        celery = [str(bin_dir / "celery"), "-A", "alerting_console"]
+        celery = celery_command()
         self.url = f"http://127.0.0.1:{port}"
         self.web = Process(
             [sys.executable, "-m", "alerting_console.serve"],
@@ -154,8 +158,7 @@ class MoreWorkers:
     Console, as a second replica would run them: nothing may be evaluated or sent twice."""
 
     def __init__(self, env: Mapping[str, str], log_dir: Path, name: str = "second") -> None:
-        bin_dir = Path(sys.executable).parent
-        celery = [str(bin_dir / "celery"), "-A", "alerting_console"]
+        celery = celery_command()
         engine = [*ENGINE_WORKER]
         engine[engine.index("engine@%h")] = f"engine-{name}@%h"
         deliveries = [*DELIVERY_WORKER]
