@@ -9,6 +9,9 @@ FIRST_LOGIN = $${CONSOLE_VAR_DIR:-var}/first-login
 # The test suite runs against real Postgres and Redis (see README, "Tests").
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# Test processes side by side (pytest-xdist): the end-to-end tests mostly wait on real processes.
+# Each takes a database of its own and two Redis databases below TEST_REDIS_URL's (tests/parallel.py).
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint install install-dev clean bench-ingest bench-engine bench-notify bench-retention soak browser screenshots
 
@@ -47,7 +50,7 @@ test: $(VENV)/.installed-dev lint browser
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-only-secret-key}" \
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
 
 # The README's pictures: the browser tests, saving what they see.
 screenshots: $(VENV)/.installed-dev browser

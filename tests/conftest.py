@@ -7,7 +7,9 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from alerting_console.celery import app
 from policies.models import AlertPolicy, Channel, Route, Team
+from tests.parallel import for_this_worker
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -20,6 +22,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # Tests log people in by the hundred; the production hasher spends seconds on each here.
     # The end-to-end tests run the real settings, real hasher included.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Side by side (pytest -n), each worker's tasks go through a Redis database of its own.
+    try:
+        broker = for_this_worker(settings.CELERY_BROKER_URL)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    app.conf.update(broker_read_url=broker, broker_write_url=broker)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from alerting_console.logfilters import EscapeControlCharacters, RoutineAsDebug,
 from tests.e2e.live import database_url
 from tests.e2e.processes import ROOT, Process, child_environment
 from tests.engine_helpers import add_requests
+from tests.parallel import e2e_redis_url
 
 FORGED = "ERROR policies.engine the database is gone"
 
@@ -50,7 +51,7 @@ def test_a_worker_logs_a_task_result_naming_a_forged_team_on_one_line(tmp_path, 
     now, escaped, and the task chatter is gone at INFO."""
     make_policy(name="Per team", threshold=1, window_seconds=60, group_by="team")
     add_requests(1, at=timezone.now(), gateway_team_id=f"search\n{FORGED}")
-    redis_url = "redis://127.0.0.1:6379/10"
+    redis_url = e2e_redis_url()
     redis.Redis.from_url(redis_url).flushdb()
     env = child_environment(
         DATABASE_URL=database_url(settings.DATABASES["default"]),

@@ -1,7 +1,5 @@
 """The live console the end-to-end tests run against."""
 
-import os
-
 import pytest
 import redis
 from django.conf import settings
@@ -9,6 +7,7 @@ from django.conf import settings
 from tests.e2e.live import database_url
 from tests.e2e.pagerduty_server import PagerDutyServer
 from tests.e2e.processes import Console, child_environment, free_port
+from tests.parallel import e2e_redis_url
 
 
 @pytest.fixture
@@ -20,9 +19,7 @@ def console_env():
 @pytest.fixture
 def console(tmp_path, make_token, console_env):
     """Web server, worker and beat, configured like production, on the test database."""
-    # A Redis database of its own (E2E_REDIS_URL, for runs side by side): the suite's is
-    # full of messages no worker should see.
-    redis_url = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/14")
+    redis_url = e2e_redis_url()
     redis.Redis.from_url(redis_url).flushdb()  # no messages left over from another run
     port = free_port()
     with PagerDutyServer() as pagerduty:
