@@ -3,6 +3,7 @@ every request started in the window (policies/hung_counting.py). That they count
 each policy's own query counts is shown with every other kind in test_counting_shared.py."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -24,26 +25,7 @@ def test_the_late_and_the_unfinished_are_read_from_their_indexes(make_policy):
     # Two days back, and three ahead, as beat makes them.
     partitions.ensure([NOW.date() + timedelta(days=n) for n in range(-2, 4)], NOW)
     with connection.cursor() as cursor:
-        # Traffic as a gateway sees it: 20,000 requests started in the window, of 0.5 to 10 s,
-        # 20 of them slower than T and 10 still running; analyzed, as autovacuum would.
-        cursor.execute(
-            f"INSERT INTO {REQUESTS} (source, request_id, started_at, finished_at, outcome, "
-            "failure_class, latency_seconds, gateway_team_id, gateway_team_alias, key_alias, "
-            "model_group, model, received_at, trace_id, status_code, error_class, error_code, "
-            "error_provider, error_message, provider, api_base, key_hash, user_id, org_id, "
-            "counted_on_insert, day) "
-            "SELECT 'gw', 'r' || i, s, CASE WHEN i %% 2000 = 0 THEN NULL ELSE s + lat END, "
-            "CASE WHEN i %% 2000 = 0 THEN '' ELSE 'success' END, '', "
-            "CASE WHEN i %% 2000 = 0 THEN NULL ELSE extract(epoch FROM lat) END, "
-            "'', '', '', '', '', s, '', NULL, '', '', '', '', '', '', '', '', '', true, "
-            "(s AT TIME ZONE 'UTC')::date "
-            "FROM generate_series(1, 20000) AS i, LATERAL (SELECT "
-            "%s::timestamptz - interval '11 minutes' + i * interval '30 ms' AS s, "
-            "CASE WHEN i %% 1000 = 500 THEN interval '90 s' "
-            "ELSE (0.5 + i %% 96 / 10.0) * interval '1 s' END AS lat) AS row",
-            [NOW],
-        )
-        cursor.execute(f"ANALYZE {REQUESTS}")
+        _traffic(cursor)
         for setting in POSTGRES_SETTINGS:
             cursor.execute(setting)
         cursor.execute(f"EXPLAIN {sql}", params)
@@ -73,6 +55,9 @@ def test_counting_never_starts_parallel_workers(make_policy):
     sql, params = _select(hung, NOW)
     partitions.ensure([NOW.date() - timedelta(days=n) for n in range(3)], NOW)
     with connection.cursor() as cursor:
+        # Its own traffic and statistics: the planner's choice must not hang on what an earlier
+        # test left in the statistics (ANALYZE's row counts outlive a rollback).
+        _traffic(cursor)
         for cheap in (
             "parallel_setup_cost = 0", "parallel_tuple_cost = 0",
             "min_parallel_table_scan_size = 0", "min_parallel_index_scan_size = 0",
@@ -87,6 +72,29 @@ def test_counting_never_starts_parallel_workers(make_policy):
 
     assert "Gather" in forced
     assert "Gather" not in plan
+
+
+def _traffic(cursor: Any) -> None:
+    """Traffic as a gateway sees it: 20,000 requests started in the window, of 0.5 to 10 s, 20
+    of them slower than T and 10 still running; analyzed, as autovacuum would."""
+    cursor.execute(
+        f"INSERT INTO {REQUESTS} (source, request_id, started_at, finished_at, outcome, "
+        "failure_class, latency_seconds, gateway_team_id, gateway_team_alias, key_alias, "
+        "model_group, model, received_at, trace_id, status_code, error_class, error_code, "
+        "error_provider, error_message, provider, api_base, key_hash, user_id, org_id, "
+        "counted_on_insert, day) "
+        "SELECT 'gw', 'r' || i, s, CASE WHEN i %% 2000 = 0 THEN NULL ELSE s + lat END, "
+        "CASE WHEN i %% 2000 = 0 THEN '' ELSE 'success' END, '', "
+        "CASE WHEN i %% 2000 = 0 THEN NULL ELSE extract(epoch FROM lat) END, "
+        "'', '', '', '', '', s, '', NULL, '', '', '', '', '', '', '', '', '', true, "
+        "(s AT TIME ZONE 'UTC')::date "
+        "FROM generate_series(1, 20000) AS i, LATERAL (SELECT "
+        "%s::timestamptz - interval '11 minutes' + i * interval '30 ms' AS s, "
+        "CASE WHEN i %% 1000 = 500 THEN interval '90 s' "
+        "ELSE (0.5 + i %% 96 / 10.0) * interval '1 s' END AS lat) AS row",
+        [NOW],
+    )
+    cursor.execute(f"ANALYZE {REQUESTS}")
 
 
 def partition_indexes(index: str) -> list[str]:
