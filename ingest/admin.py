@@ -15,9 +15,9 @@ from django.urls import URLPattern, path, reverse
 
 from ingest.models import GatewayRequest, IngestToken
 from ingest.paging import EstimatedCountPaginator
+from policies import team_key
 from policies.admin.common import History, NoSecretLookups
 from policies.models import Team
-from policies.selection import team_condition
 
 SHOW_ONCE_KEY = "ingest_token_to_show_once"
 
@@ -123,7 +123,7 @@ class TeamFilter(admin.SimpleListFilter):
         team = Team.objects.filter(pk=int(value)).first() if value.isdigit() else None
         if team is None:
             return queryset.none()
-        sql, params = team_condition(team)
+        sql, params = team_key.condition(team)
         # The condition policies count a team's requests with; the values are bound parameters.
         return queryset.filter(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611
 

@@ -26,7 +26,7 @@ from typing import Any
 from django.db import connection
 
 from ingest.models import GatewayRequest
-from policies import hung_counting, rollup_counting
+from policies import hung_counting, rollup_counting, team_key
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind
@@ -144,7 +144,7 @@ def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any
     # Information for the responder, named so as not to pass for the incident's owner: routing,
     # labels and muting use only what the incident is surely about (engine._subject).
     for name, values in (
-        ("busiest_team", [row[1] or row[2] for row in rows]),
+        ("busiest_team", [team_key.key_of(row[1], row[2]) for row in rows]),
         ("busiest_key_alias", [row[3] for row in rows]),
         ("busiest_model", [row[4] for row in rows]),
     ):

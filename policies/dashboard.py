@@ -14,6 +14,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils.http import urlencode
 from django.utils.text import slugify
 
+from policies import team_key
 from policies.charts import Series, stacked_bars, time_axis
 from policies.models import (
     KIND_DEFAULTS,
@@ -26,6 +27,7 @@ from policies.models import (
 )
 from policies.page_state import page_badge, state_of, with_pages
 from policies.team_hours import per_team_and_hour
+from policies.team_key import TeamIndex
 
 HOURS = 12
 CACHE_SECONDS = 15
@@ -70,6 +72,8 @@ class TeamRow:
     gateway_team_alias: str = ""
     open_incidents: int = 0
     open_since: datetime | None = None
+    # A console team known by this row's alias only: this row's id is probably its own.
+    alias_of: tuple[int, str] | None = None
 
     @property
     def finished(self) -> int:
@@ -111,50 +115,33 @@ class TeamRow:
         )
 
 
-class TeamIndex:
-    """Which console team a request's gateway team id and alias belong to, matched as
-    policies count them (policies.counting.team_condition): the gateway id or slug first,
-    then the alias, or the name of a team that has no alias."""
-
-    def __init__(self, teams: list[tuple[int, str, str, str, str]]) -> None:
-        self.names: dict[int, str] = {}
-        self.by_id: dict[str, int] = {}
-        self.by_alias: dict[str, int] = {}
-        for pk, name, slug, team_id, alias in teams:
-            self.names[pk] = name
-            for reference in (slug, team_id):
-                if reference:
-                    self.by_id[reference] = pk
-            self.by_alias[alias or name] = pk
-
-    @classmethod
-    def load(cls) -> TeamIndex:
-        return cls(
-            list(
-                Team.objects.values_list(
-                    "pk", "name", "slug", "gateway_team_id", "gateway_team_alias"
-                )
-            )
-        )
-
-    def find(self, team_id: str, alias: str) -> int | None:
-        return self.by_id.get(team_id) or self.by_alias.get(alias) if (team_id or alias) else None
-
-
 def team_rows(now: datetime) -> tuple[list[str], list[TeamRow]]:
     """Per team, per hour of the last HOURS: requests finished, failed, and hung
     (policies/team_hours.py: from the request counts on Postgres)."""
     buckets = hour_buckets(now)
     hang_after = timedelta(seconds=KIND_DEFAULTS[PolicyKind.HUNG].duration_seconds or 600)
     index = {bucket: i for i, bucket in enumerate(buckets)}
-    teams = TeamIndex.load()
-    # Keyed by the console's team, or by what the gateway sent for a team it does not know.
-    counts: dict[int | tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
+    teams = list(Team.objects.all())
+    names = {team.pk: team.name for team in teams}
+    owners = TeamIndex((team.pk, team) for team in teams)
+    by_alias_only = {
+        t.gateway_team_alias: (t.pk, t.name)
+        for t in teams
+        if t.gateway_team_alias and not t.gateway_team_id
+    }
+    # Keyed by the console's team, or by the team key of a team it does not know, for which
+    # the gateway's id and alias are kept to offer a new team.
+    counts: dict[int | str, tuple[list[int], list[int], list[int]]] = {}
+    sent: dict[str, tuple[str, str]] = {}
     for row in per_team_and_hour(buckets, now, hang_after):
         position = index.get(row.hour)
         if position is None:
             continue
-        key = teams.find(row.team_id, row.alias) or (row.team_id, row.alias)
+        key: int | str | None = owners.find(row.team_id, row.alias)
+        if key is None:
+            key = team_key.key_of(row.team_id, row.alias)
+            if not sent.get(key, ("", ""))[1]:
+                sent[key] = (row.team_id, row.alias)
         failures, hung, finished = counts.setdefault(
             key, ([0] * len(buckets), [0] * len(buckets), [0] * len(buckets))
         )
@@ -165,12 +152,14 @@ def team_rows(now: datetime) -> tuple[list[str], list[TeamRow]]:
     rows = []
     for key, (failures, hung_counts, finished_counts) in counts.items():
         if isinstance(key, int):
-            series = Series(teams.names[key], failures, hung_counts, finished_counts)
+            series = Series(names[key], failures, hung_counts, finished_counts)
             rows.append(TeamRow(series, key, "", "", *incidents.get(key, (0, None))))
         else:
-            team_id, alias = key
-            series = Series(alias or team_id or "no team", failures, hung_counts, finished_counts)
-            rows.append(TeamRow(series, None, team_id, alias))
+            team_id, alias = sent[key]
+            label = f"{alias} ({team_id})" if alias and team_id else alias or team_id or "no team"
+            series = Series(label, failures, hung_counts, finished_counts)
+            claimant = by_alias_only.get(alias) if team_id else None
+            rows.append(TeamRow(series, None, team_id, alias, alias_of=claimant))
     rows.sort(key=lambda r: (-(r.failure_rate or 0), -r.hung, -r.finished, r.series.label))
     return [f"{b:%H}:00" for b in buckets], rows[:MAX_TEAMS]
 

@@ -347,7 +347,7 @@ def _subject(policy: AlertPolicy, group: str) -> tuple[Team | None, str]:
     details, as information."""
     team = policy.filter_team
     if policy.group_by == GroupBy.TEAM and group:
-        team = Team.objects.for_gateway(group, group)
+        team = Team.objects.owning(group)
     key_alias = group if policy.group_by == GroupBy.KEY_ALIAS else policy.filter_key_alias
     return team, key_alias
 

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ingest import rollups
-from policies.models import AlertPolicy, GroupBy, Team
+from policies import team_key
+from policies.models import AlertPolicy, GroupBy
 
 GROUP_EXPRESSIONS = {
     GroupBy.EVERYTHING: "''",
-    GroupBy.TEAM: "COALESCE(NULLIF(gateway_team_id, ''), gateway_team_alias)",
+    GroupBy.TEAM: team_key.KEY_SQL,
     GroupBy.KEY_ALIAS: "key_alias",
     GroupBy.MODEL: "COALESCE(NULLIF(model_group, ''), model)",
 }
@@ -32,19 +33,12 @@ def filters_of(policy: AlertPolicy) -> list[tuple[str, tuple[Any, ...]]]:
     """The policy's filters, each a condition and its parameters."""
     conditions: list[tuple[str, tuple[Any, ...]]] = []
     if policy.filter_team is not None:
-        conditions.append(team_condition(policy.filter_team))
+        conditions.append(team_key.condition(policy.filter_team))
     if policy.filter_key_alias:
         conditions.append(("key_alias = %s", (policy.filter_key_alias,)))
     if policy.filter_model:
         conditions.append(("(model_group = %s OR model = %s)", (policy.filter_model,) * 2))
     return conditions
-
-
-def team_condition(team: Team) -> tuple[str, tuple[Any, ...]]:
-    """Which requests are the team's: its gateway id (or slug), or its alias (or name)."""
-    ids = [value for value in (team.gateway_team_id, team.slug) if value]
-    alias = team.gateway_team_alias or team.name
-    return "(gateway_team_id IN (%s, %s) OR gateway_team_alias = %s)", (ids[0], ids[-1], alias)
 
 
 def failed_of(policy: AlertPolicy) -> tuple[str, tuple[Any, ...]]:

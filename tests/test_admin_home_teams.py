@@ -150,3 +150,25 @@ def test_the_home_page_reads_the_same_number_of_queries_for_many_teams(
 
     with django_assert_max_num_queries(len(few.captured_queries)):
         ops.get(HOME)
+
+
+def test_an_id_sent_with_the_alias_of_a_team_known_by_alias_only_is_offered_for_that_team(
+    ops, make_team
+):
+    """policies/team_key.py: the id wins, so the team known by alias only does not own these
+    requests; the home page says so and links to the team, where the id can be set."""
+    payments = make_team(name="Payments", slug="payments", gateway_team_alias="Payments")
+    add_requests(3, at=timezone.now(), gateway_team_id="t-42", gateway_team_alias="Payments")
+    add_requests(2, at=timezone.now(), gateway_team_id="t-43", gateway_team_alias="Payments")
+    add_requests(1, at=timezone.now(), gateway_team_id="t-42", gateway_team_alias="Renamed")
+
+    response = ops.get(HOME)
+    html = unescape(response.content.decode())
+    rows = [row for row, _ in response.context["dashboard"]["chart_rows"]]
+
+    assert {(r.series.label, r.finished, r.alias_of) for r in rows} == {
+        ("Payments (t-42)", 4, (payments.pk, "Payments")),  # one row per team key
+        ("Payments (t-43)", 2, (payments.pk, "Payments")),
+    }
+    change = reverse("admin:policies_team_change", args=[payments.pk])
+    assert f'href="{change}">set its gateway team id to “t-42”' in html

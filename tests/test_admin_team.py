@@ -94,3 +94,18 @@ def test_a_gateway_team_id_of_another_team_is_refused_on_the_form(ops, search):
     assert response.context["adminform"].form.non_field_errors() == [message]
     assert message in response.content.decode()
     assert list(Team.objects.all()) == [search]
+
+
+def test_an_alias_that_is_another_team_s_gateway_id_is_refused_on_the_form(ops, search):
+    response = ops.post(
+        ADD_URL,
+        {"name": "Ads", "slug": "ads", "gateway_team_alias": "t-123"},
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["gateway_team_alias"] == [
+        "Team “Search” has “t-123” as its gateway team id: requests with this team key would "
+        "belong to two teams."
+    ]
+    assert list(Team.objects.all()) == [search]

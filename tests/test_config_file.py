@@ -280,6 +280,23 @@ def test_a_name_used_twice_is_an_error():
     ]
 
 
+def test_a_team_key_claimed_by_two_teams_is_an_error():
+    assert problems(
+        """
+        teams:
+          - {slug: search, name: Search, gateway_team_id: t-1}
+          - {slug: ads, name: Ads, gateway_team_alias: t-1}
+          - {slug: t-2, name: Billing, gateway_team_id: search}
+        """
+    ) == [
+        "console.yaml line 4, teams[1].gateway_team_alias: gateway team alias 't-1' is the "
+        "gateway team id of the team at line 3: requests with this team key would belong to "
+        "two teams",
+        "console.yaml line 5, teams[2].gateway_team_id: gateway team id 'search' is the team "
+        "slug of the team at line 3: requests with this team key would belong to two teams",
+    ]
+
+
 def test_a_model_rule_is_checked_offline():
     assert problems(
         """

@@ -321,6 +321,32 @@ def test_a_team_token_without_a_gateway_id_routes_to_the_teams_key(
     assert routed(incident).name == "Search on-call"
 
 
+def test_a_team_known_by_alias_owns_requests_without_an_id_only(
+    make_policy, make_team, make_routing_key, make_route, pagerduty
+):
+    """policies/team_key.py: LiteLLM sends a team's id with its alias; an id the console does
+    not know is a team of its own, whatever its alias, in the count, the route and the filter
+    alike (the filter once took the alias, the route the id)."""
+    team = make_team(slug="search", name="Search", gateway_team_alias="Search")
+    make_route(make_routing_key(name="Search on-call"), scope=Route.Scope.TEAM, team=team)
+    make_route(make_routing_key(name="Default"), scope=Route.Scope.DEFAULT)
+    by_team = make_policy(threshold=5, group_by="team")
+    scoped = make_policy(name="Search's", threshold=5, filter_team=team)
+    add_requests(5, at=later(-1), gateway_team_id="t-9", gateway_team_alias="Search")
+    add_requests(5, at=later(-1), gateway_team_alias="Search")
+
+    evaluate(by_team, T0)
+    evaluate(scoped, T0)
+
+    incidents = {(i.policy_id, i.group_key): i for i in Incident.objects.all()}
+    assert set(incidents) == {(by_team.pk, "t-9"), (by_team.pk, "Search"), (scoped.pk, "")}
+    assert incidents[by_team.pk, "t-9"].team is None
+    assert routed(incidents[by_team.pk, "t-9"]).name == "Default"
+    assert incidents[by_team.pk, "Search"].team == team
+    assert routed(incidents[by_team.pk, "Search"]).name == "Search on-call"
+    assert incidents[scoped.pk, ""].trigger_count == 5  # the five without an id
+
+
 def test_a_policy_re_enabled_after_a_pause_does_not_page_for_the_pause(
     policy, search_route, pagerduty
 ):

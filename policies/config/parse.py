@@ -105,6 +105,7 @@ def parse(text: str, filename: str, environ: Mapping[str, str] | None = None) ->
     _unique(reader, config.teams, "name", "team name")
     _unique(reader, config.teams, "gateway_team_id", "gateway team id")
     _unique(reader, config.teams, "gateway_team_alias", "gateway team alias")
+    _unique_team_keys(reader, config.teams)
     _unique(reader, config.channels, "name", "channel name")
     _unique(reader, config.policies, "name", "policy name")
     _unique_routes(reader, config.routes)
@@ -142,6 +143,35 @@ def _unique(reader: Reader, specs: Sequence[Located], attr: str, label: str) -> 
             reader.problem(spec.at(attr), f"{label} {value!r} is also used at line {first.line}")
         else:
             seen[value] = spec
+
+
+TEAM_KEY_LABELS = {
+    "gateway_team_id": "gateway team id",
+    "slug": "team slug",
+    "gateway_team_alias": "gateway team alias",
+}
+
+
+def _unique_team_keys(reader: Reader, teams: Sequence[Located]) -> None:
+    """A request's team key names one team (policies/team_key.py), whichever of a team's
+    fields holds it; two in the same field are _unique's to report."""
+    seen: dict[str, tuple[Located, str]] = {}
+    for team in teams:
+        for attr, label in TEAM_KEY_LABELS.items():
+            value = getattr(team, attr)
+            if not value:
+                continue
+            if value not in seen:
+                seen[value] = (team, attr)
+                continue
+            first, first_attr = seen[value]
+            if first is not team and first_attr != attr:
+                where = first.at(first_attr).line
+                reader.problem(
+                    team.at(attr),
+                    f"{label} {value!r} is the {TEAM_KEY_LABELS[first_attr]} of the team at "
+                    f"line {where}: requests with this team key would belong to two teams",
+                )
 
 
 def _add_routes(routes: list[RouteSpec], more: list[RouteSpec]) -> None:

@@ -1,24 +1,29 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from alerting_console.history import change_history
+from policies.team_key import TeamIndex, keys_of
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
-    def for_gateway(self, team_id: str | None, team_alias: str | None = None) -> Team | None:
-        """The team a gateway event belongs to: by the gateway's team id (or the slug a team
-        token stamps), else by its alias."""
-        if team_id:
-            # A token bound to a team stamps its gateway id, or its slug when it has none.
-            team = self.filter(gateway_team_id=team_id).first() or self.filter(slug=team_id).first()
-            if team is not None:
-                return team
-        if team_alias:
-            return self.filter(gateway_team_alias=team_alias).first()
-        return None
+    def owning(self, key: str) -> Team | None:
+        """The team owning a request's team key (policies/team_key.py)."""
+        if not key:
+            return None
+        claimants = {
+            team.pk: team
+            for team in self.filter(
+                Q(gateway_team_id=key) | Q(slug=key) | Q(gateway_team_alias=key)
+            )
+        }
+        pk = TeamIndex(claimants.items()).owner(key)
+        return claimants.get(pk) if pk is not None else None
 
 
 class Team(models.Model):
@@ -35,14 +40,15 @@ class Team(models.Model):
         max_length=255,
         blank=True,
         help_text="The team id the gateway sends (LiteLLM: user_api_key_team_id). "
-        "Events carrying it belong to this team.",
+        "Requests carrying it belong to this team.",
     )
     gateway_team_alias = models.CharField(
         "gateway team alias",
         max_length=255,
         blank=True,
         help_text="The team alias the gateway sends (LiteLLM: user_api_key_team_alias). "
-        "Used when an event carries no team id.",
+        "Requests carrying it and no team id belong to this team; LiteLLM sends the id "
+        "as well for keys of a team, so set the id when you know it.",
     )
     description = models.TextField(
         blank=True, help_text="Optional notes: who they are, how to reach them."
@@ -80,3 +86,36 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """Also: no two teams may claim one team key (policies/team_key.py), whichever of
+        their fields holds it, for a request must belong to one team. A check of the database,
+        as unique constraints are: made when saving, not when a file is only read."""
+        super().validate_constraints(exclude)
+        labels = {
+            "gateway_team_id": "gateway team id",
+            "slug": "slug",
+            "gateway_team_alias": "gateway team alias",
+        }
+        errors: dict[str, str] = {}
+        for field in labels:
+            key = getattr(self, field)
+            if not key or field in (exclude or ()):
+                continue
+            claims = Q(gateway_team_id=key) | Q(slug=key) | Q(gateway_team_alias=key)
+            other = Team.objects.filter(claims).exclude(pk=self.pk).first()
+            if other is None:
+                continue
+            theirs = next(f for f in labels if getattr(other, f) == key)
+            if theirs != field:  # the same field is the unique constraints' to report
+                errors[field] = (
+                    f"Team “{other}” has “{key}” as its {labels[theirs]}: requests with this "
+                    "team key would belong to two teams."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def keys(self) -> list[str]:
+        """The request team keys this team owns (policies/team_key.py)."""
+        return keys_of(self)
