@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest import fields
+from ingest import fields, regions
 from ingest.classify import classify_failure, parse_status_code
 from ingest.fields import EventError
 
@@ -47,6 +47,12 @@ class Event:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    # Seconds from the start to the first token of the answer, where the gateway reports it.
+    time_to_first_token_seconds: float | None = None
+    deployment_id: str = ""  # LiteLLM: model_id, one deployment of a model group
+    region: str = ""  # the provider's region: as sent, or as its API base names it
+    end_user: str = ""  # the gateway's end user (LiteLLM: end_user), not the key's owner
+    request_tags: str = ""  # a JSON array of strings, "" for none (fields.tags)
 
     @property
     def finished(self) -> bool:
@@ -92,6 +98,9 @@ def parse_console_event(obj: object, now: datetime) -> Event:
         event.prompt_tokens = fields.count(obj, "prompt_tokens")
         event.completion_tokens = fields.count(obj, "completion_tokens")
         event.total_tokens = fields.count(obj, "total_tokens")
+        event.time_to_first_token_seconds = fields.number(
+            obj, "time_to_first_token_seconds", fields.MAX_DURATION_SECONDS
+        )
     event.trace_id = fields.text(obj, "trace_id", 255)
     event.model = fields.text(obj, "model", 255)
     event.model_group = fields.text(obj, "model_group", 255)
@@ -103,6 +112,10 @@ def parse_console_event(obj: object, now: datetime) -> Event:
     event.key_hash = fields.text(obj, "key_hash", 128)
     event.user_id = fields.text(obj, "user_id", 255)
     event.org_id = fields.text(obj, "org_id", 255)
+    event.deployment_id = fields.text(obj, "deployment_id", 255)
+    event.region = fields.text(obj, "region", 100) or regions.region_of(event.api_base)
+    event.end_user = fields.text(obj, "end_user", 255)
+    event.request_tags = fields.tags(obj, "tags")
     return event
 
 

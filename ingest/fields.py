@@ -7,6 +7,7 @@ ignored; but a value of the wrong type is refused with a reason rather than gues
 from __future__ import annotations
 
 import functools
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,3 +142,26 @@ def timestamp(
     if moment < now - MAX_EVENT_AGE:
         raise EventError(name, f"is more than 30 days old ({moment.isoformat()})")
     return moment
+
+
+MAX_TAGS = 32
+TAG_LENGTH = 100
+
+
+def tags(obj: dict[str, Any], key: str, field: str | None = None) -> str:
+    """Optional request tags: a list of strings, kept as a JSON array ("" for none). At most
+    MAX_TAGS, each cut to TAG_LENGTH characters: tags describe, they must not bloat a row."""
+    value = obj.get(key)
+    if value is None or value == []:
+        return ""
+    name = field or key
+    if not isinstance(value, list):
+        raise EventError(name, f"must be a list of strings, got {type(value).__name__}")
+    kept: list[str] = []
+    for index, tag in enumerate(value[:MAX_TAGS]):
+        if not isinstance(tag, str):
+            raise EventError(f"{name}[{index}]", f"must be a string, got {type(tag).__name__}")
+        tag = tag.replace("\x00", "")[:TAG_LENGTH]
+        if tag and tag not in kept:
+            kept.append(tag)
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":")) if kept else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ingest import fields
+from ingest import fields, regions
 from ingest.classify import classify_failure, parse_status_code
 from ingest.events import ERROR_MESSAGE_LENGTH, Event, latency_between
 from ingest.fields import EventError
@@ -61,7 +61,27 @@ def parse_litellm_payload(payload: object, now: datetime) -> Event:
     event.model = fields.text(payload, "model", 255)
     event.model_group = fields.text(payload, "model_group", 255)
     event.provider = fields.text(payload, "custom_llm_provider", 100)
-    event.api_base = fields.text(payload, "api_base", 500)
+    hidden = _object(payload, "hidden_params")
+    # The proxy leaves the top-level api_base and model_id empty on some paths and fills
+    # hidden_params' (tests/fixtures/litellm/proxy_keyed_success.json).
+    event.api_base = fields.text(payload, "api_base", 500) or fields.text(
+        hidden, "api_base", 500, "hidden_params.api_base"
+    )
+    event.deployment_id = fields.text(payload, "model_id", 255) or fields.text(
+        hidden, "model_id", 255, "hidden_params.model_id"
+    )
+    event.region = (
+        fields.text(payload, "region_name", 100)
+        or fields.text(meta, "region_name", 100, "metadata.region_name")
+        or regions.region_of(event.api_base)
+    )
+    first_token = fields.timestamp(payload, "completionStartTime", now)
+    if first_token is not None and event.started_at is not None:
+        event.time_to_first_token_seconds = latency_between(event.started_at, first_token)
+    event.end_user = fields.text(payload, "end_user", 255) or fields.text(
+        meta, "user_api_key_end_user_id", 255, "metadata.user_api_key_end_user_id"
+    )
+    event.request_tags = fields.tags(payload, "request_tags")
     event.gateway_team_id = fields.text(
         meta, "user_api_key_team_id", 255, "metadata.user_api_key_team_id"
     )

@@ -17,7 +17,7 @@ from ingest.events import Event, latency_between
 FINISH_FIELDS = (
     "finished_at", "outcome", "failure_class", "status_code", "latency_seconds",
     "error_class", "error_code", "error_provider", "error_message",
-    "cost", "prompt_tokens", "completion_tokens", "total_tokens",
+    "cost", "prompt_tokens", "completion_tokens", "total_tokens", "time_to_first_token_seconds",
 )  # fmt: skip
 DESCRIPTIVE_FIELDS = tuple(
     f.name

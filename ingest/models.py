@@ -187,6 +187,42 @@ class GatewayRequest(models.Model):
         null=True, blank=True, help_text="Output tokens."
     )
     total_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="All tokens.")
+    # Added with alert kinds per deployment, region and latency percentile; a database default
+    # too, so that rows written by SQL that does not name them (bulk loads) are complete.
+    time_to_first_token_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds from its start to the first token of the answer, where the gateway "
+        "reports it (LiteLLM: completionStartTime; for an answer not streamed, its end).",
+    )
+    deployment_id = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The deployment of the model that served it (LiteLLM: model_id).",
+    )
+    region = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The provider's region: as the gateway sent it (LiteLLM: region_name), or as "
+        "its API base names it (Bedrock, Vertex AI, Azure regional endpoints).",
+    )
+    end_user = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The end user the gateway was told of (LiteLLM: end_user).",
+    )
+    request_tags = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The request's tags, a JSON list (LiteLLM: request_tags).",
+    )
     received_at = models.DateTimeField(help_text="When the console first stored it.")
     day = RequestDayField(
         editable=False,

@@ -48,6 +48,7 @@ def requests_table(make_team, make_token):
                 failure_class=("upstream", "client", "gateway")[i % 3] if failed else "",
                 status_code=503 if failed else None, latency_seconds=2.0, cost=None,
                 prompt_tokens=None, completion_tokens=None, total_tokens=None,
+                time_to_first_token_seconds=None,
                 gateway_team_id=teams[i % 3].gateway_team_id, model_group="gpt-4o",
                 day=partitions.key_day(finished - timedelta(seconds=2), finished),
             )  # fmt: skip

@@ -189,3 +189,47 @@ def test_bad_events_are_refused_naming_the_field_and_the_reason(obj, field, reas
         parse(obj)
     assert caught.value.field == field
     assert reason in caught.value.reason
+
+
+def test_deployment_region_end_user_and_tags_are_read_on_any_event():
+    event = parse(
+        {
+            "event": "started",
+            "request_id": "r1",
+            "started_at": EPOCH_NOW - 5,
+            "deployment_id": "dep-1",
+            "api_base": "https://us-central1-aiplatform.googleapis.com",
+            "end_user": "customer-7",
+            "tags": ["prod"],
+        }
+    )
+
+    assert (event.deployment_id, event.region, event.end_user, event.request_tags) == (
+        "dep-1", "us-central1", "customer-7", '["prod"]'
+    )  # fmt: skip
+
+
+def test_a_region_sent_wins_over_the_api_base_s():
+    event = parse(
+        {
+            "event": "started",
+            "request_id": "r1",
+            "started_at": EPOCH_NOW - 5,
+            "region": "eu-west-1",
+            "api_base": "https://bedrock-runtime.us-east-1.amazonaws.com",
+        }
+    )
+
+    assert event.region == "eu-west-1"
+
+
+def test_time_to_first_token_is_read_on_a_finish_and_must_be_a_duration():
+    finished = {"event": "finished", "request_id": "r1", "status": "success"}
+
+    assert (
+        parse({**finished, "time_to_first_token_seconds": 0.4}).time_to_first_token_seconds == 0.4
+    )
+    assert parse(finished).time_to_first_token_seconds is None
+    with pytest.raises(EventError) as raised:
+        parse({**finished, "time_to_first_token_seconds": -1})
+    assert raised.value.field == "time_to_first_token_seconds"

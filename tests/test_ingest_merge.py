@@ -181,3 +181,42 @@ def test_each_batch_in_one_transaction_is_stored_on_its_own():
 
     row = stored_row()
     assert (row["outcome"], row["started_at"]) == ("failure", None)
+
+
+def test_deployment_region_first_token_end_user_and_tags_are_stored_and_merged(client, token):
+    """The start tells what was called and for whom; the finish how fast the first token came.
+    Both paths (VALUES and COPY, then the merge of the second event) keep all of it."""
+    started = {
+        **STARTED,
+        "deployment_id": "dep-eu-1",
+        "api_base": "https://bedrock-runtime.eu-west-3.amazonaws.com",
+        "end_user": "customer-7",
+        "tags": ["prod", "batch-job"],
+    }
+    finished = {
+        **FINISHED,
+        "time_to_first_token_seconds": 1.5,
+        "deployment_id": "dep-other",  # descriptive fields: the first non-empty value stays
+        "region": "us-east-1",
+        "tags": ["ignored"],
+    }
+    post(client, EVENTS_URL, started, token)
+    post(client, EVENTS_URL, finished, token)
+    post(client, EVENTS_URL, finished, token)  # a repeat changes nothing
+
+    row = stored_row()
+    assert (row["deployment_id"], row["region"], row["end_user"]) == (
+        "dep-eu-1", "eu-west-3", "customer-7"
+    )  # fmt: skip
+    assert row["request_tags"] == '["prod","batch-job"]'
+    assert row["time_to_first_token_seconds"] == 1.5
+
+
+def test_a_litellm_finish_stores_its_deployment_and_first_token(client, token):
+    post(client, LITELLM_URL, load("proxy_slow_success_5s"), token)
+
+    row = stored_row()
+    assert row["deployment_id"].startswith("171a04d0")
+    assert row["time_to_first_token_seconds"] == pytest.approx(row["latency_seconds"])
+    assert row["end_user"] == "end-user-42"
+    assert "case:upstream_http_slow_success_5s" in row["request_tags"]

@@ -3,6 +3,7 @@
 import ast
 import asyncio
 import importlib.util
+import json
 import logging
 import sys
 import threading
@@ -219,3 +220,41 @@ def test_a_key_litellm_left_unhashed_is_hashed_before_it_leaves_the_gateway():
     shipper.close()
     assert b"my-raw-custom-key" not in sent[0]
     assert hashlib.sha256(b"my-raw-custom-key").hexdigest().encode() in sent[0]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "proxy_keyed_success",
+        "proxy_keyed_failure_429",
+        "proxy_slow_success_5s",
+        "proxy_upstream_503",
+    ],
+)
+def test_the_callback_and_the_generic_api_feed_say_the_same_of_a_request(name):
+    """Both feeds may run together and merge into one row: what each says of the deployment,
+    region, first token, end user and tags must agree."""
+    from ingest.events import parse_console_event
+    from ingest.litellm import parse_litellm_payload
+    from tests.litellm_fixtures import JUST_AFTER_RECORDING
+
+    payload = load(name)
+    via_callback = parse_console_event(
+        json.loads(json.dumps(callback_module.finished_event(payload))), JUST_AFTER_RECORDING
+    )
+    via_generic_api = parse_litellm_payload(payload, JUST_AFTER_RECORDING)
+
+    fields = (
+        "api_base", "deployment_id", "region", "end_user", "request_tags", "outcome",
+        "failure_class",
+    )  # fmt: skip
+    assert {f: getattr(via_callback, f) for f in fields} == {
+        f: getattr(via_generic_api, f) for f in fields
+    }
+    # Times: one from float seconds, one through datetimes, to the microsecond.
+    for timing in ("time_to_first_token_seconds", "latency_seconds"):
+        assert getattr(via_callback, timing) == pytest.approx(
+            getattr(via_generic_api, timing), abs=2e-6
+        )
+    assert via_callback.deployment_id  # not equal by being empty
+    assert via_callback.request_tags

@@ -1,6 +1,7 @@
 """LiteLLM's StandardLoggingPayload read into an event: what is kept, and what never is."""
 
 import dataclasses
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -128,3 +129,113 @@ def test_a_nested_metadata_field_is_named_with_its_path():
 
     with pytest.raises(EventError, match=r"^metadata.user_api_key_alias: must be a string"):
         parse(payload)
+
+
+def test_it_keeps_the_deployment_first_token_end_user_and_tags():
+    event = parse(load("proxy_slow_success_5s"))
+
+    assert event.deployment_id == (
+        "171a04d0712d37336af3a0297bf4258bd55f068307a325ed1d2597e74b2f7d06"
+    )
+    # Not streamed: LiteLLM reports the end as the first token.
+    assert event.time_to_first_token_seconds == pytest.approx(event.latency_seconds)
+    assert event.end_user == "end-user-42"
+    assert json.loads(event.request_tags) == [
+        "sample",
+        "proxy-master_key",
+        "case:upstream_http_slow_success_5s",
+        "User-Agent: sample-client",
+        "User-Agent: sample-client/1.0",
+    ]
+    assert event.region == ""  # a local mock names no region
+
+
+def test_the_api_base_and_deployment_come_from_hidden_params_when_the_top_level_is_empty():
+    payload = load("proxy_keyed_success")
+    payload["model_id"] = None
+    assert payload["api_base"] == ""
+
+    event = parse(payload)
+
+    assert event.api_base == "http://127.0.0.1:18555/fake-openai/delay/0/v1"
+    assert event.deployment_id == payload["hidden_params"]["model_id"]
+
+
+def test_an_event_without_the_new_fields_leaves_them_empty():
+    [first, *_] = load("sdk_batch_7_events")
+    for key in ("model_id", "completionStartTime", "end_user", "request_tags", "hidden_params"):
+        first.pop(key, None)
+
+    event = parse(first)
+
+    assert (event.deployment_id, event.region, event.end_user, event.request_tags) == (
+        "", "", "", ""
+    )  # fmt: skip
+    assert event.time_to_first_token_seconds is None
+
+
+def test_a_time_to_first_token_is_measured_from_the_start():
+    payload = load("proxy_keyed_success")
+    payload["stream"] = True
+    payload["completionStartTime"] = payload["startTime"] + 0.25
+
+    assert parse(payload).time_to_first_token_seconds == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    ("sent", "region"),
+    [
+        ({"region_name": "eu-central-1"}, "eu-central-1"),
+        ({"metadata_region_name": "westeurope"}, "westeurope"),
+        ({"api_base": "https://bedrock-runtime.us-west-2.amazonaws.com"}, "us-west-2"),
+        (
+            {
+                "region_name": "eu-central-1",
+                "api_base": "https://bedrock-runtime.us-west-2.amazonaws.com",
+            },
+            "eu-central-1",
+        ),
+    ],
+)
+def test_the_region_is_the_one_sent_else_the_one_the_api_base_names(sent, region):
+    payload = load("proxy_keyed_success")
+    payload.update({k: v for k, v in sent.items() if not k.startswith("metadata_")})
+    if "metadata_region_name" in sent:
+        payload["metadata"]["region_name"] = sent["metadata_region_name"]
+
+    assert parse(payload).region == region
+
+
+def test_the_end_user_falls_back_to_the_key_s_end_user_id():
+    payload = load("proxy_keyed_success")
+    payload["end_user"] = None
+    payload["metadata"]["user_api_key_end_user_id"] = "customer-7"
+
+    assert parse(payload).end_user == "customer-7"
+
+
+@pytest.mark.parametrize(
+    ("tags", "field", "reason"),
+    [
+        ("prod", "request_tags", "must be a list of strings, got str"),
+        (["prod", 7], "request_tags[1]", "must be a string, got int"),
+    ],
+)
+def test_bad_tags_are_refused_naming_the_field(tags, field, reason):
+    payload = load("proxy_keyed_success")
+    payload["request_tags"] = tags
+
+    with pytest.raises(EventError) as raised:
+        parse(payload)
+
+    assert (raised.value.field, raised.value.reason) == (field, reason)
+
+
+def test_tags_are_bounded_and_kept_once():
+    payload = load("proxy_keyed_success")
+    payload["request_tags"] = ["a" * 500, "b", "b", "", *(f"t{i}" for i in range(100))]
+
+    kept = json.loads(parse(payload).request_tags)
+
+    assert kept[:3] == ["a" * 100, "b", "t0"]
+    assert len(kept) == 32 - 2  # the first 32 tags sent, less the repeated and the empty one

@@ -178,6 +178,20 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _tags(value: Any) -> list[str] | None:
+    if not isinstance(value, list):
+        return None
+    return [tag for tag in value if isinstance(tag, str)] or None
+
+
+def _first_token(payload: dict[str, Any]) -> float | None:
+    """Seconds from the start to the first token (LiteLLM: completionStartTime)."""
+    start, first = payload.get("startTime"), payload.get("completionStartTime")
+    if isinstance(start, int | float) and isinstance(first, int | float) and first >= start:
+        return float(first - start)
+    return None
+
+
 def finished_event(payload: dict[str, Any]) -> dict[str, Any] | None:
     """A console `finished` event from LiteLLM's StandardLoggingPayload (never its prompts)."""
     call_id = payload.get("litellm_call_id") or payload.get("id")
@@ -185,6 +199,7 @@ def finished_event(payload: dict[str, Any]) -> dict[str, Any] | None:
         return None
     error = payload.get("error_information") or {}
     meta = payload.get("metadata") or {}
+    hidden = payload.get("hidden_params") or {}
     failed = payload.get("status") == "failure"
     event: dict[str, Any] = {
         "event": "finished",
@@ -196,7 +211,12 @@ def finished_event(payload: dict[str, Any]) -> dict[str, Any] | None:
         "model": _text(payload.get("model")),
         "model_group": _text(payload.get("model_group")),
         "provider": _text(payload.get("custom_llm_provider")),
-        "api_base": _text(payload.get("api_base")),
+        "api_base": _text(payload.get("api_base") or hidden.get("api_base")),
+        "deployment_id": _text(payload.get("model_id") or hidden.get("model_id")),
+        "region": _text(payload.get("region_name") or meta.get("region_name")),
+        "end_user": _text(payload.get("end_user") or meta.get("user_api_key_end_user_id")),
+        "tags": _tags(payload.get("request_tags")),
+        "time_to_first_token_seconds": _first_token(payload),
         "team_id": _text(meta.get("user_api_key_team_id")),
         "team_alias": _text(meta.get("user_api_key_team_alias")),
         "key_alias": _text(meta.get("user_api_key_alias")),
