@@ -157,10 +157,16 @@ def tags(obj: dict[str, Any], key: str, field: str | None = None) -> str:
     name = field or key
     if not isinstance(value, list):
         raise EventError(name, f"must be a list of strings, got {type(value).__name__}")
-    kept: list[str] = []
     for index, tag in enumerate(value[:MAX_TAGS]):
-        if not isinstance(tag, str):
+        if type(tag) is not str:
             raise EventError(f"{name}[{index}]", f"must be a string, got {type(tag).__name__}")
+    return _encoded_tags(tuple(value[:MAX_TAGS]))
+
+
+@functools.lru_cache(maxsize=4096)  # a gateway's requests share a few sets of tags
+def _encoded_tags(sent: tuple[str, ...]) -> str:
+    kept: list[str] = []
+    for tag in sent:
         tag = tag.replace("\x00", "")[:TAG_LENGTH]
         if tag and tag not in kept:
             kept.append(tag)

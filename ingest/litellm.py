@@ -24,6 +24,20 @@ def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _first_token(payload: dict[str, Any], event: Event, now: datetime) -> float | None:
+    """Seconds from the start to the first token (completionStartTime), within the latency."""
+    first = payload.get("completionStartTime")
+    if first is None or event.started_at is None or event.latency_seconds is None:
+        return None
+    start = payload.get("startTime")
+    if type(first) is float and type(start) is float:  # as LiteLLM sends them: no datetimes
+        seconds = first - start
+    else:
+        moment = fields.timestamp(payload, "completionStartTime", now)
+        seconds = (moment - event.started_at).total_seconds() if moment else 0.0
+    return min(max(0.0, seconds), event.latency_seconds)
+
+
 def parse_litellm_payload(payload: object, now: datetime) -> Event:
     if not isinstance(payload, dict):
         raise EventError("event", f"must be a JSON object, got {type(payload).__name__}")
@@ -75,9 +89,7 @@ def parse_litellm_payload(payload: object, now: datetime) -> Event:
         or fields.text(meta, "region_name", 100, "metadata.region_name")
         or regions.region_of(event.api_base)
     )
-    first_token = fields.timestamp(payload, "completionStartTime", now)
-    if first_token is not None and event.started_at is not None:
-        event.time_to_first_token_seconds = latency_between(event.started_at, first_token)
+    event.time_to_first_token_seconds = _first_token(payload, event, now)
     event.end_user = fields.text(payload, "end_user", 255) or fields.text(
         meta, "user_api_key_end_user_id", 255, "metadata.user_api_key_end_user_id"
     )

@@ -12,6 +12,7 @@ otherwise know no region. These hosts carry one:
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ _HOSTS = (
 _VERTEX_PATH = re.compile(r"/locations/([a-z]+-[a-z]+\d+)(?:/|$)")
 
 
+@functools.lru_cache(maxsize=1024)  # a gateway has a handful of API bases; this runs per event
 def region_of(api_base: str) -> str:
     """The region the API base names, or "" when it names none."""
     if not api_base:

@@ -177,9 +177,23 @@ def test_an_event_without_the_new_fields_leaves_them_empty():
 def test_a_time_to_first_token_is_measured_from_the_start():
     payload = load("proxy_keyed_success")
     payload["stream"] = True
+    payload["endTime"] = payload["startTime"] + 2.0
     payload["completionStartTime"] = payload["startTime"] + 0.25
 
     assert parse(payload).time_to_first_token_seconds == pytest.approx(0.25)
+    payload["completionStartTime"] = datetime.fromtimestamp(
+        payload["startTime"] + 0.5, UTC
+    ).isoformat()  # a version that sends times as text
+    assert parse(payload).time_to_first_token_seconds == pytest.approx(0.5, abs=1e-6)
+
+
+@pytest.mark.parametrize(("offset", "expected"), [(-1.0, 0.0), (3.0, 2.0)])
+def test_a_first_token_outside_the_request_is_kept_within_it(offset, expected):
+    payload = load("proxy_keyed_success")
+    payload["endTime"] = payload["startTime"] + 2.0
+    payload["completionStartTime"] = payload["startTime"] + offset
+
+    assert parse(payload).time_to_first_token_seconds == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize(
