@@ -26,10 +26,11 @@ from typing import Any
 from django.db import connection
 
 from ingest.models import GatewayRequest
-from policies import hung_counting, rollup_counting, team_key
+from policies import hung_counting, kinds, rollup_counting, team_key
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
-from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies.kinds import Measure
+from policies.models import AlertPolicy, GroupBy
 from policies.selection import GROUP_EXPRESSIONS, failed_of, filters_of, window_start
 from policies.sharedscan import Spec, shared_sql
 
@@ -52,7 +53,8 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
     params: list[Any] = []
     matched: str = ""
     matched_params: tuple[Any, ...] = ()
-    if policy.kind == PolicyKind.HUNG:
+    measure = kinds.get(policy.kind).measure
+    if measure is Measure.HUNG:
         hang_after = timedelta(seconds=policy.duration_seconds or 0)
         start = now - timedelta(seconds=policy.window_seconds)
         conditions.append("started_at > %s AND started_at <= %s")
@@ -63,14 +65,16 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
         conditions.append("finished_at > %s AND finished_at <= %s")
         params += [window_start(policy, now), now]
         failed, classes = failed_of(policy)
-        if policy.kind == PolicyKind.FAILURES:
+        if measure is Measure.FAILED:
             conditions.append(failed)
             params += classes
-        elif policy.kind == PolicyKind.SLOW:
+        elif measure is Measure.SLOW:
             conditions.append("latency_seconds > %s")
             params.append(policy.duration_seconds)
-        else:  # failure_rate counts every finished request, and the failed among them
+        elif measure is Measure.FAILED_SHARE:  # every finished request, and the failed ones
             matched, matched_params = failed, classes
+        else:
+            raise ValueError(f"{policy.kind} policies are not counted from request rows")
     for condition, condition_params in filters_of(policy):
         conditions.append(condition)
         params += condition_params
@@ -84,8 +88,8 @@ def count_all(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str,
     hung requests, not by traffic. On the embedded SQLite, from the request rows."""
     if connection.vendor != "postgresql":
         return count_rows(policies, now)
-    hung = [policy for policy in policies if policy.kind == PolicyKind.HUNG]
-    finished = [policy for policy in policies if policy.kind != PolicyKind.HUNG]
+    hung = [policy for policy in policies if not kinds.get(policy.kind).reads_finished]
+    finished = [policy for policy in policies if kinds.get(policy.kind).reads_finished]
     return {
         **rollup_counting.count_finished(finished, now),
         **hung_counting.count_hung(hung, now),

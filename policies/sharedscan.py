@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies import kinds
+from policies.kinds import Measure
+from policies.models import AlertPolicy, GroupBy
 from policies.selection import window_start
 
 Condition = tuple[str, tuple[Any, ...]]
@@ -110,6 +112,10 @@ class Segment:
     specs: list[Spec]
 
 
+def _measure(spec: Spec) -> Measure:
+    return kinds.get(spec.policy.kind).measure
+
+
 def shared_sql(
     specs: Sequence[Spec], now: datetime, table: str, groups: dict[GroupBy, str]
 ) -> tuple[str, list[Any]]:
@@ -119,8 +125,8 @@ def shared_sql(
         for condition in spec.filters:
             filters.setdefault(condition, f"f{len(filters)}")
     out = Output(now, table)
-    finished = [spec for spec in specs if spec.policy.kind != PolicyKind.HUNG]
-    hung = [spec for spec in specs if spec.policy.kind == PolicyKind.HUNG]
+    finished = [spec for spec in specs if _measure(spec) is not Measure.HUNG]
+    hung = [spec for spec in specs if _measure(spec) is Measure.HUNG]
     if finished:
         _finished(finished, _others(finished, groups, filters), out)
     if hung:
@@ -224,19 +230,19 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         [
             spec.policy.duration_seconds
             for spec in specs
-            if spec.policy.kind == PolicyKind.SLOW and spec.policy.duration_seconds is not None
+            if _measure(spec) is Measure.SLOW and spec.policy.duration_seconds is not None
         ]
     )
 
     def is_slow(spec: Spec) -> bool:
-        return spec.policy.kind == PolicyKind.SLOW
+        return _measure(spec) is Measure.SLOW
 
     def counts_failed(spec: Spec) -> bool:
-        return spec.policy.kind != PolicyKind.SLOW
+        return _measure(spec) is not Measure.SLOW
 
     def narrowing(segment: Segment) -> Condition | None:
         # Where only failures policies read, only their failed requests are kept.
-        if any(spec.policy.kind != PolicyKind.FAILURES for spec in segment.specs):
+        if any(_measure(spec) is not Measure.FAILED for spec in segment.specs):
             return None
         failed = list(dict.fromkeys(spec.failed for spec in segment.specs))
         values = tuple(itertools.chain.from_iterable(values for _, values in failed))
@@ -253,14 +259,17 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         conditions = [f"r >= {starts.rung(start(spec))}"]
         params: list[Any] = []
         matched, matched_params = "SUM(n)", ()
-        if policy.kind == PolicyKind.FAILURES:
+        measure = _measure(spec)
+        if measure is Measure.FAILED:
             conditions.append(spec.failed[0])
             params += spec.failed[1]
-        elif policy.kind == PolicyKind.SLOW:
+        elif measure is Measure.SLOW:
             conditions.append(f"lat >= {slow.rung(policy.duration_seconds)}")
-        else:  # failure_rate: every finished request, and the failed among them
+        elif measure is Measure.FAILED_SHARE:  # every finished request, and the failed ones
             matched = f"SUM(CASE WHEN {spec.failed[0]} THEN n ELSE 0 END)"
             matched_params = spec.failed[1]
+        else:
+            raise ValueError(f"{policy.kind} policies are not counted from request rows")
         conditions += [f"{others.flag_names[condition]} = 1" for condition in spec.filters]
         selects.add(_select(policy, "finished", matched, conditions), [*matched_params, *params])
 

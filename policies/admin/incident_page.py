@@ -14,17 +14,12 @@ from django.utils.timesince import timesince
 
 from alerting_console.moments import shown
 from ingest.models import Outcome
+from policies import kinds
 from policies.charts import CountChart, count_chart
 from policies.count_history import History, count_history
-from policies.models import Delivery, GroupBy, Incident, IncidentStatus, PolicyKind
+from policies.kinds import Measure
+from policies.models import Delivery, GroupBy, Incident, IncidentStatus
 from policies.silence_form import Link, silence_links
-
-UNITS = {
-    PolicyKind.FAILURES: "failed requests",
-    PolicyKind.FAILURE_RATE: "% failed",
-    PolicyKind.HUNG: "hung requests",
-    PolicyKind.SLOW: "slow requests",
-}
 
 
 def end_of(incident: Incident, now: datetime) -> datetime:
@@ -34,7 +29,7 @@ def end_of(incident: Incident, now: datetime) -> datetime:
 def chart_of(history: History) -> CountChart:
     policy = history.policy
     span = history.span
-    if policy.kind == PolicyKind.FAILURE_RATE:
+    if kinds.get(policy.kind).measure is Measure.FAILED_SHARE:
         values = [round(100 * count.share, 1) for count in history.counts]
         threshold = float(policy.failure_rate_percent or 0)
     else:
@@ -44,7 +39,7 @@ def chart_of(history: History) -> CountChart:
         values=values,
         labels=[shown(span.moment(i)) for i in range(span.points)],
         threshold=threshold,
-        unit=UNITS[PolicyKind(policy.kind)],
+        unit=kinds.get(policy.kind).unit,
         last_window=span.per_window,
         opened_at=None,
     )
@@ -84,7 +79,7 @@ def requests_link(incident: Incident, now: datetime) -> Link:
         "finished_at__lt": (end_of(incident, now) + timedelta(seconds=1)).isoformat(),
     }
     what = "requests"
-    if policy.kind in (PolicyKind.FAILURES, PolicyKind.FAILURE_RATE):
+    if kinds.get(policy.kind).counts_failures:
         query["outcome__exact"] = Outcome.FAILURE
         what = "failed requests"
     team = incident.team if policy.group_by == GroupBy.TEAM else policy.filter_team

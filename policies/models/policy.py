@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -9,6 +7,7 @@ from django.db.models import Q
 
 from alerting_console.history import change_history
 from ingest import latency
+from policies import kinds
 
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
 # The durations T a policy can use: those the request counts keep a count of slower requests
@@ -42,9 +41,9 @@ class PolicyKind(models.TextChoices):
 
 
 # Kinds that need T, the duration after which a request counts (hung) or is too slow (slow).
-KINDS_WITH_DURATION = frozenset({PolicyKind.HUNG, PolicyKind.SLOW})
+KINDS_WITH_DURATION = frozenset(k.name for k in kinds.KINDS.values() if k.uses_duration)
 # Kinds that count failed requests, and so choose which failure classes count.
-KINDS_COUNTING_FAILURES = frozenset({PolicyKind.FAILURES, PolicyKind.FAILURE_RATE})
+KINDS_COUNTING_FAILURES = frozenset(k.name for k in kinds.KINDS.values() if k.counts_failures)
 
 
 class GroupBy(models.TextChoices):
@@ -61,22 +60,9 @@ class Severity(models.TextChoices):
     INFO = "info", "Info"
 
 
-@dataclass(frozen=True)
-class KindDefaults:
-    threshold: int
-    window_seconds: int
-    duration_seconds: float | None
-
-
-# The defaults of LiteLLM's PagerDuty alerting, so its users find what they know:
-# 60 failures in 60 s; 60 requests hung after 60 s within 600 s. For slow requests, LiteLLM's
-# `alerting_threshold` (300 s) is the duration.
-KIND_DEFAULTS = {
-    PolicyKind.FAILURES: KindDefaults(threshold=60, window_seconds=60, duration_seconds=None),
-    PolicyKind.HUNG: KindDefaults(threshold=60, window_seconds=600, duration_seconds=60.0),
-    PolicyKind.SLOW: KindDefaults(threshold=10, window_seconds=600, duration_seconds=300.0),
-    PolicyKind.FAILURE_RATE: KindDefaults(threshold=1, window_seconds=300, duration_seconds=None),
-}
+KindDefaults = kinds.Defaults
+# Each kind's defaults, declared with it (policies/kinds/): LiteLLM's where it has one.
+KIND_DEFAULTS = {kind.name: kind.defaults for kind in kinds.KINDS.values()}
 
 
 class AlertPolicy(models.Model):
@@ -237,7 +223,10 @@ class AlertPolicy(models.Model):
                     duration_seconds__isnull=False,
                     duration_seconds__in=DURATIONS,
                 )
-                | Q(kind__in=["failures", "failure_rate"], duration_seconds__isnull=True),
+                | Q(
+                    kind__in=[k for k in kinds.KINDS if k not in KINDS_WITH_DURATION],
+                    duration_seconds__isnull=True,
+                ),
                 name="policy_duration_matches_kind",
             ),
         ]
@@ -246,26 +235,12 @@ class AlertPolicy(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if self.kind in KINDS_WITH_DURATION and self.duration_seconds is None:
-            noun = "hung" if self.kind == PolicyKind.HUNG else "slow"
-            raise ValidationError(
-                {
-                    "duration_seconds": f"A {self.kind} policy needs T: after how many seconds a "
-                    f"request counts as {noun}."
-                }
-            )
-        if self.kind not in KINDS_WITH_DURATION and self.duration_seconds is not None:
-            raise ValidationError(
-                {"duration_seconds": "Only hung and slow policies use T; leave it empty."}
-            )
-        if self.kind == PolicyKind.FAILURE_RATE and self.failure_rate_percent is None:
-            raise ValidationError(
-                {"failure_rate_percent": "A failure-rate policy needs R: the share that pages."}
-            )
-        if self.kind != PolicyKind.FAILURE_RATE and self.failure_rate_percent is not None:
-            raise ValidationError(
-                {"failure_rate_percent": "Only failure-rate policies use R; leave it empty."}
-            )
+        kind = kinds.KINDS.get(self.kind)
+        if kind is None:
+            raise ValidationError({"kind": str(kinds.UnknownKind(self.kind))})
+        problems = kind.problems(self, kinds.KINDS)
+        if problems:
+            raise ValidationError(problems)
         if self.resolve_threshold is not None and self.resolve_threshold > self.threshold:
             raise ValidationError(
                 {"resolve_threshold": "The resolve threshold cannot be above the threshold X."}
@@ -273,15 +248,4 @@ class AlertPolicy(models.Model):
 
     def describe(self) -> str:
         """One line for people: "60 failures within 60 s", "60 hung (> 60 s) within 600 s"."""
-        if self.kind == PolicyKind.FAILURE_RATE:
-            return (
-                f">= {self.failure_rate_percent:g}% failed within {self.window_seconds} s "
-                f"(of at least {self.min_requests} requests)"
-            )
-        if self.kind == PolicyKind.FAILURES:
-            what = "failures"
-        elif self.kind == PolicyKind.HUNG:
-            what = f"hung (> {self.duration_seconds:g} s)"
-        else:
-            what = f"slow (> {self.duration_seconds:g} s)"
-        return f"{self.threshold} {what} within {self.window_seconds} s"
+        return kinds.get(self.kind).describe(self)

@@ -5,8 +5,8 @@ from django.db import models
 from django.db.models import Q
 
 from alerting_console.history import change_history
+from policies import kinds
 from policies.models.channel import Channel
-from policies.models.policy import PolicyKind
 
 
 def validate_integration_key(value: str) -> None:
@@ -19,11 +19,7 @@ def validate_integration_key(value: str) -> None:
 
 
 # LiteLLM's alert_types, and what each is among the console's policy kinds.
-LITELLM_KIND_NAMES = {
-    "llm_exceptions": (PolicyKind.FAILURES, PolicyKind.FAILURE_RATE),
-    "llm_requests_hanging": (PolicyKind.HUNG,),
-    "llm_too_slow": (PolicyKind.SLOW,),
-}
+LITELLM_KIND_NAMES = kinds.litellm_alert_types()
 
 
 def alert_kinds(names: list[str] | tuple[str, ...]) -> list[str]:
@@ -32,16 +28,16 @@ def alert_kinds(names: list[str] | tuple[str, ...]) -> list[str]:
     wanted: set[str] = set()
     unknown = []
     for name in names:
-        if name in PolicyKind.values:
+        if name in kinds.KINDS:
             wanted.add(name)
         elif name in LITELLM_KIND_NAMES:
             wanted.update(LITELLM_KIND_NAMES[name])
         else:
             unknown.append(name)
     if unknown:
-        known = ", ".join([*PolicyKind.values, *LITELLM_KIND_NAMES])
+        known = ", ".join([*kinds.KINDS, *LITELLM_KIND_NAMES])
         raise ValueError(f"unknown alert kind {', '.join(map(repr, unknown))}; known: {known}")
-    return [kind for kind in PolicyKind.values if kind in wanted]
+    return [kind for kind in kinds.KINDS if kind in wanted]
 
 
 class Route(models.Model):

@@ -1,0 +1,112 @@
+"""What an alert kind is: everything the console needs to know of one, declared in one place
+(one module per kind in this package, registered in ``policies.kinds``).
+
+A kind says what it measures and over which requests, which of a policy's parameters it uses
+and how they are checked, its defaults (LiteLLM's where it has one), how it reads in a page's
+summary and on the incident's page, and how LiteLLM's ``alert_types`` name it. Nothing here
+imports the models: a kind reads a policy through the attributes it names.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Measure(enum.Enum):
+    """What a kind counts in each group's window."""
+
+    FAILED = "failed"  # failed finished requests
+    FAILED_SHARE = "failed_share"  # failed out of finished requests
+    SLOW = "slow"  # finished requests slower than T
+    HUNG = "hung"  # requests that passed T unfinished
+
+
+class Direction(enum.Enum):
+    ABOVE = "above"  # pages when the measure reaches the threshold
+    BELOW = "below"  # pages when it falls under it (too little traffic)
+
+
+class PolicyLike(Protocol):
+    kind: str
+    threshold: int
+    window_seconds: int
+    duration_seconds: float | None
+    failure_rate_percent: float | None
+    min_requests: int
+
+
+class CountLike(Protocol):
+    @property
+    def matched(self) -> int: ...
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def share(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Defaults:
+    threshold: int
+    window_seconds: int
+    duration_seconds: float | None = None
+
+
+# How people call the parameters kinds need, in messages.
+PARAMETER_NAMES = {"duration_seconds": "T", "failure_rate_percent": "R"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # as stored, in apply_config files and in routes
+    noun: str  # in sentences: "a hung policy"
+    label: str  # the admin's choice
+    measure: Measure
+    defaults: Defaults
+    unit: str  # the incident page's axis: "failed requests"
+    # LiteLLM's alert_types that stand for this kind (routes, the LiteLLM import).
+    litellm_alert_types: tuple[str, ...] = ()
+    direction: Direction = Direction.ABOVE
+    # Parameters of a policy this kind needs (and no other kind may be given): the field,
+    # and the sentence telling what it is for when it is missing.
+    needs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def counts_failures(self) -> bool:
+        """Whether it chooses which failure classes count (gateway rejections, client errors)."""
+        return self.measure in (Measure.FAILED, Measure.FAILED_SHARE)
+
+    @property
+    def uses_duration(self) -> bool:
+        return "duration_seconds" in self.needs
+
+    @property
+    def reads_finished(self) -> bool:
+        """Whether it reads finished requests by when they finished (else, by their start)."""
+        return self.measure is not Measure.HUNG
+
+    def describe(self, policy: PolicyLike) -> str:
+        """Its rule in one line: "60 failures within 60 s"."""
+        raise NotImplementedError
+
+    def describe_count(self, policy: PolicyLike, count: CountLike) -> str:
+        """A group's count in a page's summary: "12 failed requests"."""
+        raise NotImplementedError
+
+    def problems(self, policy: PolicyLike, kinds: dict[str, Kind]) -> dict[str, str]:
+        """The fields this policy gets wrong for this kind: what it needs and lacks, and what
+        other kinds need that it was given."""
+        found: dict[str, str] = {}
+        for name, why in self.needs.items():
+            if getattr(policy, name) is None:
+                found[name] = why
+        for other in kinds.values():
+            for name in other.needs:
+                if name not in self.needs and getattr(policy, name) is not None:
+                    users = " and ".join(k.noun for k in kinds.values() if name in k.needs)
+                    parameter = PARAMETER_NAMES.get(name, name)
+                    found[name] = f"Only {users} policies use {parameter}; leave it empty."
+        return found

@@ -1,0 +1,122 @@
+"""The registry of alert kinds (policies/kinds/): every kind declared once, and a kind it does
+not know is an error wherever a kind decides something, never counted as another kind."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from policies import kinds
+from policies.counting import count_all, count_rows, window_for
+from policies.engine import describe_count
+from policies.evaluation import Count
+from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind
+from policies.models.routing import LITELLM_KIND_NAMES, alert_kinds
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_the_stored_choices_are_the_registry_s_kinds():
+    assert [(k.name, k.label) for k in kinds.KINDS.values()] == PolicyKind.choices
+    assert {name: k.defaults for name, k in kinds.KINDS.items()} == KIND_DEFAULTS
+
+
+def test_litellm_alert_types_name_the_kinds_they_stand_for():
+    assert LITELLM_KIND_NAMES == {
+        "llm_exceptions": ("failures", "failure_rate"),
+        "llm_requests_hanging": ("hung",),
+        "llm_too_slow": ("slow",),
+    }
+    assert alert_kinds(["llm_too_slow", "hung"]) == ["hung", "slow"]
+
+
+def test_an_unknown_kind_is_named_with_the_known_ones():
+    with pytest.raises(kinds.UnknownKind) as raised:
+        kinds.get("budget_typo")
+
+    assert str(raised.value) == (
+        "unknown alert kind 'budget_typo'; known: failures, hung, slow, failure_rate"
+    )
+
+
+def test_each_kind_describes_its_rule_and_a_count():
+    policy = AlertPolicy(
+        kind="slow", threshold=10, window_seconds=600, duration_seconds=300.0, min_requests=20
+    )
+    assert policy.describe() == "10 slow (> 300 s) within 600 s"
+    assert describe_count(policy, Count(3, 3)) == "3 requests slower than 300 s"
+    policy.kind, policy.duration_seconds, policy.failure_rate_percent = "failure_rate", None, 5.0
+    assert policy.describe() == ">= 5% failed within 600 s (of at least 20 requests)"
+    assert describe_count(policy, Count(5, 50)) == "10% of 50 requests failed"
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"kind": "slow"}, {"duration_seconds": "A slow policy needs T"}),
+        (
+            {"kind": "failures", "duration_seconds": 60.0},
+            {"duration_seconds": "Only hung and slow"},
+        ),
+        ({"kind": "failure_rate"}, {"failure_rate_percent": "A failure-rate policy needs R"}),
+        (
+            {"kind": "hung", "duration_seconds": 60.0, "failure_rate_percent": 5.0},
+            {"failure_rate_percent": "Only failure-rate policies use R; leave it empty."},
+        ),
+    ],
+)
+def test_a_policy_is_checked_against_what_its_kind_needs(fields, errors):
+    policy = AlertPolicy(name="p", **fields)
+
+    with pytest.raises(ValidationError) as raised:
+        policy.clean()
+
+    assert {f: m[0][: len(errors[f])] for f, m in raised.value.message_dict.items()} == errors
+
+
+def test_a_policy_of_an_unknown_kind_is_refused_on_its_kind():
+    with pytest.raises(ValidationError) as raised:
+        AlertPolicy(name="p", kind="budget_typo").clean()
+
+    assert raised.value.message_dict["kind"][0].startswith("unknown alert kind 'budget_typo'")
+
+
+@pytest.mark.django_db
+def test_counting_refuses_an_unknown_kind_instead_of_counting_it_as_a_failure_rate():
+    """A row written by a newer release, or by hand: it must stop evaluation loudly (the
+    engine logs and skips the policy), not page on the wrong count."""
+    policy = AlertPolicy(pk=1, name="p", kind="budget_typo", threshold=1, window_seconds=60)
+
+    for count in (count_all, count_rows):
+        with pytest.raises(kinds.UnknownKind):
+            count([policy], NOW)
+    with pytest.raises(kinds.UnknownKind):
+        window_for(policy, NOW)
+    with pytest.raises(kinds.UnknownKind):
+        describe_count(policy, Count(1, 1))
+
+
+@pytest.mark.django_db
+def test_the_engine_skips_a_policy_of_an_unknown_kind_and_evaluates_the_others(make_policy, caplog):
+    """The database refuses an unknown kind (policy_duration_matches_kind): only a release
+    rolled back after writing a kind of its own leaves one. It is skipped, loudly."""
+    from django.db import connection
+
+    from policies.engine import evaluate_all
+    from policies.models import Incident
+    from tests.engine_helpers import T0, add_requests, later
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE policies_alertpolicy DROP CONSTRAINT policy_duration_matches_kind"
+        )
+    good = make_policy(name="good", threshold=1)
+    newer = make_policy(name="newer", threshold=1)
+    AlertPolicy.objects.filter(pk=newer.pk).update(kind="budget")
+    add_requests(1, at=later(-1))
+
+    outcomes = evaluate_all(T0)
+
+    assert outcomes[newer.pk].startswith("skipped: unknown alert kind 'budget'")
+    assert [i.policy_id for i in Incident.objects.all()] == [good.pk]
+    assert f"policy {newer.pk} (newer) not evaluated: skipped: unknown alert kind" in caplog.text
