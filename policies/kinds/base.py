@@ -110,3 +110,19 @@ class Kind:
                     parameter = PARAMETER_NAMES.get(name, name)
                     found[name] = f"Only {users} policies use {parameter}; leave it empty."
         return found
+
+
+@dataclass(frozen=True)
+class DurationKind(Kind):
+    """A kind counting requests that passed T seconds (hung, slow)."""
+
+    count_words: str = ""  # "requests slower than": the count, these words, T
+
+    def describe(self, policy: PolicyLike) -> str:
+        return (
+            f"{policy.threshold} {self.noun} (> {policy.duration_seconds:g} s) "
+            f"within {policy.window_seconds} s"
+        )
+
+    def describe_count(self, policy: PolicyLike, count: CountLike) -> str:
+        return f"{count.matched} {self.count_words} {policy.duration_seconds or 0:g} s"

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from policies.kinds.base import CountLike, Defaults, Kind, Measure, PolicyLike
+from policies.kinds.base import Defaults, DurationKind, Measure
 
-
-class Slow(Kind):
-    def describe(self, policy: PolicyLike) -> str:
-        return (
-            f"{policy.threshold} slow (> {policy.duration_seconds:g} s) "
-            f"within {policy.window_seconds} s"
-        )
-
-    def describe_count(self, policy: PolicyLike, count: CountLike) -> str:
-        return f"{count.matched} requests slower than {policy.duration_seconds or 0:g} s"
-
-
-KIND = Slow(
+KIND = DurationKind(
     name="slow",
     noun="slow",
     label="Slow: X requests slower than T seconds, within Y seconds",
@@ -24,6 +12,7 @@ KIND = Slow(
     # LiteLLM's alerting_threshold (300 s) is the duration.
     defaults=Defaults(threshold=10, window_seconds=600, duration_seconds=300.0),
     unit="slow requests",
+    count_words="requests slower than",
     litellm_alert_types=("llm_too_slow",),
     needs={"duration_seconds": "A slow policy needs T: after how many seconds a request "
            "counts as slow."},
