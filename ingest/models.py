@@ -283,6 +283,11 @@ class _Counts(models.Model):
     key_alias = models.CharField(max_length=255)
     model_group = models.CharField(max_length=255)
     model = models.CharField(max_length=255)
+    # Added for the deployment and region outage kinds (ingest 0013): empty in the counts of
+    # requests finished before, which carried no deployment or region.
+    provider = models.CharField(max_length=100, default="", db_default="")
+    deployment_id = models.CharField(max_length=255, default="", db_default="")
+    region = models.CharField(max_length=100, default="", db_default="")
     finished = models.BigIntegerField(default=0)
     failed_upstream = models.BigIntegerField(default=0)
     failed_gateway = models.BigIntegerField(default=0)
@@ -326,7 +331,7 @@ class RequestRollup(_Counts):
             models.UniqueConstraint(
                 fields=[
                     "level", "bucket", "source", "gateway_team_id", "gateway_team_alias",
-                    "key_alias", "model_group", "model",
+                    "key_alias", "model_group", "model", "provider", "deployment_id", "region",
                 ],
                 name="rollup_unique_per_bucket",
             )

@@ -36,14 +36,19 @@ from ingest import latency
 from ingest.events import Event
 
 # What policies group and filter on, as stored on the request.
-DIMENSIONS = (
+DIMENSIONS: tuple[str, ...] = (
     "source",
     "gateway_team_id",
     "gateway_team_alias",
     "key_alias",
     "model_group",
     "model",
+    "provider",
+    "deployment_id",
+    "region",
 )
+# Before ingest 0013 added the provider, deployment and region.
+DIMENSIONS_BEFORE_0013 = DIMENSIONS[:6]
 # What is counted per bucket and combination of the dimensions.
 COUNTS = ("finished", "failed_upstream", "failed_gateway", "failed_client")
 # And what is summed: the cost (USD, as the gateway reports it) and tokens of the finished.
@@ -252,7 +257,6 @@ _COST, _TOKENS = MEASURES.index("cost"), MEASURES.index("total_tokens")
 
 # --- folding --------------------------------------------------------------------------------
 
-_KEYS = ", ".join(("level", "bucket", *DIMENSIONS))
 _ROLLED = (*MEASURES, *latency.COLUMNS)
 # Slower than EDGES[i]: in a bin above i. No such request: NULL, which takes no room.
 _SLOWER = ", ".join(
@@ -264,43 +268,49 @@ _ADD_SLOWER = ", ".join(
 )
 
 
-def _rolled_up(deltas: str, levels: tuple[int, ...]) -> str:
+def _rolled_up(deltas: str, levels: tuple[int, ...], dimensions: Sequence[str] = DIMENSIONS) -> str:
     """Rows shaped as deltas (`deltas`, a table or a parenthesized query) summed into the
     buckets of each of `levels`: the rollups' keys and columns."""
     return f"""
-    SELECT level, rolled AS bucket, {", ".join(DIMENSIONS)},
+    SELECT level, rolled AS bucket, {", ".join(dimensions)},
         {", ".join(f"sum({m}) AS {m}" for m in MEASURES)}, {_SLOWER}
     FROM (
         SELECT d.*, l.level, {_bucket("d.bucket", "l.level")} AS rolled
         FROM {deltas} AS d CROSS JOIN (VALUES {", ".join(f"({level})" for level in levels)})
             AS l (level)
     ) AS each_level
-    GROUP BY level, rolled, {", ".join(DIMENSIONS)}"""
+    GROUP BY level, rolled, {", ".join(dimensions)}"""
 
 
-def _add_to_rollups(rolled: str) -> str:
+def _add_to_rollups(rolled: str, dimensions: Sequence[str] = DIMENSIONS) -> str:
     """Adds the rows of `rolled` to the rollups, in key order (so that two writers never
     deadlock)."""
+    keys = ", ".join(("level", "bucket", *dimensions))
     return f"""
-    INSERT INTO {ROLLUPS} AS r ({_KEYS}, {", ".join(_ROLLED)})
-    SELECT {_KEYS}, {", ".join(_ROLLED)} FROM {rolled} ORDER BY {_KEYS}
-    ON CONFLICT ({_KEYS}) DO UPDATE SET
+    INSERT INTO {ROLLUPS} AS r ({keys}, {", ".join(_ROLLED)})
+    SELECT {keys}, {", ".join(_ROLLED)} FROM {rolled} ORDER BY {keys}
+    ON CONFLICT ({keys}) DO UPDATE SET
         {", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in MEASURES)},
         {_ADD_SLOWER}"""
 
 
-# Takes a batch of deltas (rows another folder holds are skipped), adds them to each level, in
-# key order, and says how many it took.
-FOLD = f"""
+def fold_sql(dimensions: Sequence[str] = DIMENSIONS) -> str:
+    """Takes a batch of deltas (rows another folder holds are skipped), adds them to each
+    level, in key order, and says how many it took. (`dimensions`: those of an earlier schema,
+    for the tests of its migrations.)"""
+    return f"""
 WITH taken AS (
     DELETE FROM {DELTAS} WHERE id IN (
         SELECT id FROM {DELTAS} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
     ) RETURNING *
-), levels AS ({_rolled_up("taken", LEVELS)}
-), written AS ({_add_to_rollups("levels")}
+), levels AS ({_rolled_up("taken", LEVELS, dimensions)}
+), written AS ({_add_to_rollups("levels", dimensions)}
 )
 SELECT count(*) FROM taken
 """
+
+
+FOLD = fold_sql()
 
 
 def count_rows_into_levels(
@@ -386,6 +396,7 @@ def window_source(
     cuts: Sequence[datetime] = (),
     slower: Sequence[int] = (),
     sums: bool = False,
+    dimensions: Sequence[str] = DIMENSIONS,
 ) -> tuple[str, list[Any]]:
     """A subquery of the counts of requests finished in (start, end], with the columns
     ``bucket`` (the end of a count's bucket), DIMENSIONS, COUNTS (and SUMS, if asked for) and
@@ -394,7 +405,8 @@ def window_source(
     whole seconds, and for the fraction of a second after the last of them (when `end` is not a
     whole second), the request rows themselves. `start` is a whole second (docs/rollups.md);
     so are `cuts`, moments within the window that no bucket read may straddle (where shorter
-    windows start)."""
+    windows start). (`dimensions`: those of an earlier schema, for the tests of its
+    migrations.)"""
     whole_end = end.replace(microsecond=0)
     edges = sorted({start, *(cut for cut in cuts if start < cut < whole_end), whole_end})
     conditions = []
@@ -404,7 +416,7 @@ def window_source(
             conditions.append("(level = %s AND bucket > %s AND bucket <= %s)")
             params += [span.level, span.after, span.until]
     summed = SUMS if sums else ()
-    columns = ", ".join(("bucket", *DIMENSIONS, *COUNTS, *summed))
+    columns = ", ".join(("bucket", *dimensions, *COUNTS, *summed))
     names = [latency.column(i) for i in slower]
     rolled = ", ".join((columns, *names))
     rollups = f"SELECT {rolled} FROM {ROLLUPS} WHERE {' OR '.join(conditions) or 'false'}"
@@ -420,7 +432,7 @@ def window_source(
         )
         added = (f"COALESCE({name}, 0)" for name in summed)
         slow = (f"(latency_seconds > {latency.EDGES[i]!r})::int" for i in slower)
-        counted = ", ".join((_bucket("finished_at"), *DIMENSIONS, "1", failed, *added, *slow))
+        counted = ", ".join((_bucket("finished_at"), *dimensions, "1", failed, *added, *slow))
         parts.append(
             f"SELECT {counted} FROM {REQUESTS} WHERE finished_at > %s AND finished_at <= %s"
         )

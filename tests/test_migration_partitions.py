@@ -24,7 +24,9 @@ FIELDS = ("id", "source", "request_id", "started_at", "finished_at", "outcome", 
 
 def counted():
     start, end = MIDNIGHT - timedelta(days=30), MIDNIGHT + timedelta(hours=1)
-    source, params = rollups.window_source(start, end, sums=True)
+    source, params = rollups.window_source(
+        start, end, sums=True, dimensions=rollups.DIMENSIONS_BEFORE_0013
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT gateway_team_id, sum(finished), sum(failed_upstream), sum(cost) "  # noqa: S608

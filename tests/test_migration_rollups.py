@@ -22,10 +22,12 @@ FOLD_BEFORE_COST = importlib.import_module("ingest.migrations.0008_sum_cost_and_
 BEFORE = [("ingest", "0002_token_history")]
 AFTER = [("ingest", "0003_request_rollups")]
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# These tests stop before ingest 0013: the counts have no provider, deployment or region yet.
+OLD = rollups.DIMENSIONS_BEFORE_0013
 
 
 def counted(start, end):
-    source, params = rollups.window_source(start, end)
+    source, params = rollups.window_source(start, end, dimensions=OLD)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT gateway_team_id, sum(finished), sum(failed_upstream) FROM {source} AS r "
@@ -100,13 +102,13 @@ def fold_three_levels():
 
 def fold_five_levels():
     """The fold as it was before 0009: no days."""
-    _fold_into(rollups.FOLD, rollups.LEVELS, (3600, 600, 60, 10, 1), [10_000])
+    _fold_into(rollups.fold_sql(OLD), rollups.LEVELS, (3600, 600, 60, 10, 1), [10_000])
 
 
 def slower_counted(start, end):
     """Per team: requests finished in (start, end] slower than each edge, from the counts."""
     every = range(len(latency.EDGES))
-    source, params = rollups.window_source(start, end, slower=every)
+    source, params = rollups.window_source(start, end, slower=every, dimensions=OLD)
     sums = ", ".join(f"COALESCE(sum({latency.column(i)}), 0)" for i in every)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -201,7 +203,7 @@ def sums(start, end, source=None):
     """Per team: the cost and tokens of the requests finished in (start, end], from the counts
     (or, with `source`, from that table of rows)."""
     if source is None:
-        table, params = rollups.window_source(start, end, sums=True)
+        table, params = rollups.window_source(start, end, sums=True, dimensions=OLD)
         where = "true"
     else:
         table, params = source, [start, end]
@@ -264,5 +266,76 @@ def test_after_0009_days_hold_what_their_hours_do():
         window = (T0 - timedelta(days=1), T0 + timedelta(days=8))
         assert sums(*window) == sums(*window, source=rollups.REQUESTS)
         assert slower_counted(*window) == slower_stored(*window)
+    finally:
+        migrate_to_latest()
+
+
+def by_dimensions(start, end):
+    """Finished and failed requests per provider, deployment and region in (start, end], from
+    the counts; and in all, from the counts and from the request rows."""
+    source, params = rollups.window_source(start, end)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT provider, deployment_id, region, sum(finished), sum(failed_upstream) "
+            f"FROM {source} AS r GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            params,
+        )
+        groups = [(p, d, r, int(n), int(f)) for p, d, r, n, f in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE outcome = 'failure') FROM {rollups.REQUESTS} "
+            "WHERE finished_at > %s AND finished_at <= %s",
+            [start, end],
+        )
+        stored = cursor.fetchone()
+    counted = (sum(g[3] for g in groups), sum(g[4] for g in groups))
+    return groups, counted, stored
+
+
+def test_after_0013_counts_say_the_provider_deployment_and_region_and_earlier_ones_stay():
+    """Rows stored under 0012 (folded, and waiting as changes) keep their counts, under an
+    empty provider, deployment and region; requests after it are counted under theirs, and a
+    later change to an earlier request keeps the total."""
+    old = migrate([("ingest", "0012_request_deployment_region_ttft_user_tags")])
+    requests = old.get_model("ingest", "GatewayRequest").objects
+    for i in range(6):
+        requests.create(
+            source="gw", request_id=f"r{i}", finished_at=T0 + timedelta(seconds=30 * i + 0.5),
+            outcome="failure" if i % 2 else "success", failure_class="upstream" if i % 2 else "",
+            received_at=T0, provider="openai", day=T0.date(),
+        )  # fmt: skip
+        if i == 2:
+            _fold_into(rollups.fold_sql(OLD), rollups.LEVELS, rollups.LEVELS, [10_000])
+    window = (T0, T0 + timedelta(hours=1))
+    try:
+        new = migrate([("ingest", "0013_count_per_provider_deployment_region")])
+        groups, counted, stored = by_dimensions(*window)
+        assert groups == [("", "", "", 6, 3)]
+        assert counted == stored == (6, 3)
+        new_requests = new.get_model("ingest", "GatewayRequest").objects
+        new_requests.create(
+            source="gw",
+            request_id="after",
+            finished_at=T0 + timedelta(seconds=300.5),
+            outcome="failure",
+            failure_class="upstream",
+            received_at=T0,
+            provider="bedrock",
+            deployment_id="dep-1",
+            region="us-east-1",
+            day=T0.date(),
+        )
+        new_requests.filter(request_id="r1").update(outcome="success", failure_class="")
+        with connection.cursor() as cursor:
+            cursor.execute(rollups.FOLD, [10_000])
+        groups, counted, stored = by_dimensions(*window)
+        assert groups == [
+            ("", "", "", 6, 3),
+            ("bedrock", "dep-1", "us-east-1", 1, 1),
+            # r1's change takes back its failure under its provider, where the trigger of
+            # 0012 had counted it under none: the split by provider is off for r1, the total
+            # and every split by what policies group on before 0013 are exact.
+            ("openai", "", "", 0, -1),
+        ]
+        assert counted == stored == (7, 3)
     finally:
         migrate_to_latest()

@@ -94,6 +94,9 @@ def events(draw):
         "gateway_team_id": draw(st.sampled_from(TEAMS)),
         "key_alias": draw(st.sampled_from(ALIASES)),
         "model_group": draw(st.sampled_from(MODELS)),
+        "provider": draw(st.sampled_from(["", "bedrock"])),
+        "deployment_id": draw(st.sampled_from(["", "dep-1", "dep-2"])),
+        "region": draw(st.sampled_from(["", "us-east-1"])),
     }
     if draw(st.booleans()):
         return Event(request_id=request_id, started_at=at(base - 5), **fields)
@@ -184,6 +187,8 @@ FILTERS = [
     ),
     ("key_alias = %s", ["chat"]),
     ("(model_group = %s OR model = %s)", ["claude", "claude"]),
+    ("deployment_id = %s", ["dep-1"]),
+    ("(provider = %s AND region = %s)", ["bedrock", "us-east-1"]),
 ]
 
 

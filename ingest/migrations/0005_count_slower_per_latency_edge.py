@@ -41,45 +41,48 @@ def _bin(column):
 
 
 # The triggers, with `sums`: the columns summed besides the counts (none here; ingest 0008
-# adds the cost and tokens with these same builders).
-def _delta_columns(sums):
-    return f"bucket, {DIMENSIONS}, latency_bin, {', '.join(COUNTS + sums)}"
+# adds the cost and tokens with these same builders, ingest 0013 dimensions).
+def _delta_columns(sums, dimensions=DIMENSIONS):
+    return f"bucket, {dimensions}, latency_bin, {', '.join(COUNTS + sums)}"
 
 
-def _contribution(prefix, sign, sums):
+def _contribution(prefix, sign, sums, dimensions=DIMENSIONS):
     failed = ", ".join(
         f"{sign}({prefix}outcome = 'failure' AND {prefix}failure_class = '{cls}')::int"
         for cls in ("upstream", "gateway", "client")
     )
     summed = "".join(f", {sign}COALESCE({prefix}{name}, 0)" for name in sums)
-    dimensions = ", ".join(f"{prefix}{d.strip()}" for d in DIMENSIONS.split(","))
+    prefixed = ", ".join(f"{prefix}{d.strip()}" for d in dimensions.split(","))
     return (
-        f"to_timestamp(ceil(extract(epoch FROM {prefix}finished_at))), {dimensions}, "
+        f"to_timestamp(ceil(extract(epoch FROM {prefix}finished_at))), {prefixed}, "
         f"{_bin(prefix + 'latency_seconds')}, {sign}1, {failed}{summed}"
     )
 
 
-def row_trigger(sums=()):
+def row_trigger(sums=(), dimensions=DIMENSIONS):
     return f"""
 CREATE OR REPLACE FUNCTION ingest_request_inserted_row() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO ingest_requestdelta ({_delta_columns(sums)})
-    VALUES ({_contribution("NEW.", "", sums)});
+BEGIN INSERT INTO ingest_requestdelta ({_delta_columns(sums, dimensions)})
+    VALUES ({_contribution("NEW.", "", sums, dimensions)});
     RETURN NULL; END $$;
 """
 
 
-def update_trigger(sums=()):
+def update_trigger(sums=(), dimensions=DIMENSIONS):
     measures = COUNTS + sums
+    columns = _delta_columns(sums, dimensions)
     return f"""
 CREATE OR REPLACE FUNCTION ingest_request_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO ingest_requestdelta ({_delta_columns(sums)})
-    SELECT bucket, {DIMENSIONS}, latency_bin, {", ".join(f"sum({m})" for m in measures)}
+BEGIN INSERT INTO ingest_requestdelta ({columns})
+    SELECT bucket, {dimensions}, latency_bin, {", ".join(f"sum({m})" for m in measures)}
     FROM (
-        SELECT {_contribution("", "", sums)} FROM new_rows WHERE finished_at IS NOT NULL
+        SELECT {_contribution("", "", sums, dimensions)} FROM new_rows
+            WHERE finished_at IS NOT NULL
         UNION ALL
-        SELECT {_contribution("", "-", sums)} FROM old_rows WHERE finished_at IS NOT NULL
-    ) AS changes ({_delta_columns(sums)})
-    GROUP BY bucket, {DIMENSIONS}, latency_bin
+        SELECT {_contribution("", "-", sums, dimensions)} FROM old_rows
+            WHERE finished_at IS NOT NULL
+    ) AS changes ({columns})
+    GROUP BY bucket, {dimensions}, latency_bin
     HAVING {" OR ".join(f"sum({m}) <> 0" for m in measures)};
     RETURN NULL; END $$;
 """
