@@ -63,6 +63,20 @@ def renotify(incident: Incident, now: datetime) -> None:
     _page(incident, channels, Delivery.Action.RENOTIFY, now)
 
 
+def severity_changed(incident: Incident, now: datetime) -> None:
+    """Its severity changed: tell the channels its page went to (a muted incident, or one
+    never paged, is paged with its severity when it is)."""
+    if muted_only(incident):
+        return
+    muted = muting.why_muted(muting.subject_of(incident), now)
+    if muted:
+        event(incident, now, IncidentEvent.Kind.MUTED, f"Not told of its severity: {muted}.")
+        return
+    channels = paged_channels(incident)
+    if channels:
+        _page(incident, channels, Delivery.Action.UPDATE, now)
+
+
 def resolved(incident: Incident, now: datetime) -> str:
     """The incident resolved: tell every channel that may have its page, and stop the pages
     still to be sent (a page must not ring for a problem that is over). Returns what was done,

@@ -31,6 +31,7 @@ from policies.models import (
     IncidentStatus,
     Maintenance,
     PolicyState,
+    Severity,
     Team,
 )
 
@@ -49,6 +50,7 @@ def rule_for(policy: AlertPolicy) -> Rule:
         renotify_seconds=policy.renotify_seconds,
         rate=rate,
         min_requests=policy.min_requests if rate is not None else 0,
+        critical=policy.critical_level,
     )
 
 
@@ -192,7 +194,7 @@ def _nothing_to_record(
     for group, incident in incidents.items():
         new = new_states.get(group)
         count = counts.get(group, Count(0)).matched
-        if new is None or (incident.last_count, incident.clear_since) != (count, new.clear_since):
+        if new is None or _remembered(incident) != (count, new.clear_since, new.calm_since):
             return False
     return True
 
@@ -205,6 +207,8 @@ def _group_states(state: PolicyState, incidents: dict[str, Incident]) -> dict[st
             peak=incident.peak_count,
             clear_since=incident.clear_since,
             last_paged_at=incident.last_paged_at,
+            critical=incident.critical_since is not None,
+            calm_since=incident.calm_since,
         )
     return states
 
@@ -242,14 +246,18 @@ def _evaluate_at(
     return ", ".join(f"{d.group or 'everything'} {d.action}" for d in decisions) or "no change"
 
 
+def _remembered(incident: Incident) -> tuple[int, datetime | None, datetime | None]:
+    return incident.last_count, incident.clear_since, incident.calm_since
+
+
 def _remember(incident: Incident, count: Count, group_state: GroupState | None) -> None:
-    """Keep an open incident's last count and resolve clock up to date."""
+    """Keep an open incident's last count and its resolve and fall-back clocks up to date."""
     if incident.status != IncidentStatus.OPEN or group_state is None:
         return
-    if (incident.last_count, incident.clear_since) != (count.matched, group_state.clear_since):
-        incident.last_count = count.matched
-        incident.clear_since = group_state.clear_since
-        incident.save(update_fields=["last_count", "clear_since"])
+    now = (count.matched, group_state.clear_since, group_state.calm_since)
+    if _remembered(incident) != now:
+        incident.last_count, incident.clear_since, incident.calm_since = now
+        incident.save(update_fields=["last_count", "clear_since", "calm_since"])
 
 
 def describe_count(policy: AlertPolicy, count: Count) -> str:
@@ -303,7 +311,8 @@ def _create_incident(
         group_key=decision.group,
         dedup_key=_dedup_key(policy, decision.group),
         summary=_summary(policy, decision.group, decision.count),
-        severity=policy.severity,
+        severity=Severity.CRITICAL if decision.state.critical else policy.severity,
+        critical_since=now if decision.state.critical else None,
         team=team,
         key_alias=key_alias,
         model=muting.model_of(policy.group_by, decision.group, policy.filter_model),
@@ -319,7 +328,9 @@ def _create_incident(
 
 
 def _advance(incident: Incident, decision: Decision, now: datetime) -> None:
-    if decision.action == Action.PEAK:
+    if decision.action in (Action.ESCALATE, Action.DEESCALATE):
+        _change_level(incident, decision, now)
+    elif decision.action == Action.PEAK:
         incident.peak_count = decision.count.matched
         incident.save(update_fields=["peak_count"])
         _event(incident, now, IncidentEvent.Kind.PEAK, f"New peak: {decision.count.matched}.")
@@ -329,6 +340,27 @@ def _advance(incident: Incident, decision: Decision, now: datetime) -> None:
         dispatch.renotify(incident, now)
     elif decision.action == Action.RESOLVE:
         resolve(incident, now, f"Resolved: the count fell to {decision.count.matched}.")
+
+
+def _change_level(incident: Incident, decision: Decision, now: datetime) -> None:
+    """To the critical level, or back to the first: its severity changes, every channel that
+    has its page is told (PagerDuty: a trigger with the same dedup_key; Slack and Discord: the
+    message edited)."""
+    policy = incident.policy
+    count = describe_count(policy, decision.count)
+    if decision.action == Action.ESCALATE:
+        incident.severity = Severity.CRITICAL
+        incident.critical_since = now
+        incident.peak_count = max(incident.peak_count, decision.count.matched)
+        message = f"Critical: {count}, at or above the critical level."
+    else:
+        incident.severity = policy.severity
+        incident.critical_since = None
+        message = f"Back to {policy.severity}: {count}, below the critical level."
+    incident.calm_since = None
+    incident.save(update_fields=["severity", "critical_since", "calm_since", "peak_count"])
+    _event(incident, now, IncidentEvent.Kind.SEVERITY, message)
+    dispatch.severity_changed(incident, now)
 
 
 def resolve(incident: Incident, now: datetime, message: str, user: Any = None) -> None:
@@ -356,7 +388,7 @@ def _snapshot(policy: AlertPolicy) -> dict[str, Any]:
     fields = (
         "kind", "threshold", "window_seconds", "duration_seconds", "failure_rate_percent",
         "min_requests", "group_by", "consecutive_breaches", "resolve_threshold",
-        "resolve_hold_seconds", "severity",
+        "resolve_hold_seconds", "severity", "critical_threshold", "critical_failure_rate_percent",
     )  # fmt: skip
     return {name: getattr(policy, name) for name in fields} | {"rule": policy.describe()}
 

@@ -8,6 +8,10 @@ transition is tested directly (tests/test_evaluation.py). The transitions, per g
 - open incident: a new peak is recorded; the incident resolves once the count has stayed
   below the resolve threshold for `resolve_hold_seconds` (a breach in between restarts the
   wait); while it stays open, it is paged again every `renotify_seconds`, if set.
+- two levels: a policy with a critical level opens its incident at the first level the count
+  reaches; it escalates once the count reaches the critical level, and falls back once the
+  count has stayed below it for `resolve_hold_seconds` (so that a count hovering at the level
+  does not page at every evaluation). The resolve rules belong to the first level.
 """
 
 from __future__ import annotations
@@ -31,11 +35,23 @@ class Rule:
     # failure_rate policies: breach when matched/total >= rate and total >= min_requests.
     rate: float | None = None
     min_requests: int = 0
+    # The critical level, if the policy has two: a count (or, with `rate`, a share).
+    critical: float | None = None
 
     def breached(self, count: Count) -> bool:
         if self.rate is not None:
-            return count.total >= max(1, self.min_requests) and count.share >= self.rate
+            return self._enough(count) and count.share >= self.rate
         return count.matched >= self.threshold
+
+    def critical_reached(self, count: Count) -> bool:
+        if self.critical is None:
+            return False
+        if self.rate is not None:
+            return self._enough(count) and count.share >= self.critical
+        return count.matched >= self.critical
+
+    def _enough(self, count: Count) -> bool:
+        return count.total >= max(1, self.min_requests)
 
     def clear(self, count: Count) -> bool:
         if self.rate is not None:
@@ -66,11 +82,15 @@ class GroupState:
     peak: int = 0
     clear_since: datetime | None = None
     last_paged_at: datetime | None = None
+    critical: bool = False  # at the critical level
+    calm_since: datetime | None = None  # critical, but below the critical level since
 
 
 class Action(enum.StrEnum):
     PENDING = "pending"  # breaching, but not yet for long enough
     OPEN = "open"
+    ESCALATE = "escalate"  # open, and the critical level reached
+    DEESCALATE = "deescalate"  # back to the first level
     PEAK = "peak"  # open, with a new highest count
     RENOTIFY = "renotify"
     RESOLVE = "resolve"
@@ -110,15 +130,29 @@ def _step(
         streak = state.streak + 1
         if streak < rule.consecutive_breaches:
             return Action.PENDING, replace(state, streak=streak)
-        return Action.OPEN, GroupState(open=True, peak=count.matched, last_paged_at=now)
+        critical = rule.critical_reached(count)
+        return Action.OPEN, GroupState(
+            open=True, peak=count.matched, last_paged_at=now, critical=critical
+        )
 
+    hold = timedelta(seconds=rule.resolve_hold_seconds)
     if rule.clear(count):
         clear_since = state.clear_since or now
-        if now - clear_since >= timedelta(seconds=rule.resolve_hold_seconds):
+        if now - clear_since >= hold:
             return Action.RESOLVE, GroupState()
         return None, replace(state, clear_since=clear_since)
 
     state = replace(state, clear_since=None)
+    if rule.critical_reached(count):
+        peak = max(state.peak, count.matched)
+        if not state.critical:
+            return Action.ESCALATE, replace(state, critical=True, calm_since=None, peak=peak)
+        state = replace(state, calm_since=None)
+    elif state.critical:
+        calm_since = state.calm_since or now
+        if now - calm_since >= hold:
+            return Action.DEESCALATE, replace(state, critical=False, calm_since=None)
+        state = replace(state, calm_since=calm_since)
     if count.matched > state.peak:
         return Action.PEAK, replace(state, peak=count.matched)
     if (

@@ -13,6 +13,7 @@ from policies.silence_form import incident_url, silence_url
 EVENTS = {
     Delivery.Action.TRIGGER: Event.TRIGGER,
     Delivery.Action.RENOTIFY: Event.RENOTIFY,
+    Delivery.Action.UPDATE: Event.UPDATE,
     Delivery.Action.RESOLVE: Event.RESOLVE,
 }
 GROUP_WORDS = {GroupBy.TEAM: "team", GroupBy.KEY_ALIAS: "key alias", GroupBy.MODEL: "model"}

@@ -272,10 +272,16 @@ def test_the_form_carries_each_kinds_fields_and_defaults_for_its_script(ops):
     found = re.search(r'id="policy-kinds" data-kinds="([^"]*)"', html)
     assert found
     spec = json.loads(found.group(1).replace("&quot;", '"'))
-    assert spec["hung"]["fields"] == ["duration_seconds"]
+    assert spec["hung"]["fields"] == ["duration_seconds", "critical_threshold"]
     assert spec["hung"]["defaults"] == {
         "threshold": 60, "window_seconds": 600, "duration_seconds": 60.0
     }  # fmt: skip
-    assert spec["failure_rate"]["fields"][:2] == ["failure_rate_percent", "min_requests"]
+    assert spec["failure_rate"]["fields"][:3] == [
+        "failure_rate_percent", "min_requests", "critical_failure_rate_percent"
+    ]  # fmt: skip
+    assert spec["failures"]["empty_otherwise"] == [
+        "critical_threshold", "duration_seconds", "failure_rate_percent",
+        "critical_failure_rate_percent",
+    ]  # fmt: skip
     assert "policies/policy_form.js" in html
     assert 'data-policy-defaults="slow"' in html

@@ -208,6 +208,21 @@ def test_trigger_renotify_resolve_edits_the_first_message_to_resolved(fake):
     assert line["embeds"] == []
 
 
+def test_a_change_of_severity_edits_the_first_message_and_posts_a_line(fake):
+    trigger = send(make_notice(severity="warning"))
+
+    changed = send(make_notice(event=Event.UPDATE, severity="critical"), trigger.reference)
+
+    assert changed.verdict == Verdict.DELIVERED
+    original = trigger.reference
+    assert changed.reference == original
+    assert fake.calls == [("POST", ""), ("PATCH", original), ("POST", "")]
+    edited = fake.messages[original]
+    assert edited["content"].startswith("🔴 FIRING [critical] Provider errors")
+    line = fake.messages[fake.posted[1]]
+    assert (line["content"], line["embeds"]) == (edited["content"], [])
+
+
 def test_a_resolve_without_a_first_message_posts_it_whole(fake):
     result = send(resolved(make_notice()), "")
 

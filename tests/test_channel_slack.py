@@ -515,6 +515,24 @@ def test_renotify_and_resolve_go_to_the_thread_and_the_message_is_edited(fake):
     ]
 
 
+def test_a_change_of_severity_edits_the_message_and_says_so_in_the_channel(fake):
+    warning = replace(NOTICE, severity="warning")
+    critical = replace(NOTICE, event=Event.UPDATE, severity="critical", count=14)
+    first = SLACK.deliver(warning, bot(), "")
+
+    changed = SLACK.deliver(critical, bot(), first.reference)
+
+    assert changed.verdict == Verdict.DELIVERED
+    assert changed.reference == first.reference
+    [message] = fake.in_channel(CHANNEL)
+    [edit] = message.edits
+    assert edit == {"channel": CHANNEL, "ts": message.ts, **slack_blocks.message(critical)}
+    assert message.header.startswith("🔴 FIRING [critical]")
+    [reply] = message.replies
+    assert reply.text == f"🔴 Now critical: {NOTICE.summary}"
+    assert reply.broadcast  # news, not a footnote
+
+
 def test_a_resolve_without_a_first_message_is_posted_fresh(fake):
     result = SLACK.deliver(RESOLVE, bot(), "")
     [message] = fake.in_channel(CHANNEL)

@@ -212,6 +212,53 @@ def test_a_failures_policy_with_T_is_an_error():
     ]
 
 
+def test_a_policy_reads_its_critical_level():
+    config = parse_text(
+        """
+        policies:
+          - name: Outage
+            threshold: 5
+            critical_threshold: 10
+            severity: warning
+          - name: Rate
+            kind: failure_rate
+            failure_rate_percent: 5
+            critical_failure_rate_percent: 20
+            severity: error
+        """
+    )
+
+    outage, rate = config.policies
+    assert (outage.threshold, outage.critical_threshold, outage.severity) == (5, 10, "warning")
+    assert (rate.failure_rate_percent, rate.critical_failure_rate_percent) == (5.0, 20.0)
+
+
+def test_a_critical_level_is_checked_against_the_first_and_the_kind():
+    assert problems(
+        """
+        policies:
+          - name: Low
+            threshold: 5
+            critical_threshold: 5
+            severity: warning
+          - name: Critical twice
+            threshold: 5
+            critical_threshold: 10
+          - name: Rate
+            kind: failure_rate
+            failure_rate_percent: 5
+            critical_threshold: 10
+        """
+    ) == [
+        "console.yaml line 5, policies[0].critical_threshold: The critical level must be above "
+        "the threshold X.",
+        "console.yaml line 7, policies[1].severity: With a critical level, the first level's "
+        "severity must be below critical (warning, say).",
+        "console.yaml line 13, policies[2].critical_threshold: Only failures, hung and slow "
+        "policies use a critical threshold; leave it empty.",
+    ]
+
+
 def test_threshold_and_window_default_to_the_kinds_defaults():
     config = parse_text(
         """

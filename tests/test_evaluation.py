@@ -106,3 +106,63 @@ def test_nothing_is_remembered_for_quiet_groups():
     states, decisions = evaluate(Rule(threshold=5), {"a": Count(0), "b": Count(2)}, {}, T0)
 
     assert (states, decisions) == ({}, [])
+
+
+# Two levels: warning at 5, critical at 10 (LiteLLM's minor and major outage thresholds).
+LEVELS = Rule(threshold=5, critical=10, resolve_hold_seconds=20)
+
+
+def test_an_incident_opens_at_the_first_level_reached():
+    actions, states = run(LEVELS, [5])
+    assert (actions, states["team-search"].critical) == ([Action.OPEN], False)
+
+    actions, states = run(LEVELS, [12])
+    assert (actions, states["team-search"].critical) == ([Action.OPEN], True)
+
+
+def test_it_escalates_when_the_critical_level_is_reached_once_per_crossing():
+    actions, states = run(LEVELS, [5, 7, 10, 14, 11])
+
+    assert actions == [Action.OPEN, Action.PEAK, Action.ESCALATE, Action.PEAK, None]
+    assert states["team-search"].critical
+    assert states["team-search"].peak == 14
+
+
+def test_it_falls_back_after_staying_below_the_critical_level_for_the_hold():
+    # 10 s apart: below 10 at 30 s, 40 s, 50 s; back after 20 s.
+    actions, states = run(LEVELS, [5, 10, 10, 8, 9, 7, 6])
+
+    assert actions == [Action.OPEN, Action.ESCALATE, None, None, None, Action.DEESCALATE, None]
+    assert not states["team-search"].critical
+
+
+def test_a_count_back_at_the_critical_level_restarts_the_wait_to_fall_back():
+    actions, _ = run(LEVELS, [10, 8, 10, 8, 8, 8])
+
+    assert actions == [Action.OPEN, None, None, None, None, Action.DEESCALATE]
+
+
+def test_the_resolve_rules_belong_to_the_first_level():
+    # Critical, then straight under the first level: it resolves after the hold, whatever
+    # its level.
+    actions, states = run(LEVELS, [12, 2, 2, 2])
+
+    assert actions == [Action.OPEN, None, None, Action.RESOLVE]
+    assert states == {}
+
+
+def test_a_failure_rate_has_a_critical_share_too():
+    rule = Rule(threshold=1, rate=0.05, critical=0.2, min_requests=20)
+
+    actions, _ = run(rule, [Count(2, 20), Count(5, 20), Count(3, 20)])
+
+    assert actions == [Action.OPEN, Action.ESCALATE, Action.DEESCALATE]
+    assert rule.critical_reached(Count(4, 20))
+    assert not rule.critical_reached(Count(4, 19))  # too few requests for any level
+
+
+def test_a_policy_with_one_level_never_escalates():
+    actions, states = run(Rule(threshold=5), [5, 50, 500])
+
+    assert actions == [Action.OPEN, Action.PEAK, Action.PEAK]
+    assert not states["team-search"].critical

@@ -120,3 +120,22 @@ def test_the_engine_skips_a_policy_of_an_unknown_kind_and_evaluates_the_others(m
     assert outcomes[newer.pk].startswith("skipped: unknown alert kind 'budget'")
     assert [i.policy_id for i in Incident.objects.all()] == [good.pk]
     assert f"policy {newer.pk} (newer) not evaluated: skipped: unknown alert kind" in caplog.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "written",
+    [
+        {"critical_threshold": 5},  # not above the threshold (5)
+        {"kind": "failure_rate", "failure_rate_percent": 5.0, "critical_threshold": 50},
+        {"critical_failure_rate_percent": 50.0},  # a failures policy has no rate
+        {"kind": "failure_rate", "failure_rate_percent": 5.0, "critical_failure_rate_percent": 5},
+    ],
+)
+def test_the_database_refuses_a_critical_level_its_kind_does_not_take(make_policy, written):
+    from django.db import IntegrityError, transaction
+
+    policy = make_policy(threshold=5, severity="warning")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AlertPolicy.objects.filter(pk=policy.pk).update(**written)

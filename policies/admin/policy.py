@@ -14,9 +14,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import format_lazy
 
+from policies import kinds
 from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped, preview_table
 from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind
-from policies.models.policy import KINDS_COUNTING_FAILURES, KINDS_WITH_DURATION
 from policies.routing import preview_for_policy
 
 if TYPE_CHECKING:
@@ -24,30 +24,38 @@ if TYPE_CHECKING:
 
 
 def kind_form_spec() -> dict[str, dict[str, Any]]:
-    """Per kind: the fields only some kinds use that it uses, its defaults, and the fields
-    that must be left empty by the kinds that do not use them."""
+    """Per kind (policies/kinds/): the fields only some kinds use that it uses, its defaults,
+    and the fields that must be left empty by the kinds that do not use them."""
+    # Parameters of some kinds only, which the model refuses on the others.
+    parameters = list(
+        dict.fromkeys(f for k in kinds.KINDS.values() for f in (*k.needs, k.critical_field))
+    )
     spec: dict[str, dict[str, Any]] = {}
-    for kind in PolicyKind:
-        defaults = KIND_DEFAULTS[kind]
-        fields = []
-        if kind in KINDS_WITH_DURATION:
-            fields.append("duration_seconds")
-        if kind == PolicyKind.FAILURE_RATE:
-            fields += ["failure_rate_percent", "min_requests"]
-        if kind in KINDS_COUNTING_FAILURES:
-            fields += ["count_gateway_rejections", "count_client_errors"]
+    for kind in kinds.KINDS.values():
+        defaults = kind.defaults
         values: dict[str, float] = {
             "threshold": defaults.threshold,
             "window_seconds": defaults.window_seconds,
         }
         if defaults.duration_seconds is not None:
             values["duration_seconds"] = defaults.duration_seconds
-        spec[kind.value] = {
-            "fields": fields,
+        spec[kind.name] = {
+            "fields": _own_fields(kind),
             "defaults": values,
-            "empty_otherwise": ["duration_seconds", "failure_rate_percent"],
+            "empty_otherwise": parameters,
         }
     return spec
+
+
+def _own_fields(kind: kinds.Kind) -> list[str]:
+    """The fields of the form that only some kinds use, that this kind uses."""
+    fields = list(kind.needs)
+    if kind.measure is kinds.Measure.FAILED_SHARE:
+        fields.append("min_requests")
+    fields.append(kind.critical_field)
+    if kind.counts_failures:
+        fields += ["count_gateway_rejections", "count_client_errors"]
+    return fields
 
 
 def _plural(n: int) -> str:
@@ -84,6 +92,8 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
                 "duration_seconds",
                 "failure_rate_percent",
                 "min_requests",
+                "critical_threshold",
+                "critical_failure_rate_percent",
                 "count_gateway_rejections",
                 "count_client_errors",
             ]

@@ -44,6 +44,7 @@ class Event(StrEnum):
 
     TRIGGER = "trigger"  # the incident opened (or was unmuted): first message
     RENOTIFY = "renotify"  # still open after renotify_seconds: a reminder
+    UPDATE = "update"  # its severity changed: critical level reached, or left
     RESOLVE = "resolve"  # it is over
 
 

@@ -239,7 +239,8 @@ def message(notice: Notice) -> dict[str, Any]:
 
 
 def resolved_line(notice: Notice) -> dict[str, Any]:
-    """The short message posted beside the edit, so that phones hear of the resolve."""
+    """The short message posted beside the edit, so that phones hear of the resolve (or of
+    the new severity)."""
     return {"content": fallback(notice), "allowed_mentions": NO_MENTIONS}
 
 
@@ -326,19 +327,20 @@ class Discord:
             return Result(Verdict.PERMANENT, None, "", 0, error=problem)
         secrets = (target.secret, hook.token)
         first = reference if reference.isascii() and reference.isdigit() else ""
-        if notice.event == Event.RESOLVE and first:
-            return self.resolve(notice, hook, first, secrets)
+        if notice.event in (Event.RESOLVE, Event.UPDATE) and first:
+            return self.edit_and_tell(notice, hook, first, secrets)
         posted = call("POST", hook.execute_url(), message(notice), secrets)
         if notice.event == Event.TRIGGER:  # a new first message: later ones refer to it
             return replace(posted.result, reference=posted.message_id or first)
         return replace(posted.result, reference=first or posted.message_id)
 
-    def resolve(
+    def edit_and_tell(
         self, notice: Notice, hook: Webhook, first: str, secrets: tuple[str, ...]
     ) -> Result:
-        """Edit the first message to show it resolved, then post a line that notifies. If the
-        first message cannot be edited (gone: 404 Unknown Message; or refused), the resolve is
-        posted whole instead; only a webhook that is gone, or an edit to try later, stops it."""
+        """Edit the first message to show it resolved (or at its new severity), then post a
+        line that notifies. If the first message cannot be edited (gone: 404 Unknown Message;
+        or refused), the message is posted whole instead; only a webhook that is gone, or an
+        edit to try later, stops it."""
         started = time.monotonic()
         edit = call("PATCH", hook.message_url(first), message(notice), secrets)
         status = edit.result.http_status

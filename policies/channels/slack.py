@@ -314,7 +314,7 @@ class Bot:
         parent = parse_reference(reference, self.channel)
         if parent is None:
             return self.fresh(notice)
-        if notice.event != Event.RESOLVE:
+        if notice.event not in (Event.RESOLVE, Event.UPDATE):
             # A renotify (or a trigger sent again): a reply in the thread, also shown in the
             # channel, since a reminder nobody sees is none.
             body = {**slack_blocks.message(notice), "reply_broadcast": True}
@@ -322,10 +322,14 @@ class Bot:
         where = {"channel": parent.channel, "ts": parent.ts}
         edited = self.call("chat.update", {**where, **slack_blocks.message(notice)})
         if edited.error == "message_not_found":
-            return self.fresh(notice, "the first message is gone: posted the resolve anew")
+            return self.fresh(notice, "the first message is gone: posted anew")
         if edited.result.verdict != Verdict.DELIVERED and edited.error not in EDIT_REFUSED:
             return replace(edited.result, reference=str(parent))
         note = f"could not edit the first message ({edited.error})" if edited.error else ""
+        if notice.event == Event.UPDATE:
+            # A change of severity is news: the reply is shown in the channel too.
+            body = {**slack_blocks.severity_reply(notice), "reply_broadcast": True}
+            return self.reply(notice, parent, body, note)
         return self.reply(notice, parent, slack_blocks.resolved_reply(notice), note)
 
 

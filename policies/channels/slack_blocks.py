@@ -167,6 +167,16 @@ def resolved_reply(notice: Notice) -> dict[str, Any]:
     return {"text": truncate(words, FALLBACK_LIMIT), "blocks": found}
 
 
+def severity_reply(notice: Notice) -> dict[str, Any]:
+    """The thread reply that says the incident's severity changed (bot mode); the edited
+    message above shows it too."""
+    words = f"{text.emoji(notice)} Now {notice.severity}: {notice.summary}"
+    return {
+        "text": truncate(words, FALLBACK_LIMIT),
+        "blocks": [section(fit(escape(words), SECTION_LIMIT))],
+    }
+
+
 def plain_text(value: str) -> Block:
     return {"type": "plain_text", "text": value, "emoji": True}
 

@@ -30,12 +30,18 @@ def emoji(notice: Notice) -> str:
     return RESOLVED_EMOJI if notice.resolved else EMOJI.get(notice.severity, EMOJI["error"])
 
 
+STATUS_WORDS = {
+    Event.TRIGGER: "FIRING",
+    Event.RENOTIFY: "STILL FIRING",
+    Event.UPDATE: "FIRING",  # with its new severity beside it
+    Event.RESOLVE: "RESOLVED",
+}
+
+
 def status_word(notice: Notice) -> str:
     if notice.test:
         return "TEST"
-    return {Event.TRIGGER: "FIRING", Event.RENOTIFY: "STILL FIRING", Event.RESOLVE: "RESOLVED"}[
-        notice.event
-    ]
+    return STATUS_WORDS[notice.event]
 
 
 def title(notice: Notice) -> str:

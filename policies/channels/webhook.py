@@ -99,8 +99,12 @@ from policies.channels.base import (
 VERSION = 1
 BODY_LIMIT = 20 * 1024  # bytes; the spec: "under 20 KB"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
-TYPES = {Event.TRIGGER: "incident.triggered", Event.RENOTIFY: "incident.renotified"}
-TYPES[Event.RESOLVE] = "incident.resolved"
+TYPES = {
+    Event.TRIGGER: "incident.triggered",
+    Event.RENOTIFY: "incident.renotified",
+    Event.UPDATE: "incident.severity_changed",
+    Event.RESOLVE: "incident.resolved",
+}
 
 # Ways to fit the body under BODY_LIMIT, tried in order: (text limit, list length, links).
 FITS = ((1024, 10, True), (256, 10, True), (64, 5, True), (64, 0, False))

@@ -51,6 +51,8 @@ POLICY_SCHEMA: dict[str, Expected] = {
     "duration_seconds": "number",
     "failure_rate_percent": "number",
     "min_requests": "whole number",
+    "critical_threshold": "whole number",
+    "critical_failure_rate_percent": "number",
     "count_gateway_rejections": "true or false",
     "count_client_errors": "true or false",
     "consecutive_breaches": "whole number",
@@ -237,6 +239,8 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
             duration_seconds=fields.number("duration_seconds", None),
             failure_rate_percent=fields.number("failure_rate_percent", None),
             min_requests=fields.whole("min_requests", MODEL_DEFAULTS["min_requests"]),
+            critical_threshold=fields.optional_whole("critical_threshold"),
+            critical_failure_rate_percent=fields.number("critical_failure_rate_percent", None),
             count_gateway_rejections=fields.flag("count_gateway_rejections", False),
             count_client_errors=fields.flag("count_client_errors", False),
             consecutive_breaches=fields.whole(

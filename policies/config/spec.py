@@ -106,6 +106,8 @@ class PolicySpec(Located):
     duration_seconds: float | None = None
     failure_rate_percent: float | None = None
     min_requests: int = 20
+    critical_threshold: int | None = None
+    critical_failure_rate_percent: float | None = None
     count_gateway_rejections: bool = False
     count_client_errors: bool = False
     consecutive_breaches: int = 1
@@ -131,6 +133,8 @@ class PolicySpec(Located):
             "duration_seconds": self.duration_seconds,
             "failure_rate_percent": self.failure_rate_percent,
             "min_requests": self.min_requests,
+            "critical_threshold": self.critical_threshold,
+            "critical_failure_rate_percent": self.critical_failure_rate_percent,
             "count_gateway_rejections": self.count_gateway_rejections,
             "count_client_errors": self.count_client_errors,
             "consecutive_breaches": self.consecutive_breaches,

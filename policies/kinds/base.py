@@ -31,6 +31,8 @@ class Direction(enum.Enum):
 class PolicyLike(Protocol):
     kind: str
     threshold: int
+    critical_threshold: int | None
+    critical_failure_rate_percent: float | None
     window_seconds: int
     duration_seconds: float | None
     failure_rate_percent: float | None
@@ -56,7 +58,12 @@ class Defaults:
 
 
 # How people call the parameters kinds need, in messages.
-PARAMETER_NAMES = {"duration_seconds": "T", "failure_rate_percent": "R"}
+PARAMETER_NAMES = {
+    "duration_seconds": "T",
+    "failure_rate_percent": "R",
+    "critical_threshold": "a critical threshold",
+    "critical_failure_rate_percent": "a critical rate",
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ class Kind:
     # Parameters of a policy this kind needs (and no other kind may be given): the field,
     # and the sentence telling what it is for when it is missing.
     needs: dict[str, str] = field(default_factory=dict)
+    # The field of its critical level (policies may have a warning and a critical level).
+    critical_field: str = "critical_threshold"
 
     @property
     def counts_failures(self) -> bool:
@@ -103,13 +112,21 @@ class Kind:
         for name, why in self.needs.items():
             if getattr(policy, name) is None:
                 found[name] = why
+        mine = {*self.needs, self.critical_field}
         for other in kinds.values():
-            for name in other.needs:
-                if name not in self.needs and getattr(policy, name) is not None:
-                    users = " and ".join(k.noun for k in kinds.values() if name in k.needs)
+            for name in (*other.needs, other.critical_field):
+                if name not in mine and getattr(policy, name) is not None:
+                    users = _listed(
+                        [k.noun for k in kinds.values() if name in (*k.needs, k.critical_field)]
+                    )
                     parameter = PARAMETER_NAMES.get(name, name)
                     found[name] = f"Only {users} policies use {parameter}; leave it empty."
         return found
+
+
+def _listed(words: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ class Delivery(models.Model):
     class Action(models.TextChoices):
         TRIGGER = "trigger", "Trigger"
         RENOTIFY = "renotify", "Renotify"
+        UPDATE = "update", "Severity changed"
         RESOLVE = "resolve", "Resolve"
 
     class Status(models.TextChoices):
@@ -24,8 +25,9 @@ class Delivery(models.Model):
         MUTED = "muted", "Muted: not sent"
         SKIPPED = "skipped", "Skipped"
 
-    # The actions that page: what "was it paged?" is asked of.
-    PAGES = (Action.TRIGGER, Action.RENOTIFY)
+    # The actions that page, or change a page: what "was it paged?" is asked of, and what a
+    # resolve cancels when not sent yet.
+    PAGES = (Action.TRIGGER, Action.RENOTIFY, Action.UPDATE)
 
     incident = models.ForeignKey(
         "policies.Incident", on_delete=models.CASCADE, related_name="deliveries"

@@ -58,7 +58,11 @@ class Incident(models.Model):
         "thread's.",
     )
     summary = models.CharField(max_length=1024, help_text="The page's one-line summary.")
-    severity = models.CharField(max_length=10, help_text="The policy's severity when it opened.")
+    severity = models.CharField(
+        max_length=10,
+        help_text="Its severity now: the policy's, or critical while at the policy's critical "
+        "level.",
+    )
     team = models.ForeignKey(
         "policies.Team",
         on_delete=models.SET_NULL,
@@ -98,6 +102,17 @@ class Incident(models.Model):
     clear_since = models.DateTimeField(
         null=True, blank=True, help_text="Below the resolve threshold since (resolve hold)."
     )
+    critical_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="At the policy's critical level since; empty at its first level.",
+    )
+    calm_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Critical, but below the critical level since (it falls back after the "
+        "resolve hold).",
+    )
     last_paged_at = models.DateTimeField(
         help_text="The last trigger or renotify: when the renotify clock started."
     )
@@ -129,6 +144,7 @@ class IncidentEvent(models.Model):
     class Kind(models.TextChoices):
         OPENED = "opened", "Opened"
         PEAK = "peak", "New peak"
+        SEVERITY = "severity", "Severity changed"
         MUTED = "muted", "Not paged"
         UNMUTED = "unmuted", "Paged after a silence"
         RENOTIFIED = "renotified", "Paged again"

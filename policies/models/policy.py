@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from alerting_console.history import change_history
 from ingest import latency
@@ -65,6 +65,16 @@ KindDefaults = kinds.Defaults
 KIND_DEFAULTS = {kind.name: kind.defaults for kind in kinds.KINDS.values()}
 
 
+def _critical_level_constraint(field: str, first: str, name: str) -> models.CheckConstraint:
+    """A critical level only in the field of the policy's kind (policies/kinds/), above the
+    first level."""
+    users = [k.name for k in kinds.KINDS.values() if k.critical_field == field]
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True}) | Q(kind__in=users, **{f"{field}__gt": F(first)}),
+        name=f"policy_critical_{name}_matches_kind",
+    )
+
+
 class AlertPolicy(models.Model):
     name = models.CharField(
         max_length=200, unique=True, help_text="Shown in the page's summary, so keep it readable."
@@ -112,6 +122,25 @@ class AlertPolicy(models.Model):
         ],
         help_text="R, for failure-rate policies only: page when at least this share of the "
         "window's finished requests failed.",
+    )
+    critical_threshold = models.PositiveIntegerField(
+        "critical threshold",
+        null=True,
+        blank=True,
+        help_text="Optional: a second level. An incident opens at the first level reached "
+        "(threshold X, with the severity below), turns critical once this many requests are "
+        "counted, and falls back once the count has stayed under it for the resolve hold. "
+        "Above X.",
+    )
+    critical_failure_rate_percent = models.FloatField(
+        "critical failure rate (%)",
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(0.01, "The failure rate must be more than 0%."),
+            MaxValueValidator(100, "The failure rate can be at most 100%."),
+        ],
+        help_text="Optional, for failure-rate policies: the second level, a share above R.",
     )
     min_requests = models.PositiveIntegerField(
         "minimum requests",
@@ -216,6 +245,11 @@ class AlertPolicy(models.Model):
                 condition=Q(window_seconds__gte=1, window_seconds__lte=MAX_WINDOW_SECONDS),
                 name="policy_window_bounds",
             ),
+            # Each kind's critical level is in its own field, above its first level.
+            _critical_level_constraint("critical_threshold", "threshold", "threshold"),
+            _critical_level_constraint(
+                "critical_failure_rate_percent", "failure_rate_percent", "rate"
+            ),
             models.CheckConstraint(
                 condition=Q(
                     kind__in=sorted(KINDS_WITH_DURATION),
@@ -241,11 +275,44 @@ class AlertPolicy(models.Model):
         problems = kind.problems(self, kinds.KINDS)
         if problems:
             raise ValidationError(problems)
+        self._check_levels()
         if self.resolve_threshold is not None and self.resolve_threshold > self.threshold:
             raise ValidationError(
                 {"resolve_threshold": "The resolve threshold cannot be above the threshold X."}
             )
 
+    def _check_levels(self) -> None:
+        first = (
+            (self.failure_rate_percent, "critical_failure_rate_percent", "R")
+            if self.critical_failure_rate_percent is not None
+            else (self.threshold, "critical_threshold", "the threshold X")
+        )
+        level = getattr(self, first[1])
+        if level is None:
+            return
+        if first[0] is not None and level <= first[0]:
+            raise ValidationError({first[1]: f"The critical level must be above {first[2]}."})
+        if self.severity == Severity.CRITICAL:
+            raise ValidationError(
+                {
+                    "severity": "With a critical level, the first level's severity must be "
+                    "below critical (warning, say)."
+                }
+            )
+
+    @property
+    def critical_level(self) -> float | None:
+        """The critical level as evaluation compares it: a count, or a share (0 to 1)."""
+        if self.critical_failure_rate_percent is not None:
+            return self.critical_failure_rate_percent / 100
+        return self.critical_threshold
+
     def describe(self) -> str:
-        """One line for people: "60 failures within 60 s", "60 hung (> 60 s) within 600 s"."""
-        return kinds.get(self.kind).describe(self)
+        """One line for people: "60 failures within 60 s", "60 hung (> 60 s) within 600 s",
+        "5 failures within 60 s, critical at 10"."""
+        rule = kinds.get(self.kind).describe(self)
+        if self.critical_failure_rate_percent is not None:
+            return f"{rule}, critical at {self.critical_failure_rate_percent:g}%"
+        if self.critical_threshold is not None:
+            return f"{rule}, critical at {self.critical_threshold}"
+        return rule
