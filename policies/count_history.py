@@ -27,10 +27,11 @@ from django.db import connection
 from django.utils import timezone
 
 from ingest import rollups
-from policies import hung_counting, rollup_counting
+from policies import hung_counting, kinds, rollup_counting
 from policies.counting import TABLE, window_for
 from policies.evaluation import Count
-from policies.models import AlertPolicy, GroupBy, Incident, PolicyKind
+from policies.kinds import Measure
+from policies.models import AlertPolicy, GroupBy, Incident
 from policies.selection import GROUP_EXPRESSIONS, failure_classes, filters_of, window_start
 
 MAX_POINTS = 60
@@ -124,7 +125,7 @@ def _from_counts(
         return None
     span = span_for(policy.window_seconds, incident.detected_at, end, grid)
     moments = [span.moment(i) for i in range(span.points)]
-    if policy.kind == PolicyKind.HUNG:
+    if kinds.get(policy.kind).measure is Measure.HUNG:
         counts = _hung_history(policy, incident.group_key, moments, now)
     else:
         starts = [window_start(policy, moment) for moment in moments]
@@ -146,7 +147,7 @@ def _finished_per_bucket(
     slower = [] if edge is None else [edge]
     source, params = rollups.window_source(cuts[0], cuts[-1], cuts[1:-1], slower)
     matched = rollup_counting.matched_sql(tuple(failure_classes(policy)), edge)
-    total = "finished" if policy.kind == PolicyKind.FAILURE_RATE else matched
+    total = "finished" if kinds.get(policy.kind).measure is Measure.FAILED_SHARE else matched
     conditions = [f"{GROUP_EXPRESSIONS[GroupBy(policy.group_by)]} = %s"]
     params.append(group)
     for condition, condition_params in filters_of(policy):
@@ -214,7 +215,7 @@ def bucket_counts(policy: AlertPolicy, group: str, span: Span) -> list[Count]:
     wide.window_seconds = (span.end - origin).total_seconds()
     window = window_for(wide, span.end)
     column = "finished_at"
-    if policy.kind == PolicyKind.HUNG:
+    if kinds.get(policy.kind).measure is Measure.HUNG:
         # A request counts in the window its T-th second falls in: bucketed by its start, T
         # earlier (as counting.window_for selects it).
         column = "started_at"

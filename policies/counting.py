@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.db import connection
 
@@ -139,7 +140,8 @@ def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any
         ]
         cursor.execute(
             f"SELECT request_id, gateway_team_id, gateway_team_alias, key_alias, "
-            f"COALESCE(NULLIF(model_group, ''), model) FROM {TABLE} WHERE {where} "
+            f"COALESCE(NULLIF(model_group, ''), model), provider, api_base, region "
+            f"FROM {TABLE} WHERE {where} "
             "ORDER BY COALESCE(finished_at, started_at) DESC LIMIT 50",
             params,
         )
@@ -151,11 +153,27 @@ def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any
         ("busiest_team", [team_key.key_of(row[1], row[2]) for row in rows]),
         ("busiest_key_alias", [row[3] for row in rows]),
         ("busiest_model", [row[4] for row in rows]),
+        ("busiest_provider", [row[5] for row in rows]),
+        ("busiest_api_base", [_address_only(row[6]) for row in rows]),
+        ("busiest_region", [row[7] for row in rows]),
     ):
         common = _most_common(values)
         if common:
             details[name] = common
     return details
+
+
+def _address_only(url: str) -> str:
+    """An API base without what may be a credential: a user and password, a query string."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
+    if not parts.scheme or not host:
+        return ""
+    return urlunsplit((parts.scheme, f"{host}{port}", parts.path, "", ""))
 
 
 def _most_common(values: list[str]) -> str:

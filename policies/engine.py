@@ -270,6 +270,7 @@ def _summary(policy: AlertPolicy, group: str, count: Count) -> str:
         GroupBy.TEAM: f" for team {group}",
         GroupBy.KEY_ALIAS: f" for key {group}",
         GroupBy.MODEL: f" on model {group}",
+        GroupBy.DEPLOYMENT: f" on deployment {group}",
     }[GroupBy(policy.group_by)]
     return f"{policy.name}: {describe_count(policy, count)} in {policy.window_seconds} s{label}"[
         :1024

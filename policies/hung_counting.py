@@ -25,9 +25,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ingest import latency, partitions, rollups
+from policies import kinds
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
-from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies.kinds import Measure
+from policies.models import AlertPolicy, GroupBy
 from policies.selection import GROUP_EXPRESSIONS, filters_of
 
 REQUESTS = rollups.REQUESTS
@@ -44,7 +46,7 @@ def count_hung(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str
     selects: list[str] = []
     params: list[Any] = []
     for policy in policies:
-        if policy.kind != PolicyKind.HUNG:
+        if kinds.get(policy.kind).measure is not Measure.HUNG:
             raise ValueError(f"{policy.kind} policies are not hung policies")
         select, select_params = _select(policy, now)
         selects.append(select)

@@ -16,7 +16,12 @@ EVENTS = {
     Delivery.Action.UPDATE: Event.UPDATE,
     Delivery.Action.RESOLVE: Event.RESOLVE,
 }
-GROUP_WORDS = {GroupBy.TEAM: "team", GroupBy.KEY_ALIAS: "key alias", GroupBy.MODEL: "model"}
+GROUP_WORDS = {
+    GroupBy.TEAM: "team",
+    GroupBy.KEY_ALIAS: "key alias",
+    GroupBy.MODEL: "model",
+    GroupBy.DEPLOYMENT: "deployment",
+}
 
 
 def group_label(group_by: str, group: str) -> str:

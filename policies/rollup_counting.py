@@ -21,9 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ingest import latency, rollups
+from policies import kinds
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
-from policies.models import AlertPolicy, GroupBy, PolicyKind
+from policies.kinds import Measure
+from policies.models import AlertPolicy, GroupBy
 from policies.selection import (
     GROUP_EXPRESSIONS,
     LONG_WINDOW_SECONDS,
@@ -32,7 +34,12 @@ from policies.selection import (
     window_start,
 )
 
-KINDS = (PolicyKind.FAILURES, PolicyKind.FAILURE_RATE, PolicyKind.SLOW)
+# What the request counts answer; hung requests are counted from their own index.
+MEASURES = (Measure.FAILED, Measure.FAILED_SHARE, Measure.SLOW)
+
+
+def _measure(policy: AlertPolicy) -> Measure:
+    return kinds.get(policy.kind).measure
 
 
 def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
@@ -42,8 +49,8 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
     if not policies:
         return counts
     for policy in policies:
-        if policy.kind not in KINDS:
-            raise ValueError(f"{policy.kind} policies are not counted from rollups yet")
+        if kinds.get(policy.kind).measure not in MEASURES:
+            raise ValueError(f"{policy.kind} policies are not counted from rollups")
     starts = sorted({window_start(policy, now) for policy in policies})
     slower = sorted({edge for policy in policies if (edge := slow_edge(policy)) is not None})
     sql, params = _segments(starts, now, slower)
@@ -55,7 +62,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             first_segment=starts.index(window_start(policy, now)),
             group_by=GroupBy(policy.group_by),
             filters=tuple(filters_of(policy)),
-            classes=() if policy.kind == PolicyKind.SLOW else tuple(failure_classes(policy)),
+            classes=() if _measure(policy) is Measure.SLOW else tuple(failure_classes(policy)),
             slower=slow_edge(policy),
         )
         reads.setdefault(read, []).append(policy)
@@ -72,7 +79,8 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             # A failures policy counts its failed requests (a slow one, its slow ones); a rate,
             # the finished and the failed among them. Groups whose counts net to nothing (a
             # request moved to another team) are not shown, as a query of the rows would not.
-            total = int(finished) if policy.kind == PolicyKind.FAILURE_RATE else int(failed)
+            shared = _measure(policy) is Measure.FAILED_SHARE
+            total = int(finished) if shared else int(failed)
             if total > 0:
                 counts[policy.pk][str(group or "")] = Count(int(failed), total)
     return counts
@@ -91,7 +99,7 @@ class Read:
 
 def slow_edge(policy: AlertPolicy) -> int | None:
     """A slow policy's T as the index of its latency edge; None for other kinds."""
-    if policy.kind != PolicyKind.SLOW:
+    if _measure(policy) is not Measure.SLOW:
         return None
     return latency.index_of(policy.duration_seconds or 0)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ingest import rollups
-from policies import team_key
+from policies import kinds, team_key
 from policies.models import AlertPolicy, GroupBy
 
 GROUP_EXPRESSIONS = {
@@ -17,6 +17,7 @@ GROUP_EXPRESSIONS = {
     GroupBy.TEAM: team_key.KEY_SQL,
     GroupBy.KEY_ALIAS: "key_alias",
     GroupBy.MODEL: "COALESCE(NULLIF(model_group, ''), model)",
+    GroupBy.DEPLOYMENT: "deployment_id",
 }
 
 
@@ -30,8 +31,8 @@ def failure_classes(policy: AlertPolicy) -> list[str]:
 
 
 def filters_of(policy: AlertPolicy) -> list[tuple[str, tuple[Any, ...]]]:
-    """The policy's filters, each a condition and its parameters."""
-    conditions: list[tuple[str, tuple[Any, ...]]] = []
+    """The policy's filters, each a condition and its parameters: its kind's, then its own."""
+    conditions: list[tuple[str, tuple[Any, ...]]] = list(kinds.get(policy.kind).filters)
     if policy.filter_team is not None:
         conditions.append(team_key.condition(policy.filter_team))
     if policy.filter_key_alias:

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection
 
 from ingest.models import GatewayRequest
+from policies import kinds
 from policies.counting import TABLE, window_for
 from policies.evaluation import Count
 from policies.models import AlertPolicy, GroupBy, PolicyKind, Team
@@ -27,6 +28,7 @@ DURATIONS = (5.0, 30.0)
 
 TEAMS = [("team-a", "A"), ("", "Checkout"), ("team-b", ""), ("", ""), ("search", "Search")]
 KEY_ALIASES = ["k1", "k2", ""]
+DEPLOYMENTS = ["dep-1", "dep-2", ""]
 MODELS = [("gpt-4o", "openai/gpt-4o"), ("", "openai/gpt-4o-mini"), ("gpt-4o", ""), ("", "")]
 OUTCOMES = [
     ("failure", "upstream"),
@@ -71,6 +73,9 @@ def make_policies(team: Team) -> list[AlertPolicy]:
     and a hung policy whose window lies far from the others'."""
     fields: list[dict[str, Any]] = []
     for kind, group_by, window in itertools.product(PolicyKind, GroupBy, WINDOWS):
+        allowed = kinds.get(kind).group_by
+        if allowed and group_by not in allowed:
+            continue
         durations = DURATIONS if kind in (PolicyKind.SLOW, PolicyKind.HUNG) else (None,)
         for duration in durations:
             fields.append(
@@ -157,5 +162,6 @@ def _row(
         key_alias=rng.choice(KEY_ALIASES),
         model_group=model_group,
         model=model,
+        deployment_id=rng.choice(DEPLOYMENTS),
         received_at=NOW,
     )

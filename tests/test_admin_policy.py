@@ -274,7 +274,12 @@ def test_the_form_carries_each_kinds_fields_and_defaults_for_its_script(ops):
     spec = json.loads(found.group(1).replace("&quot;", '"'))
     assert spec["hung"]["fields"] == ["duration_seconds", "critical_threshold"]
     assert spec["hung"]["defaults"] == {
-        "threshold": 60, "window_seconds": 600, "duration_seconds": 60.0
+        "threshold": 60, "window_seconds": 600, "duration_seconds": 60.0,
+        "group_by": "everything", "severity": "critical",
+    }  # fmt: skip
+    assert spec["deployment_outage"]["defaults"] == {
+        "threshold": 5, "window_seconds": 60, "critical_threshold": 10,
+        "group_by": "deployment", "severity": "warning",
     }  # fmt: skip
     assert spec["failure_rate"]["fields"][:3] == [
         "failure_rate_percent", "min_requests", "critical_failure_rate_percent"

@@ -86,14 +86,16 @@ def test_a_whole_litellm_config_yaml_is_accepted():
     assert [note.split(": ", 1)[1] for note in config.notes] == [
         "no PagerDuty channel was made: PAGERDUTY_API_KEY is not set (in the environment or "
         "the config's environment_variables)",
-        "no Slack channel was made for llm_exceptions, llm_too_slow: SLACK_WEBHOOK_URL is not "
+        "no Slack channel was made for llm_exceptions, llm_too_slow, outage_alerts: "
+        "SLACK_WEBHOOK_URL is not "
         "set (in the environment or the config's environment_variables)",
-        "LiteLLM's alert types other than its request alerts (budget, spend, outage, database, "
-        "report and management alerts) are not carried over: not console alert kinds yet",
+        "LiteLLM's alert types other than its request and outage alerts (budget, spend, region "
+        "outage, database, report and management alerts) are not carried over: not console "
+        "alert kinds yet",
         "not carried over: SLACK_HANGS_WEBHOOK_URL is not set (in the environment or the "
         "config's environment_variables)",
-        "not carried over: budget_alerts is not a console alert kind yet (the console alerts "
-        "on requests: llm_exceptions, llm_requests_hanging, llm_too_slow)",
+        "not carried over: budget_alerts is not a console alert kind yet (those it has: "
+        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts)",
     ]
 
 

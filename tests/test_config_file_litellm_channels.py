@@ -28,13 +28,15 @@ CONNECTOR = "https://berriai.webhook.office.com/webhookb2/6901/IncomingWebhook/b
 SITE = "https://webhook.site/7843a980-a494-4967-80fb-d502dbc16886"
 SECRETS = [PD_KEY, SLACK, SLACK_2, DISCORD, WORKFLOW, CONNECTOR, SITE]
 NOT_SET = "(in the environment or the config's environment_variables)"
+ALL_KINDS = ("failures", "hung", "slow", "failure_rate", "deployment_outage")
 NO_PAGERDUTY = (
     "pagerduty is not listed, so LiteLLM's PagerDuty alerting is off in this file: no LiteLLM "
     "policies were made from it"
 )
 OTHER_TYPES = (
-    "LiteLLM's alert types other than its request alerts (budget, spend, outage, database, "
-    "report and management alerts) are not carried over: not console alert kinds yet"
+    "LiteLLM's alert types other than its request and outage alerts (budget, spend, region "
+    "outage, database, report and management alerts) are not carried over: not console alert "
+    "kinds yet"
 )
 
 
@@ -85,7 +87,7 @@ def test_slack_with_its_url_becomes_a_channel_for_litellms_request_alerts():
     }
     assert routes(config) == [
         ("default", ("failures", "hung"), ("LiteLLM: PagerDuty",)),
-        ("default", ("failures", "hung", "slow", "failure_rate"), ("LiteLLM: Slack",)),
+        ("default", ALL_KINDS, ("LiteLLM: Slack",)),
     ]
     assert notes(config) == [f"line 3, general_settings.alerting[1]: {OTHER_TYPES}"]
 
@@ -99,7 +101,8 @@ def test_an_unset_variable_is_a_note_saying_what_was_not_made():
         f"line 2, general_settings.alerting[0]: no PagerDuty channel was made: PAGERDUTY_API_KEY "
         f"is not set {NOT_SET}",
         "line 2, general_settings.alerting[1]: no Slack channel was made for llm_exceptions, "
-        f"llm_requests_hanging, llm_too_slow: SLACK_WEBHOOK_URL is not set {NOT_SET}",
+        f"llm_requests_hanging, llm_too_slow, outage_alerts: SLACK_WEBHOOK_URL is not set "
+        f"{NOT_SET}",
         "line 2, general_settings.alerting[2]: no Microsoft Teams channel was made: "
         f"MS_TEAMS_WEBHOOK_URL is not set {NOT_SET}",
         f"line 2, general_settings.alerting[1]: {OTHER_TYPES}",
@@ -129,12 +132,14 @@ def test_litellms_documented_alert_to_webhook_url_is_carried_over_for_its_reques
         """
     )
 
-    name = "LiteLLM: Slack for llm_exceptions, llm_requests_hanging, llm_too_slow"
+    name = "LiteLLM: Slack for llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts"
     assert channels(config) == {name: ("slack", SLACK)}
-    assert routes(config) == [("default", ("failures", "hung", "slow", "failure_rate"), (name,))]
+    assert routes(config) == [
+        ("default", ("failures", "hung", "slow", "failure_rate", "deployment_outage"), (name,))
+    ]
     not_a_kind = (
-        "not carried over: {} is not a console alert kind yet (the console alerts on requests: "
-        "llm_exceptions, llm_requests_hanging, llm_too_slow)"
+        "not carried over: {} is not a console alert kind yet (those it has: "
+        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts)"
     )
     written = "the URL is written in the file; os.environ/NAME keeps it out of version control"
     place = "general_settings.alert_to_webhook_url"
@@ -153,7 +158,7 @@ def test_litellms_documented_alert_to_webhook_url_is_carried_over_for_its_reques
         f"line 13, {place}.spend_reports: {not_a_kind.format('spend_reports')}",
         f"line 14, {place}.cooldown_deployment: {not_a_kind.format('cooldown_deployment')}",
         f"line 15, {place}.new_model_added: {not_a_kind.format('new_model_added')}",
-        f"line 16, {place}.outage_alerts: {not_a_kind.format('outage_alerts')}",
+        f"line 16, {place}.outage_alerts: {written}",
     ]
     assert not [note for note in config.notes if SLACK[40:] in note]
 
@@ -176,17 +181,15 @@ def test_each_url_becomes_a_channel_of_the_kind_its_host_says():
     )
 
     assert channels(config) == {
-        "LiteLLM: Slack for llm_exceptions": ("slack", SLACK),
+        # For llm_exceptions, and outage_alerts, which LiteLLM sends to SLACK_WEBHOOK_URL.
+        "LiteLLM: Slack": ("slack", SLACK),
         "LiteLLM: Discord for llm_exceptions": ("discord", DISCORD),  # Discord's own format
         "LiteLLM: Webhook (signed) for llm_too_slow": ("webhook", SITE),
         "LiteLLM: Microsoft Teams for llm_too_slow": ("teams", WORKFLOW),
     }
     assert routes(config) == [
-        (
-            "default",
-            ("failures", "failure_rate"),
-            ("LiteLLM: Slack for llm_exceptions", "LiteLLM: Discord for llm_exceptions"),
-        ),
+        ("default", ("failures", "failure_rate", "deployment_outage"), ("LiteLLM: Slack",)),
+        ("default", ("failures", "failure_rate"), ("LiteLLM: Discord for llm_exceptions",)),
         (
             "default",
             ("slow",),
@@ -223,9 +226,7 @@ def test_a_url_used_for_several_alert_types_is_one_channel():
 
     # The hangs' own URL is also the one for the rest: one channel, taking every request alert.
     assert channels(config) == {"LiteLLM: Slack": ("slack", SLACK)}
-    assert routes(config) == [
-        ("default", ("failures", "hung", "slow", "failure_rate"), ("LiteLLM: Slack",))
-    ]
+    assert routes(config) == [("default", ALL_KINDS, ("LiteLLM: Slack",))]
 
 
 def test_alert_types_limits_what_is_routed_and_names_what_is_not_carried_over():
@@ -242,8 +243,8 @@ def test_alert_types_limits_what_is_routed_and_names_what_is_not_carried_over():
     assert notes(config) == [
         f"line 3, general_settings.alerting: {NO_PAGERDUTY}",
         "line 4, general_settings.alert_types: not carried over: budget_alerts, spend_reports is "
-        "not a console alert kind yet (the console alerts on requests: llm_exceptions, "
-        "llm_requests_hanging, llm_too_slow)",
+        "not a console alert kind yet (those it has: llm_exceptions, llm_requests_hanging, "
+        "llm_too_slow, outage_alerts)",
     ]
 
 

@@ -151,20 +151,24 @@ def policies(draw):
     )
     drawn = []
     for pk in range(1, draw(st.integers(min_value=1, max_value=8)) + 1):
-        kind = draw(st.sampled_from(["failures", "failure_rate", "slow", "hung"]))
+        kind = draw(
+            st.sampled_from(["failures", "failure_rate", "slow", "hung", "deployment_outage"])
+        )
+        outage = kind == "deployment_outage"
+        every_group = ["everything", "team", "key_alias", "model", "deployment"]
         drawn.append(
             AlertPolicy(
                 pk=pk,
                 kind=kind,
-                group_by=draw(st.sampled_from(["everything", "team", "key_alias", "model"])),
+                group_by="deployment" if outage else draw(st.sampled_from(every_group)),
                 window_seconds=draw(st.sampled_from([1, 2, 60, 61, 300])),
                 duration_seconds=(
                     draw(st.sampled_from([0.5, 1.0, 5.0, 60.0]))
                     if kind in ("slow", "hung")
                     else None
                 ),
-                count_gateway_rejections=draw(st.booleans()),
-                count_client_errors=draw(st.booleans()),
+                count_gateway_rejections=not outage and draw(st.booleans()),
+                count_client_errors=not outage and draw(st.booleans()),
                 filter_team=draw(st.sampled_from([None, team])),
                 filter_key_alias=draw(st.sampled_from(["", "k1"])),
                 filter_model=draw(st.sampled_from(["", "gpt-4o"])),
@@ -184,6 +188,7 @@ requests = st.lists(
         st.sampled_from([("team-search", ""), ("", "Search"), ("search", ""), ("team-b", "B")]),
         st.sampled_from(["k1", "k2", ""]),
         st.sampled_from([("gpt-4o", ""), ("", "gpt-4o"), ("claude", "anthropic/claude")]),
+        st.sampled_from(["", "dep-1", "dep-2"]),
     ),
     max_size=25,
 )
@@ -200,7 +205,9 @@ def test_generated_policies_and_requests_agree_with_their_own_queries(drawn, row
 
 def _agree_with_their_own_queries(drawn, rows):
     created = []
-    for n, (seconds, latency, running, failure_class, team, key, model) in enumerate(rows):
+    for n, (seconds, latency, running, failure_class, team, key, model, deployment) in enumerate(
+        rows
+    ):
         end = ago(seconds)
         start = end if latency is None else end - timedelta(seconds=latency)
         created.append(
@@ -217,6 +224,7 @@ def _agree_with_their_own_queries(drawn, rows):
                 key_alias=key,
                 model_group=model[0],
                 model=model[1],
+                deployment_id=deployment,
                 received_at=NOW,
             )
         )

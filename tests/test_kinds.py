@@ -26,6 +26,7 @@ def test_litellm_alert_types_name_the_kinds_they_stand_for():
         "llm_exceptions": ("failures", "failure_rate"),
         "llm_requests_hanging": ("hung",),
         "llm_too_slow": ("slow",),
+        "outage_alerts": ("deployment_outage",),
     }
     assert alert_kinds(["llm_too_slow", "hung"]) == ["hung", "slow"]
 
@@ -35,7 +36,8 @@ def test_an_unknown_kind_is_named_with_the_known_ones():
         kinds.get("budget_typo")
 
     assert str(raised.value) == (
-        "unknown alert kind 'budget_typo'; known: failures, hung, slow, failure_rate"
+        "unknown alert kind 'budget_typo'; known: failures, hung, slow, failure_rate, "
+        "deployment_outage"
     )
 
 
@@ -107,9 +109,8 @@ def test_the_engine_skips_a_policy_of_an_unknown_kind_and_evaluates_the_others(m
     from tests.engine_helpers import T0, add_requests, later
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            "ALTER TABLE policies_alertpolicy DROP CONSTRAINT policy_duration_matches_kind"
-        )
+        for constraint in ("policy_duration_matches_kind", "policy_group_by_matches_kind"):
+            cursor.execute(f"ALTER TABLE policies_alertpolicy DROP CONSTRAINT {constraint}")
     good = make_policy(name="good", threshold=1)
     newer = make_policy(name="newer", threshold=1)
     AlertPolicy.objects.filter(pk=newer.pk).update(kind="budget")

@@ -9,10 +9,12 @@ import pytest
 from django.db import connection
 
 from ingest import rollups
+from policies import kinds
 from policies.counting import TABLE
 from policies.evaluation import Count
+from policies.kinds import Measure
 from policies.models import GroupBy, PolicyKind
-from policies.rollup_counting import KINDS, count_finished
+from policies.rollup_counting import MEASURES, count_finished
 from policies.selection import GROUP_EXPRESSIONS, failed_of, filters_of, window_start
 from tests.counting_scenario import NOW, make_policies, make_requests, reference_counts, search_team
 
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def scenario():
-    policies = [p for p in make_policies(search_team()) if p.kind in KINDS]
+    policies = [p for p in make_policies(search_team()) if kinds.get(p.kind).measure in MEASURES]
     make_requests()
     return policies
 
@@ -43,7 +45,7 @@ def test_it_counts_what_each_policys_own_query_counts(scenario, folded, shift):
 def test_a_policy_it_cannot_count_yet_is_an_error_not_a_guess(make_policy):
     hung = make_policy(kind=PolicyKind.HUNG, duration_seconds=5.0)
 
-    with pytest.raises(ValueError, match="hung policies are not counted from rollups yet"):
+    with pytest.raises(ValueError, match="hung policies are not counted from rollups"):
         count_finished([hung], NOW)
 
 
@@ -56,10 +58,11 @@ def rows_counted(policies, now):
             failed, classes = failed_of(policy)
             where = ["finished_at > %s", "finished_at <= %s"]
             params = [window_start(policy, now), now]
-            if policy.kind == PolicyKind.FAILURES:
+            measure = kinds.get(policy.kind).measure
+            if measure is Measure.FAILED:
                 where.append(failed)
                 params += classes
-            if policy.kind == PolicyKind.SLOW:
+            if measure is Measure.SLOW:
                 where.append("latency_seconds > %s")
                 params.append(policy.duration_seconds)
             for condition, condition_params in filters_of(policy):
@@ -72,7 +75,7 @@ def rows_counted(policies, now):
                 [*classes, *params],
             )
             counts[policy.pk] = {
-                str(g or ""): Count(int(t), int(t)) if policy.kind == PolicyKind.SLOW else
+                str(g or ""): Count(int(t), int(t)) if measure is Measure.SLOW else
                 Count(int(m), int(t)) for g, m, t in cursor
             }  # fmt: skip
     return counts

@@ -33,12 +33,16 @@ def kind_form_spec() -> dict[str, dict[str, Any]]:
     spec: dict[str, dict[str, Any]] = {}
     for kind in kinds.KINDS.values():
         defaults = kind.defaults
-        values: dict[str, float] = {
+        values: dict[str, float | str] = {
             "threshold": defaults.threshold,
             "window_seconds": defaults.window_seconds,
+            "group_by": defaults.group_by,
+            "severity": defaults.severity,
         }
         if defaults.duration_seconds is not None:
             values["duration_seconds"] = defaults.duration_seconds
+        if defaults.critical_threshold is not None:
+            values["critical_threshold"] = defaults.critical_threshold
         spec[kind.name] = {
             "fields": _own_fields(kind),
             "defaults": values,
@@ -167,7 +171,8 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
             ((kind.value, kind.value, kind.value) for kind in PolicyKind),
         )
         return format_html(
-            "Start from LiteLLM's defaults for {}: fills in X, Y and T, keeping what you typed.",
+            "Start from LiteLLM's defaults for {}: fills in X, Y, T and the levels, keeping what "
+            "you typed.",
             links,
         )
 
@@ -185,6 +190,10 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
         initial.setdefault("window_seconds", str(defaults.window_seconds))
         if defaults.duration_seconds is not None:
             initial.setdefault("duration_seconds", f"{defaults.duration_seconds:g}")
+        if defaults.critical_threshold is not None:
+            initial.setdefault("critical_threshold", str(defaults.critical_threshold))
+        initial.setdefault("group_by", defaults.group_by)
+        initial.setdefault("severity", defaults.severity)
         return initial
 
     @admin.display(description="rule")

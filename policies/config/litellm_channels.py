@@ -17,9 +17,10 @@ section 4; litellm/integrations/SlackAlerting/slack_alerting.py ``send_alert`` a
 - The config's ``environment_variables`` are set into the environment when LiteLLM starts; they
   are read here too, over the environment apply_config runs in.
 
-Only LiteLLM's request alerts (llm_exceptions, llm_requests_hanging, llm_too_slow) are console
-alert kinds. Everything else, and anything that cannot be a valid channel, is a note naming
-its line, never dropped silently. Notes never show a secret: URLs and keys are masked.
+Only the LiteLLM alert types that the kinds' registry names (policies/kinds/: llm_exceptions,
+llm_requests_hanging, llm_too_slow, outage_alerts) are console alert kinds. Everything else,
+and anything that cannot be a valid channel, is a note naming its line, never dropped
+silently. Notes never show a secret: URLs and keys are masked.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ REQUEST_ALERTS = tuple(LITELLM_KIND_NAMES)
 OTHER_ALERTS = (
     "cooldown_deployment",
     "new_model_added",
-    "outage_alerts",
     "region_outage_alerts",
     "budget_alerts",
     "spend_reports",
@@ -92,8 +92,9 @@ PAGERDUTY_KINDS = (PolicyKind.FAILURES.value, PolicyKind.HUNG.value)
 WORKFLOWS_HOSTS = (".logic.azure.com", ".powerplatform.com")
 
 NOT_A_KIND = (
-    "not carried over: {} is not a console alert kind yet (the console alerts on requests: "
-    "llm_exceptions, llm_requests_hanging, llm_too_slow)"
+    "not carried over: {} is not a console alert kind yet (those it has: "
+    + ", ".join(REQUEST_ALERTS)
+    + ")"
 )
 
 
@@ -175,9 +176,9 @@ def channels_from_alerting(
     if chat and "alert_types" not in settings:
         notes.add(
             chat[0],
-            "LiteLLM's alert types other than its request alerts (budget, spend, outage, "
-            "database, report and management alerts) are not carried over: not console alert "
-            "kinds yet",
+            "LiteLLM's alert types other than its request and outage alerts (budget, spend, "
+            "region outage, database, report and management alerts) are not carried over: not "
+            "console alert kinds yet",
         )
     threshold = settings.get("alerting_threshold")
     if threshold is not None and {SLACK, *TEAMS} & names:

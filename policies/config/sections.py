@@ -239,7 +239,11 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
             duration_seconds=fields.number("duration_seconds", None),
             failure_rate_percent=fields.number("failure_rate_percent", None),
             min_requests=fields.whole("min_requests", MODEL_DEFAULTS["min_requests"]),
-            critical_threshold=fields.optional_whole("critical_threshold"),
+            critical_threshold=(
+                fields.optional_whole("critical_threshold")
+                if "critical_threshold" in fields.values or defaults.critical_threshold is None
+                else defaults.critical_threshold
+            ),
             critical_failure_rate_percent=fields.number("critical_failure_rate_percent", None),
             count_gateway_rejections=fields.flag("count_gateway_rejections", False),
             count_client_errors=fields.flag("count_client_errors", False),
@@ -251,8 +255,8 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
                 "resolve_hold_seconds", MODEL_DEFAULTS["resolve_hold_seconds"]
             ),
             renotify_seconds=fields.optional_whole("renotify_seconds"),
-            group_by=fields.text("group_by", GroupBy.EVERYTHING.value),
-            severity=fields.text("severity", Severity.CRITICAL.value),
+            group_by=fields.text("group_by", defaults.group_by),
+            severity=fields.text("severity", defaults.severity),
             team=fields.text("team"),
             key_alias=fields.text("key_alias"),
             model=fields.text("model"),

@@ -4,14 +4,15 @@ know is an error (``UnknownKind``), never treated as some other kind."""
 
 from __future__ import annotations
 
-from policies.kinds import failure_rate, failures, hung, slow
+from policies.kinds import deployment_outage, failure_rate, failures, hung, slow
 from policies.kinds.base import Defaults, Direction, Kind, Measure
 
 __all__ = ["KINDS", "Defaults", "Direction", "Kind", "Measure", "UnknownKind", "get"]
 
 # In the order the admin offers them.
 KINDS: dict[str, Kind] = {
-    module.KIND.name: module.KIND for module in (failures, hung, slow, failure_rate)
+    module.KIND.name: module.KIND
+    for module in (failures, hung, slow, failure_rate, deployment_outage)
 }
 
 

@@ -37,6 +37,9 @@ class PolicyLike(Protocol):
     duration_seconds: float | None
     failure_rate_percent: float | None
     min_requests: int
+    group_by: str
+    count_gateway_rejections: bool
+    count_client_errors: bool
 
 
 class CountLike(Protocol):
@@ -55,6 +58,9 @@ class Defaults:
     threshold: int
     window_seconds: int
     duration_seconds: float | None = None
+    critical_threshold: int | None = None
+    group_by: str = "everything"
+    severity: str = "critical"  # of the first level: below critical where there are two
 
 
 # How people call the parameters kinds need, in messages.
@@ -82,11 +88,19 @@ class Kind:
     needs: dict[str, str] = field(default_factory=dict)
     # The field of its critical level (policies may have a warning and a critical level).
     critical_field: str = "critical_threshold"
+    # Whether a policy chooses which failures count (gateway rejections, client errors);
+    # else only upstream failures do.
+    failure_choice: bool = True
+    # What its policies may be evaluated per (GroupBy values); empty: anything.
+    group_by: tuple[str, ...] = ()
+    # Conditions on the requests it counts, whatever the policy's filters (SQL on request
+    # rows and request counts alike, and their parameters).
+    filters: tuple[tuple[str, tuple[object, ...]], ...] = ()
 
     @property
     def counts_failures(self) -> bool:
         """Whether it chooses which failure classes count (gateway rejections, client errors)."""
-        return self.measure in (Measure.FAILED, Measure.FAILED_SHARE)
+        return self.failure_choice and self.measure in (Measure.FAILED, Measure.FAILED_SHARE)
 
     @property
     def uses_duration(self) -> bool:
@@ -109,6 +123,16 @@ class Kind:
         """The fields this policy gets wrong for this kind: what it needs and lacks, and what
         other kinds need that it was given."""
         found: dict[str, str] = {}
+        if self.group_by and policy.group_by not in self.group_by:
+            found["group_by"] = (
+                f"A {self.noun} policy is evaluated per {_listed(list(self.group_by))}."
+            )
+        if not self.counts_failures and (
+            policy.count_gateway_rejections or policy.count_client_errors
+        ):
+            found[
+                "count_client_errors" if policy.count_client_errors else "count_gateway_rejections"
+            ] = f"A {self.noun} policy counts upstream failures only; leave it off."
         for name, why in self.needs.items():
             if getattr(policy, name) is None:
                 found[name] = why

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import functools
+import operator
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -38,6 +41,10 @@ class PolicyKind(models.TextChoices):
     HUNG = "hung", "Hung: X requests unfinished after T seconds, within Y seconds"
     SLOW = "slow", "Slow: X requests slower than T seconds, within Y seconds"
     FAILURE_RATE = "failure_rate", "Failure rate: at least R% of requests failed within Y seconds"
+    DEPLOYMENT_OUTAGE = (
+        "deployment_outage",
+        "Deployment outage: X upstream failures of one deployment within Y seconds",
+    )
 
 
 # Kinds that need T, the duration after which a request counts (hung) or is too slow (slow).
@@ -51,6 +58,7 @@ class GroupBy(models.TextChoices):
     TEAM = "team", "Each team"
     KEY_ALIAS = "key_alias", "Each API-key alias"
     MODEL = "model", "Each model"
+    DEPLOYMENT = "deployment", "Each deployment"
 
 
 class Severity(models.TextChoices):
@@ -244,6 +252,19 @@ class AlertPolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(window_seconds__gte=1, window_seconds__lte=MAX_WINDOW_SECONDS),
                 name="policy_window_bounds",
+            ),
+            # What each kind may be evaluated per.
+            models.CheckConstraint(
+                condition=functools.reduce(
+                    operator.or_,
+                    [
+                        Q(kind=k.name, group_by__in=k.group_by)
+                        for k in kinds.KINDS.values()
+                        if k.group_by
+                    ],
+                    Q(kind__in=[k.name for k in kinds.KINDS.values() if not k.group_by]),
+                ),
+                name="policy_group_by_matches_kind",
             ),
             # Each kind's critical level is in its own field, above its first level.
             _critical_level_constraint("critical_threshold", "threshold", "threshold"),
