@@ -183,13 +183,20 @@ def test_the_litellm_block_creates_the_matching_policies():
     assert (hanging.kind, hanging.threshold, hanging.window_seconds) == ("hung", 60, 600)
     assert hanging.duration_seconds == 120.0
     assert {failures.group_by, hanging.group_by} == {"everything"}
-    assert lines[:2] == [
+    outage = AlertPolicy.objects.get(name="LiteLLM: deployment outages")
+    assert (outage.kind, outage.threshold, outage.critical_threshold) == (
+        "deployment_outage",
+        5,
+        10,
+    )
+    assert lines[:3] == [
         "policy 'LiteLLM: failures': created",
         "policy 'LiteLLM: hanging requests': created",
+        "policy 'LiteLLM: deployment outages': created",
     ]
-    assert all(line.startswith("note: ") for line in lines[2:-1])
-    assert "PAGERDUTY_API_KEY is not set" in lines[2]
-    assert lines[-1] == "2 created, 0 changed, 0 unchanged."
+    assert all(line.startswith("note: ") for line in lines[3:-1])
+    assert "PAGERDUTY_API_KEY is not set" in lines[3]
+    assert lines[-1] == "3 created, 0 changed, 0 unchanged."
     assert Team.objects.count() == Channel.objects.count() == Route.objects.count() == 0
 
 

@@ -153,7 +153,7 @@ def test_unknown_alerting_args_are_ignored_with_a_note():
     )
 
 
-def test_no_policies_when_pagerduty_is_not_in_the_alerting_list():
+def test_no_pagerduty_policies_when_pagerduty_is_not_in_the_alerting_list():
     text = """
         general_settings:
           alerting: ["slack"]
@@ -162,10 +162,60 @@ def test_no_policies_when_pagerduty_is_not_in_the_alerting_list():
         """
     found, notes = policies(text)
 
-    assert found == {}
+    assert list(found) == ["LiteLLM: deployment outages"]  # Slack gets LiteLLM's outage alerts
     assert notes[0].startswith(
         "config.yaml line 3, general_settings.alerting: pagerduty is not listed"
     )
+
+
+def test_litellms_outage_settings_make_the_deployment_outage_policy():
+    found, _ = policies(
+        """
+        general_settings:
+          alerting: ["slack"]
+          alert_types: ["outage_alerts", "llm_exceptions"]
+          alerting_args:
+            outage_alert_ttl: 120
+            minor_outage_alert_threshold: 3
+            major_outage_alert_threshold: 7
+        """
+    )
+
+    outage = found["LiteLLM: deployment outages"]
+    assert (outage.kind, outage.group_by, outage.severity) == (
+        "deployment_outage", "deployment", "warning"
+    )  # fmt: skip
+    assert (outage.threshold, outage.critical_threshold, outage.window_seconds) == (3, 7, 120)
+    assert outage.at("critical_threshold").line == 8
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        'alerting: ["slack"]\n  alert_types: ["llm_exceptions"]',  # outage alerts are off
+        'alerting: ["pagerduty"]',  # LiteLLM's PagerDuty alerting has no outage alerts
+        "alerting_args: {minor_outage_alert_threshold: 3}",  # no alerting at all
+    ],
+)
+def test_no_outage_policy_when_litellm_sends_no_outage_alerts(settings):
+    found, _ = policies(f"general_settings:\n  {settings}\nteams: [{{slug: s, name: S}}]\n")
+
+    assert "LiteLLM: deployment outages" not in found
+
+
+def test_a_major_outage_threshold_not_above_the_minor_is_an_error():
+    with pytest.raises(ConfigError) as excinfo:
+        parse(
+            "general_settings:\n  alerting: [slack]\n  alerting_args:\n"
+            "    minor_outage_alert_threshold: 10\n    major_outage_alert_threshold: 10\n",
+            "config.yaml",
+            {},
+        )
+
+    assert excinfo.value.problems == [
+        "config.yaml line 5, general_settings.alerting_args.major_outage_alert_threshold: The "
+        "critical level must be above the threshold X."
+    ]
 
 
 def test_a_misspelt_alerting_args_is_pointed_out():

@@ -96,7 +96,10 @@ def test_an_unset_variable_is_a_note_saying_what_was_not_made():
     config = read("general_settings:\n  alerting: [pagerduty, slack, ms_teams]\n")
 
     assert (config.channels, config.routes) == ([], [])
-    assert len(config.policies) == 2  # LiteLLM's PagerDuty settings still make the policies
+    # LiteLLM's PagerDuty settings still make their policies, and its outage alerts theirs.
+    assert [p.name for p in config.policies] == [
+        "LiteLLM: failures", "LiteLLM: hanging requests", "LiteLLM: deployment outages",
+    ]  # fmt: skip
     assert notes(config) == [
         f"line 2, general_settings.alerting[0]: no PagerDuty channel was made: PAGERDUTY_API_KEY "
         f"is not set {NOT_SET}",
@@ -413,8 +416,8 @@ def test_the_example_applied_makes_litellms_channels_and_routes_and_again_change
     slow = sorted(c.name for c in channels_for(None, None, "slow"))
     assert hung == ["LiteLLM: PagerDuty", "LiteLLM: Slack for llm_requests_hanging"]
     assert slow == ["LiteLLM: Slack"]
-    assert first.getvalue().splitlines()[-1] == "8 created, 0 changed, 0 unchanged."
-    assert second.getvalue().splitlines()[-1] == "0 created, 0 changed, 8 unchanged."
+    assert first.getvalue().splitlines()[-1] == "9 created, 0 changed, 0 unchanged."
+    assert second.getvalue().splitlines()[-1] == "0 created, 0 changed, 9 unchanged."
     output = first.getvalue() + second.getvalue()
     assert PD_KEY[4:-4] not in output
     assert SLACK[30:-4] not in output

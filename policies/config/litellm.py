@@ -28,6 +28,7 @@ from policies.models.policy import DURATIONS
 
 FAILURES_POLICY = "LiteLLM: failures"
 HANGING_POLICY = "LiteLLM: hanging requests"
+OUTAGE_POLICY = "LiteLLM: deployment outages"
 
 ALERTING_ARGS: dict[str, Expected] = {
     "failure_threshold": "whole number",
@@ -35,6 +36,13 @@ ALERTING_ARGS: dict[str, Expected] = {
     "hanging_threshold_seconds": "number",
     "hanging_threshold_window_seconds": "whole number",
 }
+# LiteLLM's outage alerts (Slack and the other chat services), in the same alerting_args.
+OUTAGE_ARGS: dict[str, Expected] = {
+    "outage_alert_ttl": "whole number",
+    "minor_outage_alert_threshold": "whole number",
+    "major_outage_alert_threshold": "whole number",
+}
+OUTAGE_DEFAULTS = KIND_DEFAULTS[PolicyKind.DEPLOYMENT_OUTAGE]
 
 # KIND_DEFAULTS are LiteLLM's own defaults: 60 failures in 60 s; 60 hung after 60 s in 600 s.
 FAILURE_DEFAULTS = KIND_DEFAULTS[PolicyKind.FAILURES]
@@ -83,7 +91,9 @@ def _read(
         if services is None:
             return FromLiteLLM()
     names = None if services is None else [name for name, _ in services]
-    found = FromLiteLLM(policies=_policies(reader, entry, settings, names, notes))
+    policies = _policies(reader, entry, settings, names, notes)
+    outage = _outage(reader, entry, settings, names)
+    found = FromLiteLLM(policies=[*policies, *([outage] if outage else [])])
     if services is not None:
         found.channels, found.routes = channels_from_alerting(
             reader, settings, services, environment, notes
@@ -130,9 +140,51 @@ def _policies(
     if fields is None:
         return []
     for key, key_place in fields.places.items():
-        if key not in ALERTING_ARGS:
+        if key not in ALERTING_ARGS and key not in OUTAGE_ARGS:
             notes.add(key_place, _ignored(key))
     return [_failures(fields), _hanging(fields, notes)]
+
+
+def _outage(
+    reader: Reader, entry: Entry, settings: dict[str, Entry], services: list[str] | None
+) -> PolicySpec | None:
+    """LiteLLM's outage alerts, when they are on: a service other than PagerDuty is listed,
+    and alert_types lists outage_alerts or is not given (then every type is on)."""
+    if not services or not [name for name in services if name != PAGERDUTY]:
+        return None
+    types = settings.get("alert_types")
+    if types is not None and not is_null(types.node):
+        listed = reader.texts(types.node, types.place)
+        if not listed or "outage_alerts" not in listed:
+            return None
+    args = settings.get("alerting_args")
+    place = (args or entry).place
+    fields: Fields | None = Fields(place)
+    if args is not None and not is_null(args.node):
+        fields = reader.fields(args.node, place, OUTAGE_ARGS, allow_unknown=True)
+    if fields is None:
+        return None
+    minor = fields.whole("minor_outage_alert_threshold", OUTAGE_DEFAULTS.threshold)
+    major = fields.whole("major_outage_alert_threshold", OUTAGE_DEFAULTS.critical_threshold or 10)
+    return PolicySpec(
+        place=place,
+        places={
+            "name": place,
+            "threshold": fields.at("minor_outage_alert_threshold"),
+            "critical_threshold": fields.at("major_outage_alert_threshold"),
+            "window_seconds": fields.at("outage_alert_ttl"),
+        },
+        name=OUTAGE_POLICY,
+        kind=PolicyKind.DEPLOYMENT_OUTAGE.value,
+        threshold=minor,
+        critical_threshold=major,
+        window_seconds=fields.whole("outage_alert_ttl", OUTAGE_DEFAULTS.window_seconds),
+        group_by=OUTAGE_DEFAULTS.group_by,
+        severity=OUTAGE_DEFAULTS.severity,
+        description="LiteLLM's outage alert (outage_alerts), from its general_settings."
+        "alerting_args: minor_outage_alert_threshold (warning) and major_outage_alert_threshold "
+        "(critical) failures of one deployment within outage_alert_ttl seconds.",
+    )
 
 
 def _ignored(key: str) -> str:
