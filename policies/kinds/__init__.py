@@ -5,9 +5,9 @@ know is an error (``UnknownKind``), never treated as some other kind."""
 from __future__ import annotations
 
 from policies.kinds import deployment_outage, failure_rate, failures, hung, slow
-from policies.kinds.base import Defaults, Direction, Kind, Measure
+from policies.kinds.base import Defaults, Kind, Measure
 
-__all__ = ["KINDS", "Defaults", "Direction", "Kind", "Measure", "UnknownKind", "get"]
+__all__ = ["KINDS", "Defaults", "Kind", "Measure", "UnknownKind", "get"]
 
 # In the order the admin offers them.
 KINDS: dict[str, Kind] = {

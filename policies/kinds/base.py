@@ -23,11 +23,6 @@ class Measure(enum.Enum):
     HUNG = "hung"  # requests that passed T unfinished
 
 
-class Direction(enum.Enum):
-    ABOVE = "above"  # pages when the measure reaches the threshold
-    BELOW = "below"  # pages when it falls under it (too little traffic)
-
-
 class PolicyLike(Protocol):
     kind: str
     threshold: int
@@ -82,7 +77,6 @@ class Kind:
     unit: str  # the incident page's axis: "failed requests"
     # LiteLLM's alert_types that stand for this kind (routes, the LiteLLM import).
     litellm_alert_types: tuple[str, ...] = ()
-    direction: Direction = Direction.ABOVE
     # Parameters of a policy this kind needs (and no other kind may be given): the field,
     # and the sentence telling what it is for when it is missing.
     needs: dict[str, str] = field(default_factory=dict)
