@@ -189,14 +189,18 @@ def test_the_litellm_block_creates_the_matching_policies():
         5,
         10,
     )
-    assert lines[:3] == [
+    slow = AlertPolicy.objects.get(name="LiteLLM: slow requests")
+    assert (slow.kind, slow.threshold, slow.duration_seconds) == ("slow", 1, 300.0)
+    assert lines[:5] == [
         "policy 'LiteLLM: failures': created",
         "policy 'LiteLLM: hanging requests': created",
         "policy 'LiteLLM: deployment outages': created",
+        "policy 'LiteLLM: slow requests': created",
+        "policy 'LiteLLM: each hanging request': created",
     ]
-    assert all(line.startswith("note: ") for line in lines[3:-1])
-    assert "PAGERDUTY_API_KEY is not set" in lines[3]
-    assert lines[-1] == "3 created, 0 changed, 0 unchanged."
+    assert all(line.startswith("note: ") for line in lines[5:-1])
+    assert "PAGERDUTY_API_KEY is not set" in lines[5]
+    assert lines[-1] == "5 created, 0 changed, 0 unchanged."
     assert Team.objects.count() == Channel.objects.count() == Route.objects.count() == 0
 
 

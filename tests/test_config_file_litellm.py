@@ -162,7 +162,17 @@ def test_no_pagerduty_policies_when_pagerduty_is_not_in_the_alerting_list():
         """
     found, notes = policies(text)
 
-    assert list(found) == ["LiteLLM: deployment outages"]  # Slack gets LiteLLM's outage alerts
+    # Slack gets LiteLLM's outage alerts and its alerts on each slow or hanging request.
+    assert list(found) == [
+        "LiteLLM: deployment outages", "LiteLLM: slow requests", "LiteLLM: each hanging request",
+    ]  # fmt: skip
+    slow, hanging = found["LiteLLM: slow requests"], found["LiteLLM: each hanging request"]
+    assert (slow.kind, slow.threshold, slow.duration_seconds, slow.severity) == (
+        "slow", 1, 300.0, "warning"
+    )  # fmt: skip
+    assert (hanging.kind, hanging.threshold, hanging.duration_seconds, hanging.severity) == (
+        "hung", 1, 300.0, "error"
+    )  # fmt: skip
     assert notes[0].startswith(
         "config.yaml line 3, general_settings.alerting: pagerduty is not listed"
     )
@@ -271,4 +281,43 @@ def test_a_policy_of_the_file_cannot_take_a_litellm_policys_name():
     assert excinfo.value.problems == [
         "config.yaml line 5, general_settings.alerting_args: "
         "policy name 'LiteLLM: failures' is also used at line 3"
+    ]
+
+
+def test_alert_types_choose_which_of_litellms_slow_and_hanging_alerts_become_policies():
+    found, _ = policies(
+        """
+        general_settings:
+          alerting: ["ms_teams"]
+          alert_types: ["llm_too_slow"]
+          alerting_threshold: 45
+        """
+    )
+
+    assert list(found) == ["LiteLLM: slow requests"]
+    assert numbers(found["LiteLLM: slow requests"]) == ("slow", 1, 600, 45.0)
+
+
+def test_an_alerting_threshold_that_is_not_seconds_is_an_error_at_its_line():
+    with pytest.raises(ConfigError) as excinfo:
+        parse(
+            "general_settings:\n  alerting: [slack]\n  alerting_threshold: soon\n",
+            "config.yaml",
+            {},
+        )
+
+    assert excinfo.value.problems == [
+        "config.yaml line 3, general_settings.alerting_threshold: must be a number, not text"
+    ]
+
+
+def test_an_alerting_threshold_of_zero_is_an_error_at_its_line():
+    with pytest.raises(ConfigError) as excinfo:
+        parse(
+            "general_settings:\n  alerting: [slack]\n  alerting_threshold: 0\n", "config.yaml", {}
+        )
+
+    assert excinfo.value.problems == [
+        "config.yaml line 3, general_settings.alerting_threshold: must be a number of seconds "
+        "above 0"
     ]

@@ -96,9 +96,10 @@ def test_an_unset_variable_is_a_note_saying_what_was_not_made():
     config = read("general_settings:\n  alerting: [pagerduty, slack, ms_teams]\n")
 
     assert (config.channels, config.routes) == ([], [])
-    # LiteLLM's PagerDuty settings still make their policies, and its outage alerts theirs.
+    # LiteLLM's PagerDuty settings still make their policies, and its chat alerts theirs.
     assert [p.name for p in config.policies] == [
         "LiteLLM: failures", "LiteLLM: hanging requests", "LiteLLM: deployment outages",
+        "LiteLLM: slow requests", "LiteLLM: each hanging request",
     ]  # fmt: skip
     assert notes(config) == [
         f"line 2, general_settings.alerting[0]: no PagerDuty channel was made: PAGERDUTY_API_KEY "
@@ -149,9 +150,9 @@ def test_litellms_documented_alert_to_webhook_url_is_carried_over_for_its_reques
     assert notes(config) == [
         f"line 4, general_settings.alerting: {NO_PAGERDUTY}",
         f"line 4, general_settings.alerting[0]: {OTHER_TYPES}",
-        "line 5, general_settings.alerting_threshold: not carried over: LiteLLM alerts on each "
-        "request slower than this; the console alerts on counts: write a slow or hung policy "
-        "with this duration_seconds",
+        # Its alerts on each slow or hanging request become policies of one such request.
+        "line 5, general_settings.alerting_threshold: 0.0001 s is not one of the console's "
+        "durations T; using 0.1 s",
         f"line 7, {place}.llm_exceptions: {written}",
         f"line 8, {place}.llm_too_slow: {written}",
         f"line 9, {place}.llm_requests_hanging: {written}",
@@ -416,8 +417,8 @@ def test_the_example_applied_makes_litellms_channels_and_routes_and_again_change
     slow = sorted(c.name for c in channels_for(None, None, "slow"))
     assert hung == ["LiteLLM: PagerDuty", "LiteLLM: Slack for llm_requests_hanging"]
     assert slow == ["LiteLLM: Slack"]
-    assert first.getvalue().splitlines()[-1] == "9 created, 0 changed, 0 unchanged."
-    assert second.getvalue().splitlines()[-1] == "0 created, 0 changed, 9 unchanged."
+    assert first.getvalue().splitlines()[-1] == "11 created, 0 changed, 0 unchanged."
+    assert second.getvalue().splitlines()[-1] == "0 created, 0 changed, 11 unchanged."
     output = first.getvalue() + second.getvalue()
     assert PD_KEY[4:-4] not in output
     assert SLACK[30:-4] not in output

@@ -17,6 +17,8 @@ from ingest import latency
 from policies.config.litellm_channels import (
     ALERTING_KEYS,
     PAGERDUTY,
+    SLACK,
+    TEAMS,
     Environment,
     channels_from_alerting,
 )
@@ -29,6 +31,10 @@ from policies.models.policy import DURATIONS
 FAILURES_POLICY = "LiteLLM: failures"
 HANGING_POLICY = "LiteLLM: hanging requests"
 OUTAGE_POLICY = "LiteLLM: deployment outages"
+SLOW_POLICY = "LiteLLM: slow requests"
+EACH_HANGING_POLICY = "LiteLLM: each hanging request"
+# LiteLLM's alerting_threshold when it is not set (seconds).
+ALERTING_THRESHOLD_DEFAULT = 300
 
 ALERTING_ARGS: dict[str, Expected] = {
     "failure_threshold": "whole number",
@@ -92,8 +98,9 @@ def _read(
             return FromLiteLLM()
     names = None if services is None else [name for name, _ in services]
     policies = _policies(reader, entry, settings, names, notes)
-    outage = _outage(reader, entry, settings, names)
-    found = FromLiteLLM(policies=[*policies, *([outage] if outage else [])])
+    found = FromLiteLLM(
+        policies=[*policies, *_chat_policies(reader, entry, settings, names, notes)]
+    )
     if services is not None:
         found.channels, found.routes = channels_from_alerting(
             reader, settings, services, environment, notes
@@ -145,18 +152,40 @@ def _policies(
     return [_failures(fields), _hanging(fields, notes)]
 
 
-def _outage(
-    reader: Reader, entry: Entry, settings: dict[str, Entry], services: list[str] | None
-) -> PolicySpec | None:
-    """LiteLLM's outage alerts, when they are on: a service other than PagerDuty is listed,
-    and alert_types lists outage_alerts or is not given (then every type is on)."""
-    if not services or not [name for name in services if name != PAGERDUTY]:
+def _chat_policies(
+    reader: Reader,
+    entry: Entry,
+    settings: dict[str, Entry],
+    services: list[str] | None,
+    notes: Notes,
+) -> list[PolicySpec]:
+    """The policies of LiteLLM's alerts to Slack and Teams, those of them it has on
+    (alert_types, or every type when it is not given): its outage alerts, and its alerts on
+    each request slower than alerting_threshold, or still running after it."""
+    if not services or not {SLACK, *TEAMS} & set(services):
+        return []
+    on = _types_on(reader, settings.get("alert_types"))
+    found = []
+    if on is None or "outage_alerts" in on:
+        outage = _outage(reader, entry, settings)
+        if outage is not None:
+            found.append(outage)
+    wanted = [t for t in ("llm_too_slow", "llm_requests_hanging") if on is None or t in on]
+    if wanted:
+        found += _each_slow_or_hanging(
+            reader, entry, settings.get("alerting_threshold"), wanted, notes
+        )
+    return found
+
+
+def _types_on(reader: Reader, types: Entry | None) -> list[str] | None:
+    """The alert types alert_types lists; None when it is not given (every type is on)."""
+    if types is None or is_null(types.node):
         return None
-    types = settings.get("alert_types")
-    if types is not None and not is_null(types.node):
-        listed = reader.texts(types.node, types.place)
-        if not listed or "outage_alerts" not in listed:
-            return None
+    return reader.texts(types.node, types.place) or []
+
+
+def _outage(reader: Reader, entry: Entry, settings: dict[str, Entry]) -> PolicySpec | None:
     args = settings.get("alerting_args")
     place = (args or entry).place
     fields: Fields | None = Fields(place)
@@ -185,6 +214,63 @@ def _outage(
         "alerting_args: minor_outage_alert_threshold (warning) and major_outage_alert_threshold "
         "(critical) failures of one deployment within outage_alert_ttl seconds.",
     )
+
+
+def _each_slow_or_hanging(
+    reader: Reader, entry: Entry, threshold: Entry | None, wanted: list[str], notes: Notes
+) -> list[PolicySpec]:
+    """LiteLLM alerts on each request slower than alerting_threshold (llm_too_slow, its
+    "Low" level) and each one still running after it (llm_requests_hanging, "Medium"): a
+    policy of one such request in the kind's default window, so that a burst is one incident
+    that stays open while they go on."""
+    place = (threshold or entry).place
+    seconds: object = ALERTING_THRESHOLD_DEFAULT
+    if threshold is not None and not is_null(threshold.node):
+        seconds = reader.typed(threshold.node, threshold.place, "number")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return []  # the reader said why
+    if seconds <= 0:
+        reader.problem(place, "must be a number of seconds above 0")
+        return []
+    duration = _edge(float(seconds), place, notes)
+    made = []
+    for alert_type, name, kind, severity, what in (
+        ("llm_too_slow", SLOW_POLICY, PolicyKind.SLOW, Severity.WARNING, "slower than"),
+        (
+            "llm_requests_hanging", EACH_HANGING_POLICY, PolicyKind.HUNG, Severity.ERROR,
+            "still running after",
+        ),
+    ):  # fmt: skip
+        if alert_type not in wanted:
+            continue
+        made.append(
+            PolicySpec(
+                place=place,
+                places={"name": place, "duration_seconds": place},
+                name=name,
+                kind=kind.value,
+                threshold=1,
+                window_seconds=KIND_DEFAULTS[kind].window_seconds,
+                duration_seconds=duration,
+                group_by=GroupBy.EVERYTHING.value,
+                severity=severity.value,
+                description=f"LiteLLM's alert on each request {what} its general_settings."
+                "alerting_threshold: one such request opens an incident, which stays open "
+                "while more come within the window.",
+            )
+        )
+    return made
+
+
+def _edge(seconds: float, place: Place, notes: Notes) -> float:
+    """T is one of the durations the request counts keep. LiteLLM's own docs use 0.0000001 s
+    to see an alert at once: the smallest, 0.1 s, shows one as soon for a real gateway.
+    Between two, the one below: the policy pages no less often than LiteLLM would."""
+    if seconds in DURATIONS:
+        return seconds
+    edge = latency.floor_edge(seconds)
+    notes.add(place, f"{seconds:g} s is not one of the console's durations T; using {edge:g} s")
+    return edge
 
 
 def _ignored(key: str) -> str:
@@ -220,16 +306,8 @@ def _failures(fields: Fields) -> PolicySpec:
 def _hanging(fields: Fields, notes: Notes) -> PolicySpec:
     duration = fields.number("hanging_threshold_seconds", HANGING_DEFAULTS.duration_seconds)
     duration_place = fields.at("hanging_threshold_seconds")
-    if duration is not None and duration > 0 and duration not in DURATIONS:
-        # T is one of the durations the request counts keep. LiteLLM's own docs use 0.0000001 s
-        # to see an alert at once: the smallest, 0.1 s, shows one as soon for a real gateway.
-        # Between two, the one below: the policy pages no less often than LiteLLM would.
-        edge = latency.floor_edge(duration)
-        notes.add(
-            duration_place,
-            f"{duration:g} s is not one of the console's durations T; using {edge:g} s",
-        )
-        duration = edge
+    if duration is not None and duration > 0:
+        duration = _edge(duration, duration_place, notes)
     return PolicySpec(
         place=fields.place,
         places={

@@ -180,13 +180,6 @@ def channels_from_alerting(
             "region outage, database, report and management alerts) are not carried over: not "
             "console alert kinds yet",
         )
-    threshold = settings.get("alerting_threshold")
-    if threshold is not None and {SLACK, *TEAMS} & names:
-        notes.add(
-            threshold.place,
-            "not carried over: LiteLLM alerts on each request slower than this; the console "
-            "alerts on counts: write a slow or hung policy with this duration_seconds",
-        )
     return gathering.specs()
 
 
