@@ -97,7 +97,7 @@ def _read(
         if services is None:
             return FromLiteLLM()
     names = None if services is None else [name for name, _ in services]
-    policies = _policies(reader, entry, settings, names, notes)
+    policies = _pagerduty_policies(reader, entry, settings, names, notes)
     found = FromLiteLLM(
         policies=[*policies, *_chat_policies(reader, entry, settings, names, notes)]
     )
@@ -120,7 +120,7 @@ def _services(reader: Reader, alerting: Entry) -> list[tuple[str, Place]] | None
     return found if len(found) == len(services) else None
 
 
-def _policies(
+def _pagerduty_policies(
     reader: Reader,
     entry: Entry,
     settings: dict[str, Entry],
