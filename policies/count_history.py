@@ -147,7 +147,7 @@ def _finished_per_bucket(
     slower = [] if edge is None else [edge]
     source, params = rollups.window_source(cuts[0], cuts[-1], cuts[1:-1], slower)
     matched = rollup_counting.matched_sql(tuple(failure_classes(policy)), edge)
-    total = "finished" if kinds.get(policy.kind).measure is Measure.FAILED_SHARE else matched
+    total = "finished" if kinds.get(policy.kind).out_of_finished else matched
     conditions = [f"{GROUP_EXPRESSIONS[GroupBy(policy.group_by)]} = %s"]
     params.append(group)
     for condition, condition_params in filters_of(policy):

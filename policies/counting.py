@@ -74,6 +74,8 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
             params.append(policy.duration_seconds)
         elif measure is Measure.FAILED_SHARE:  # every finished request, and the failed ones
             matched, matched_params = failed, classes
+        elif measure is Measure.PERCENTILE:  # every finished request, and the slower than T
+            matched, matched_params = "latency_seconds > %s", (policy.duration_seconds,)
         else:
             raise ValueError(f"{policy.kind} policies are not counted from request rows")
     for condition, condition_params in filters_of(policy):

@@ -49,8 +49,9 @@ def rule_for(policy: AlertPolicy) -> Rule:
         resolve_hold_seconds=policy.resolve_hold_seconds,
         renotify_seconds=policy.renotify_seconds,
         rate=rate,
-        min_requests=policy.min_requests if rate is not None else 0,
+        min_requests=policy.min_requests if kinds.get(policy.kind).uses_min_requests else 0,
         critical=policy.critical_level,
+        percentile=policy.percentile / 100 if policy.percentile else None,
     )
 
 
@@ -390,6 +391,7 @@ def _snapshot(policy: AlertPolicy) -> dict[str, Any]:
         "kind", "threshold", "window_seconds", "duration_seconds", "failure_rate_percent",
         "min_requests", "group_by", "consecutive_breaches", "resolve_threshold",
         "resolve_hold_seconds", "severity", "critical_threshold", "critical_failure_rate_percent",
+        "percentile",
     )  # fmt: skip
     return {name: getattr(policy, name) for name in fields} | {"rule": policy.describe()}
 

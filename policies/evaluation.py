@@ -17,6 +17,7 @@ transition is tested directly (tests/test_evaluation.py). The transitions, per g
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -37,8 +38,14 @@ class Rule:
     min_requests: int = 0
     # The critical level, if the policy has two: a count (or, with `rate`, a share).
     critical: float | None = None
+    # latency percentile policies (0 to 1): breach when the percentile of the total is above
+    # T, that is when more than total - ceil(percentile * total) of them were slower than T.
+    percentile: float | None = None
 
     def breached(self, count: Count) -> bool:
+        if self.percentile is not None:
+            within = math.ceil(round(self.percentile * count.total, 9))
+            return self._enough(count) and count.matched > count.total - within
         if self.rate is not None:
             return self._enough(count) and count.share >= self.rate
         return count.matched >= self.threshold
@@ -54,7 +61,7 @@ class Rule:
         return count.total >= max(1, self.min_requests)
 
     def clear(self, count: Count) -> bool:
-        if self.rate is not None:
+        if self.rate is not None or self.percentile is not None:
             return not self.breached(count)
         below = self.threshold if self.resolve_below is None else self.resolve_below
         return count.matched < below

@@ -35,11 +35,11 @@ from policies.selection import (
 )
 
 # What the request counts answer; hung requests are counted from their own index.
-MEASURES = (Measure.FAILED, Measure.FAILED_SHARE, Measure.SLOW)
+MEASURES = (Measure.FAILED, Measure.FAILED_SHARE, Measure.SLOW, Measure.PERCENTILE)
 
 
-def _measure(policy: AlertPolicy) -> Measure:
-    return kinds.get(policy.kind).measure
+def _kind(policy: AlertPolicy) -> kinds.Kind:
+    return kinds.get(policy.kind)
 
 
 def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str, Count]]:
@@ -49,7 +49,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
     if not policies:
         return counts
     for policy in policies:
-        if kinds.get(policy.kind).measure not in MEASURES:
+        if _kind(policy).measure not in MEASURES:
             raise ValueError(f"{policy.kind} policies are not counted from rollups")
     starts = sorted({window_start(policy, now) for policy in policies})
     slower = sorted({edge for policy in policies if (edge := slow_edge(policy)) is not None})
@@ -62,7 +62,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             first_segment=starts.index(window_start(policy, now)),
             group_by=GroupBy(policy.group_by),
             filters=tuple(filters_of(policy)),
-            classes=() if _measure(policy) is Measure.SLOW else tuple(failure_classes(policy)),
+            classes=() if _kind(policy).counts_slower else tuple(failure_classes(policy)),
             slower=slow_edge(policy),
         )
         reads.setdefault(read, []).append(policy)
@@ -79,7 +79,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             # A failures policy counts its failed requests (a slow one, its slow ones); a rate,
             # the finished and the failed among them. Groups whose counts net to nothing (a
             # request moved to another team) are not shown, as a query of the rows would not.
-            shared = _measure(policy) is Measure.FAILED_SHARE
+            shared = _kind(policy).out_of_finished
             total = int(finished) if shared else int(failed)
             if total > 0:
                 counts[policy.pk][str(group or "")] = Count(int(failed), total)
@@ -99,7 +99,7 @@ class Read:
 
 def slow_edge(policy: AlertPolicy) -> int | None:
     """A slow policy's T as the index of its latency edge; None for other kinds."""
-    if _measure(policy) is not Measure.SLOW:
+    if not _kind(policy).counts_slower:
         return None
     return latency.index_of(policy.duration_seconds or 0)
 

@@ -112,8 +112,12 @@ class Segment:
     specs: list[Spec]
 
 
+def _kind(spec: Spec) -> kinds.Kind:
+    return kinds.get(spec.policy.kind)
+
+
 def _measure(spec: Spec) -> Measure:
-    return kinds.get(spec.policy.kind).measure
+    return _kind(spec).measure
 
 
 def shared_sql(
@@ -230,15 +234,15 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         [
             spec.policy.duration_seconds
             for spec in specs
-            if _measure(spec) is Measure.SLOW and spec.policy.duration_seconds is not None
+            if _kind(spec).counts_slower and spec.policy.duration_seconds is not None
         ]
     )
 
     def is_slow(spec: Spec) -> bool:
-        return _measure(spec) is Measure.SLOW
+        return _kind(spec).counts_slower
 
     def counts_failed(spec: Spec) -> bool:
-        return _measure(spec) is not Measure.SLOW
+        return not _kind(spec).counts_slower
 
     def narrowing(segment: Segment) -> Condition | None:
         # Where only failures policies read, only their failed requests are kept.
@@ -268,6 +272,10 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         elif measure is Measure.FAILED_SHARE:  # every finished request, and the failed ones
             matched = f"SUM(CASE WHEN {spec.failed[0]} THEN n ELSE 0 END)"
             matched_params = spec.failed[1]
+        elif measure is Measure.PERCENTILE:  # every finished request, and the slower than T
+            matched = (
+                f"SUM(CASE WHEN lat >= {slow.rung(policy.duration_seconds)} THEN n ELSE 0 END)"
+            )
         else:
             raise ValueError(f"{policy.kind} policies are not counted from request rows")
         conditions += [f"{others.flag_names[condition]} = 1" for condition in spec.filters]

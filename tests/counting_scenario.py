@@ -76,7 +76,7 @@ def make_policies(team: Team) -> list[AlertPolicy]:
         allowed = kinds.get(kind).group_by
         if allowed and group_by not in allowed:
             continue
-        durations = DURATIONS if kind in (PolicyKind.SLOW, PolicyKind.HUNG) else (None,)
+        durations = DURATIONS if kinds.get(kind).uses_duration else (None,)
         for duration in durations:
             fields.append(
                 {
@@ -111,6 +111,8 @@ def make_policies(team: Team) -> list[AlertPolicy]:
     for i, values in enumerate(fields):
         if values["kind"] == PolicyKind.FAILURE_RATE:
             values["failure_rate_percent"] = 50.0
+        if values["kind"] == PolicyKind.LATENCY_PERCENTILE:
+            values["percentile"] = (50, 90, 95, 99)[i % 4]
         policies.append(AlertPolicy.objects.create(name=f"scenario {i}", **values))
     return policies
 

@@ -129,7 +129,9 @@ def test_a_failures_policy_with_t_shows_the_error_on_duration(ops):
     response = ops.post(ADD_URL, form_data(duration_seconds="30"))
 
     assert_error_on_field(
-        response, "duration_seconds", "Only hung and slow policies use T; leave it empty."
+        response,
+        "duration_seconds",
+        "Only hung, slow and latency percentile policies use T; leave it empty.",
     )
     assert not AlertPolicy.objects.exists()
 
@@ -286,7 +288,10 @@ def test_the_form_carries_each_kinds_fields_and_defaults_for_its_script(ops):
     ]  # fmt: skip
     assert spec["failures"]["empty_otherwise"] == [
         "critical_threshold", "duration_seconds", "failure_rate_percent",
-        "critical_failure_rate_percent",
+        "critical_failure_rate_percent", "percentile",
+    ]  # fmt: skip
+    assert spec["latency_percentile"]["fields"] == [
+        "duration_seconds", "percentile", "min_requests"
     ]  # fmt: skip
     assert "policies/policy_form.js" in html
     assert 'data-policy-defaults="slow"' in html

@@ -164,7 +164,7 @@ def policies(draw):
                 window_seconds=draw(st.sampled_from([1, 2, 60, 61, 300])),
                 duration_seconds=(
                     draw(st.sampled_from([0.5, 1.0, 5.0, 60.0]))
-                    if kind in ("slow", "hung")
+                    if kind in ("slow", "hung", "latency_percentile")
                     else None
                 ),
                 count_gateway_rejections=not outage and draw(st.booleans()),
@@ -172,6 +172,11 @@ def policies(draw):
                 filter_team=draw(st.sampled_from([None, team])),
                 filter_key_alias=draw(st.sampled_from(["", "k1"])),
                 filter_model=draw(st.sampled_from(["", "gpt-4o"])),
+                percentile=(
+                    draw(st.sampled_from([50, 90, 95, 99]))
+                    if kind == "latency_percentile"
+                    else None
+                ),
             )
         )
     return drawn

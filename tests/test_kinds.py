@@ -37,7 +37,7 @@ def test_an_unknown_kind_is_named_with_the_known_ones():
 
     assert str(raised.value) == (
         "unknown alert kind 'budget_typo'; known: failures, hung, slow, failure_rate, "
-        "deployment_outage"
+        "latency_percentile, deployment_outage"
     )
 
 
@@ -58,7 +58,7 @@ def test_each_kind_describes_its_rule_and_a_count():
         ({"kind": "slow"}, {"duration_seconds": "A slow policy needs T"}),
         (
             {"kind": "failures", "duration_seconds": 60.0},
-            {"duration_seconds": "Only hung and slow"},
+            {"duration_seconds": "Only hung, slow and latency percentile policies use T"},
         ),
         ({"kind": "failure_rate"}, {"failure_rate_percent": "A failure-rate policy needs R"}),
         (

@@ -102,7 +102,11 @@ def test_policy_defaults_match_litellm():
         ({"window_seconds": 7 * 24 * 3600 + 1}, "window_seconds", "at most 7 days"),
         ({"kind": "hung"}, "duration_seconds", "A hung policy needs T"),
         ({"kind": "slow"}, "duration_seconds", "A slow policy needs T"),
-        ({"kind": "failures", "duration_seconds": 30}, "duration_seconds", "Only hung and slow"),
+        (
+            {"kind": "failures", "duration_seconds": 30},
+            "duration_seconds",
+            "Only hung, slow and latency percentile",
+        ),
         ({"kind": "hung", "duration_seconds": 0}, "duration_seconds", "more than 0 seconds"),
         (
             {"kind": "slow", "duration_seconds": 4.5},

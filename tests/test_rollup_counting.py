@@ -68,11 +68,14 @@ def rows_counted(policies, now):
             for condition, condition_params in filters_of(policy):
                 where.append(condition)
                 params += condition_params
+            matched, matched_params = failed, classes
+            if measure is Measure.PERCENTILE:
+                matched, matched_params = "latency_seconds > %s", (policy.duration_seconds,)
             cursor.execute(
                 f"SELECT {GROUP_EXPRESSIONS[GroupBy(policy.group_by)]}, "
-                f"SUM(CASE WHEN {failed} THEN 1 ELSE 0 END), COUNT(*) FROM {TABLE} "
+                f"SUM(CASE WHEN {matched} THEN 1 ELSE 0 END), COUNT(*) FROM {TABLE} "
                 f"WHERE {' AND '.join(where)} GROUP BY 1",
-                [*classes, *params],
+                [*matched_params, *params],
             )
             counts[policy.pk] = {
                 str(g or ""): Count(int(t), int(t)) if measure is Measure.SLOW else

@@ -29,7 +29,10 @@ def end_of(incident: Incident, now: datetime) -> datetime:
 def chart_of(history: History) -> CountChart:
     policy = history.policy
     span = history.span
-    if kinds.get(policy.kind).measure is Measure.FAILED_SHARE:
+    if kinds.get(policy.kind).measure is Measure.PERCENTILE:
+        values = [round(100 * count.share, 1) for count in history.counts]
+        threshold = float(100 - (policy.percentile or 100))  # more slower than this: above T
+    elif kinds.get(policy.kind).measure is Measure.FAILED_SHARE:
         values = [round(100 * count.share, 1) for count in history.counts]
         threshold = float(policy.failure_rate_percent or 0)
     else:

@@ -27,9 +27,7 @@ def kind_form_spec() -> dict[str, dict[str, Any]]:
     """Per kind (policies/kinds/): the fields only some kinds use that it uses, its defaults,
     and the fields that must be left empty by the kinds that do not use them."""
     # Parameters of some kinds only, which the model refuses on the others.
-    parameters = list(
-        dict.fromkeys(f for k in kinds.KINDS.values() for f in (*k.needs, k.critical_field))
-    )
+    parameters = list(dict.fromkeys(f for k in kinds.KINDS.values() for f in k.parameters))
     spec: dict[str, dict[str, Any]] = {}
     for kind in kinds.KINDS.values():
         defaults = kind.defaults
@@ -54,9 +52,10 @@ def kind_form_spec() -> dict[str, dict[str, Any]]:
 def _own_fields(kind: kinds.Kind) -> list[str]:
     """The fields of the form that only some kinds use, that this kind uses."""
     fields = list(kind.needs)
-    if kind.measure is kinds.Measure.FAILED_SHARE:
+    if kind.uses_min_requests:
         fields.append("min_requests")
-    fields.append(kind.critical_field)
+    if kind.critical_field:
+        fields.append(kind.critical_field)
     if kind.counts_failures:
         fields += ["count_gateway_rejections", "count_client_errors"]
     return fields
@@ -95,6 +94,7 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
                 "window_seconds",
                 "duration_seconds",
                 "failure_rate_percent",
+                "percentile",
                 "min_requests",
                 "critical_threshold",
                 "critical_failure_rate_percent",

@@ -51,6 +51,7 @@ POLICY_SCHEMA: dict[str, Expected] = {
     "duration_seconds": "number",
     "failure_rate_percent": "number",
     "min_requests": "whole number",
+    "percentile": "whole number",
     "critical_threshold": "whole number",
     "critical_failure_rate_percent": "number",
     "count_gateway_rejections": "true or false",
@@ -239,6 +240,7 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
             duration_seconds=fields.number("duration_seconds", None),
             failure_rate_percent=fields.number("failure_rate_percent", None),
             min_requests=fields.whole("min_requests", MODEL_DEFAULTS["min_requests"]),
+            percentile=fields.optional_whole("percentile"),
             critical_threshold=(
                 fields.optional_whole("critical_threshold")
                 if "critical_threshold" in fields.values or defaults.critical_threshold is None

@@ -106,6 +106,7 @@ class PolicySpec(Located):
     duration_seconds: float | None = None
     failure_rate_percent: float | None = None
     min_requests: int = 20
+    percentile: int | None = None
     critical_threshold: int | None = None
     critical_failure_rate_percent: float | None = None
     count_gateway_rejections: bool = False
@@ -133,6 +134,7 @@ class PolicySpec(Located):
             "duration_seconds": self.duration_seconds,
             "failure_rate_percent": self.failure_rate_percent,
             "min_requests": self.min_requests,
+            "percentile": self.percentile,
             "critical_threshold": self.critical_threshold,
             "critical_failure_rate_percent": self.critical_failure_rate_percent,
             "count_gateway_rejections": self.count_gateway_rejections,

@@ -4,7 +4,14 @@ know is an error (``UnknownKind``), never treated as some other kind."""
 
 from __future__ import annotations
 
-from policies.kinds import deployment_outage, failure_rate, failures, hung, slow
+from policies.kinds import (
+    deployment_outage,
+    failure_rate,
+    failures,
+    hung,
+    latency_percentile,
+    slow,
+)
 from policies.kinds.base import Defaults, Kind, Measure
 
 __all__ = ["KINDS", "Defaults", "Kind", "Measure", "UnknownKind", "get"]
@@ -12,7 +19,7 @@ __all__ = ["KINDS", "Defaults", "Kind", "Measure", "UnknownKind", "get"]
 # In the order the admin offers them.
 KINDS: dict[str, Kind] = {
     module.KIND.name: module.KIND
-    for module in (failures, hung, slow, failure_rate, deployment_outage)
+    for module in (failures, hung, slow, failure_rate, latency_percentile, deployment_outage)
 }
 
 

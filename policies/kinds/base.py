@@ -21,6 +21,7 @@ class Measure(enum.Enum):
     FAILED_SHARE = "failed_share"  # failed out of finished requests
     SLOW = "slow"  # finished requests slower than T
     HUNG = "hung"  # requests that passed T unfinished
+    PERCENTILE = "percentile"  # finished requests slower than T, out of all finished
 
 
 class PolicyLike(Protocol):
@@ -31,6 +32,7 @@ class PolicyLike(Protocol):
     window_seconds: int
     duration_seconds: float | None
     failure_rate_percent: float | None
+    percentile: int | None
     min_requests: int
     group_by: str
     count_gateway_rejections: bool
@@ -64,6 +66,7 @@ PARAMETER_NAMES = {
     "failure_rate_percent": "R",
     "critical_threshold": "a critical threshold",
     "critical_failure_rate_percent": "a critical rate",
+    "percentile": "a percentile",
 }
 
 
@@ -80,8 +83,11 @@ class Kind:
     # Parameters of a policy this kind needs (and no other kind may be given): the field,
     # and the sentence telling what it is for when it is missing.
     needs: dict[str, str] = field(default_factory=dict)
-    # The field of its critical level (policies may have a warning and a critical level).
+    # The field of its critical level (policies may have a warning and a critical level);
+    # "" for a kind without one yet.
     critical_field: str = "critical_threshold"
+    # Whether a group needs min_requests finished requests to be judged (shares, percentiles).
+    uses_min_requests: bool = False
     # Whether a policy chooses which failures count (gateway rejections, client errors);
     # else only upstream failures do.
     failure_choice: bool = True
@@ -95,6 +101,23 @@ class Kind:
     def counts_failures(self) -> bool:
         """Whether it chooses which failure classes count (gateway rejections, client errors)."""
         return self.failure_choice and self.measure in (Measure.FAILED, Measure.FAILED_SHARE)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The fields only some kinds use that this one does: what it needs, its critical
+        level."""
+        return (*self.needs, *([self.critical_field] if self.critical_field else []))
+
+    @property
+    def counts_slower(self) -> bool:
+        """Whether it counts finished requests slower than T (the latency edge it reads)."""
+        return self.measure in (Measure.SLOW, Measure.PERCENTILE)
+
+    @property
+    def out_of_finished(self) -> bool:
+        """Whether its count is a share of the window's finished requests (their number is
+        its total)."""
+        return self.measure in (Measure.FAILED_SHARE, Measure.PERCENTILE)
 
     @property
     def uses_duration(self) -> bool:
@@ -121,8 +144,11 @@ class Kind:
             found["group_by"] = (
                 f"A {self.noun} policy is evaluated per {_listed(list(self.group_by))}."
             )
-        if not self.counts_failures and (
-            policy.count_gateway_rejections or policy.count_client_errors
+        failures = self.measure in (Measure.FAILED, Measure.FAILED_SHARE)
+        if (
+            failures
+            and not self.failure_choice
+            and (policy.count_gateway_rejections or policy.count_client_errors)
         ):
             found[
                 "count_client_errors" if policy.count_client_errors else "count_gateway_rejections"
@@ -130,13 +156,11 @@ class Kind:
         for name, why in self.needs.items():
             if getattr(policy, name) is None:
                 found[name] = why
-        mine = {*self.needs, self.critical_field}
+        mine = self.parameters
         for other in kinds.values():
-            for name in (*other.needs, other.critical_field):
+            for name in other.parameters:
                 if name not in mine and getattr(policy, name) is not None:
-                    users = _listed(
-                        [k.noun for k in kinds.values() if name in (*k.needs, k.critical_field)]
-                    )
+                    users = _listed([k.noun for k in kinds.values() if name in k.parameters])
                     parameter = PARAMETER_NAMES.get(name, name)
                     found[name] = f"Only {users} policies use {parameter}; leave it empty."
         return found

@@ -26,4 +26,5 @@ KIND = FailureRate(
     litellm_alert_types=("llm_exceptions",),
     needs={"failure_rate_percent": "A failure-rate policy needs R: the share that pages."},
     critical_field="critical_failure_rate_percent",
+    uses_min_requests=True,
 )

@@ -13,6 +13,7 @@ from ingest import latency
 from policies import kinds
 
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
+PERCENTILES = (50, 90, 95, 99)
 # The durations T a policy can use: those the request counts keep a count of slower requests
 # for (ingest/latency.py).
 DURATIONS = tuple(float(edge) for edge in latency.EDGES)
@@ -41,6 +42,10 @@ class PolicyKind(models.TextChoices):
     HUNG = "hung", "Hung: X requests unfinished after T seconds, within Y seconds"
     SLOW = "slow", "Slow: X requests slower than T seconds, within Y seconds"
     FAILURE_RATE = "failure_rate", "Failure rate: at least R% of requests failed within Y seconds"
+    LATENCY_PERCENTILE = (
+        "latency_percentile",
+        "Latency percentile: the p50, p90, p95 or p99 latency above T seconds, within Y",
+    )
     DEPLOYMENT_OUTAGE = (
         "deployment_outage",
         "Deployment outage: X upstream failures of one deployment within Y seconds",
@@ -131,6 +136,14 @@ class AlertPolicy(models.Model):
         help_text="R, for failure-rate policies only: page when at least this share of the "
         "window's finished requests failed.",
     )
+    percentile = models.PositiveSmallIntegerField(
+        "percentile (p)",
+        null=True,
+        blank=True,
+        choices=[(p, f"p{p}") for p in PERCENTILES],
+        help_text="For latency percentile policies only: which percentile of the window's "
+        "latencies must stay under T.",
+    )
     critical_threshold = models.PositiveIntegerField(
         "critical threshold",
         null=True,
@@ -153,8 +166,9 @@ class AlertPolicy(models.Model):
     min_requests = models.PositiveIntegerField(
         "minimum requests",
         default=20,
-        help_text="For failure-rate policies: a group with fewer finished requests in the window "
-        "never pages, so one failure out of one is not an outage.",
+        help_text="For failure-rate and latency percentile policies: a group with fewer finished "
+        "requests in the window never pages, so one failure (or one slow request) out of one "
+        "is not an outage.",
     )
     count_gateway_rejections = models.BooleanField(
         default=False,
@@ -265,6 +279,18 @@ class AlertPolicy(models.Model):
                     Q(kind__in=[k.name for k in kinds.KINDS.values() if not k.group_by]),
                 ),
                 name="policy_group_by_matches_kind",
+            ),
+            # A percentile for the kinds that need one, and only for them.
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[k.name for k in kinds.KINDS.values() if "percentile" in k.needs],
+                    percentile__in=PERCENTILES,
+                )
+                | Q(
+                    ~Q(kind__in=[k.name for k in kinds.KINDS.values() if "percentile" in k.needs]),
+                    percentile__isnull=True,
+                ),
+                name="policy_percentile_matches_kind",
             ),
             # Each kind's critical level is in its own field, above its first level.
             _critical_level_constraint("critical_threshold", "threshold", "threshold"),

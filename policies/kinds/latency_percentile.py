@@ -1,0 +1,47 @@
+"""Latency percentile: the p50, p90, p95 or p99 of a window's finished requests above T
+seconds, in groups of at least `min_requests` requests.
+
+Exact, not estimated: T is one of the durations the request counts keep a count of slower
+requests for, so "the p-th percentile is above T" is decided on exact counts. With N
+requests, the percentile (by nearest rank: the value at rank ceil(p/100 * N)) is above T
+exactly when fewer than that rank finished within T, that is when more than
+N - ceil(p/100 * N) were slower than T. The page tells the count slower than T, not the
+percentile's value: between two durations only the counts are known. A finished request whose
+latency is unknown (its start was never reported) counts as within T.
+"""
+
+from __future__ import annotations
+
+from policies.kinds.base import CountLike, Defaults, Kind, Measure, PolicyLike
+
+
+class LatencyPercentile(Kind):
+    def describe(self, policy: PolicyLike) -> str:
+        return (
+            f"p{policy.percentile} latency above {policy.duration_seconds:g} s within "
+            f"{policy.window_seconds} s (of at least {policy.min_requests} requests)"
+        )
+
+    def describe_count(self, policy: PolicyLike, count: CountLike) -> str:
+        return (
+            f"p{policy.percentile} above {policy.duration_seconds or 0:g} s: {count.matched} of "
+            f"{count.total} requests slower"
+        )
+
+
+KIND = LatencyPercentile(
+    name="latency_percentile",
+    noun="latency percentile",
+    label="Latency percentile: the p50, p90, p95 or p99 latency above T seconds, within Y",
+    measure=Measure.PERCENTILE,
+    # LiteLLM has none; a p95 over five minutes above 10 s.
+    defaults=Defaults(threshold=1, window_seconds=300, duration_seconds=10.0),
+    unit="% slower than T",
+    needs={
+        "duration_seconds": "A latency percentile policy needs T: the latency its percentile "
+        "must stay under.",
+        "percentile": "A latency percentile policy needs its percentile: 50, 90, 95 or 99.",
+    },
+    critical_field="",
+    uses_min_requests=True,
+)

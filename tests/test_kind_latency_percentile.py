@@ -1,0 +1,98 @@
+"""The latency percentile kind: its decision is exact (T is a duration the counts keep), tested
+against the percentile computed from the latencies themselves; and from breach to page to
+resolve."""
+
+import math
+
+import pytest
+from django.core.exceptions import ValidationError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest import latency
+from policies.evaluation import Count, Rule
+from policies.models import AlertPolicy, Incident
+from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+
+
+def nearest_rank(latencies: list[float], p: int) -> float:
+    """The p-th percentile by nearest rank: the value at rank ceil(p/100 * N)."""
+    ordered = sorted(latencies)
+    return ordered[math.ceil(p * len(ordered) / 100) - 1]
+
+
+@given(
+    latencies=st.lists(
+        st.sampled_from([0.05, 0.5, 0.75, 1.0, 1.2, 2.0, 2.5, 4.9, 5.0, 5.1, 30.0]),
+        min_size=1,
+        max_size=300,
+    ),
+    p=st.sampled_from([50, 90, 95, 99]),
+    t=st.sampled_from([0.5, 1.0, 2.5, 5.0, 10.0]),
+)
+def test_the_decision_is_the_percentile_above_t_exactly(latencies, p, t):
+    assert t in latency.EDGES  # what makes the counts answer it exactly
+    slower = sum(1 for value in latencies if value > t)
+    rule = Rule(threshold=1, percentile=p / 100, min_requests=1)
+
+    assert rule.breached(Count(slower, len(latencies))) == (nearest_rank(latencies, p) > t)
+
+
+def test_a_group_with_too_few_requests_is_not_judged():
+    rule = Rule(threshold=1, percentile=0.95, min_requests=20)
+
+    assert not rule.breached(Count(19, 19))
+    assert rule.breached(Count(2, 20))  # rank 19 of 20 is slower: p95 above T
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"percentile": None}, "percentile"), ({"duration_seconds": None}, "duration_seconds")],
+)
+def test_it_needs_its_percentile_and_t(fields, field):
+    policy = AlertPolicy(
+        name="p95", kind="latency_percentile", percentile=95, duration_seconds=5.0, **{}
+    )
+    for name, value in fields.items():
+        setattr(policy, name, value)
+
+    with pytest.raises(ValidationError) as raised:
+        policy.clean()
+
+    assert list(raised.value.message_dict) == [field]
+
+
+def test_it_describes_its_rule_and_count():
+    policy = AlertPolicy(
+        kind="latency_percentile", percentile=95, duration_seconds=5.0, window_seconds=300,
+        min_requests=20,
+    )  # fmt: skip
+
+    assert policy.describe() == "p95 latency above 5 s within 300 s (of at least 20 requests)"
+
+
+@pytest.mark.django_db
+def test_from_breach_to_page_to_resolve(make_route, make_channel, pagerduty):
+    make_route(make_channel(name="On-call"), scope="default")
+    policy = AlertPolicy(
+        name="Slow answers", kind="latency_percentile", percentile=90, duration_seconds=5.0,
+        threshold=1, window_seconds=60, min_requests=10, severity="warning",
+        resolve_hold_seconds=0,
+    )  # fmt: skip
+    policy.full_clean()
+    policy.save()
+    add_requests(9, at=later(-1), outcome="success", latency_seconds=1.0)
+    add_requests(1, at=later(-1), outcome="success", latency_seconds=6.0)  # p90: rank 9, 1 s
+
+    evaluate(policy, T0)
+    assert not Incident.objects.exists()
+    add_requests(1, at=later(1), outcome="success", latency_seconds=7.0)  # rank 10 of 11: 6 s
+    evaluate(policy, later(2))
+    drain(later(2))
+    evaluate(policy, later(70))  # the window is empty: under the minimum, not judged
+    drain(later(70))
+
+    incident = Incident.objects.get()
+    assert incident.status == "resolved"
+    assert incident.summary == ("Slow answers: p90 above 5 s: 2 of 11 requests slower in 60 s")
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
