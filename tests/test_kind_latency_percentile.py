@@ -96,3 +96,27 @@ def test_from_breach_to_page_to_resolve(make_route, make_channel, pagerduty):
     assert incident.status == "resolved"
     assert incident.summary == ("Slow answers: p90 above 5 s: 2 of 11 requests slower in 60 s")
     assert [e["event_action"] for e in pagerduty.events] == ["trigger", "resolve"]
+
+
+@pytest.mark.django_db
+def test_the_incident_page_charts_the_share_slower_against_the_percentile_s_line(ops):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.test_incident_page import change_url, open_incident
+
+    policy = AlertPolicy(
+        name="Slow answers", kind="latency_percentile", percentile=90, duration_seconds=5.0,
+        threshold=1, window_seconds=60, min_requests=1,
+    )  # fmt: skip
+    policy.save()
+    now = timezone.now()
+    add_requests(3, at=now - timedelta(seconds=5), outcome="success", latency_seconds=1.0)
+    add_requests(1, at=now - timedelta(seconds=5), outcome="success", latency_seconds=6.0)
+    incident = open_incident(policy, "", detected_at=now - timedelta(seconds=30))
+
+    page = ops.get(change_url(incident)).content.decode()
+
+    # One of four slower than T: 25% of the requests, over the 10% a p90 allows.
+    assert "% slower than T over time: last 25, peak 25, threshold 10" in page
