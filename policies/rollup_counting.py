@@ -76,9 +76,10 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
     long = now - starts[0] > timedelta(seconds=LONG_WINDOW_SECONDS)
     for number, group, failed, finished in fetch_counts(statement, params, long):
         for policy in by_number[number]:
-            # A failures policy counts its failed requests (a slow one, its slow ones); a rate,
-            # the finished and the failed among them. Groups whose counts net to nothing (a
-            # request moved to another team) are not shown, as a query of the rows would not.
+            # A failures policy counts its failed requests (a slow one, its slow ones); a rate
+            # or a percentile, the finished and the failed (or slower) among them. Groups
+            # whose counts net to nothing (a request moved to another team) are not shown, as
+            # a query of the rows would not.
             shared = _kind(policy).out_of_finished
             total = int(finished) if shared else int(failed)
             if total > 0:
@@ -98,7 +99,8 @@ class Read:
 
 
 def slow_edge(policy: AlertPolicy) -> int | None:
-    """A slow policy's T as the index of its latency edge; None for other kinds."""
+    """The T of a kind counting slower requests (slow, latency percentile) as the index of
+    its latency edge; None for other kinds."""
     if not _kind(policy).counts_slower:
         return None
     return latency.index_of(policy.duration_seconds or 0)
