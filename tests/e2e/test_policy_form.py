@@ -61,3 +61,31 @@ def test_a_policy_saved_after_switching_kinds_keeps_no_field_of_the_other_kind(p
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     policy = AlertPolicy.objects.get(name="Upstream failures")
     assert (policy.kind, policy.duration_seconds) == ("failures", None)
+
+
+def test_a_deployment_outage_policy_is_created_from_litellms_defaults(page):
+    """The outage kind brings its levels, its grouping and its first level's severity: saved
+    as LiteLLM's outage alert, with nothing typed but a name."""
+    page.fill("#id_name", "Deployment outages")
+    page.check("input[name=kind][value=deployment_outage]")
+
+    expect(page.locator(".field-critical_threshold")).to_be_visible()
+    expect(page.locator(".field-count_client_errors")).to_be_hidden()  # 400s never count
+    expect(page.locator("#id_group_by")).to_have_value("deployment")
+    page.click("input[name=_save]")
+
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    policy = AlertPolicy.objects.get(name="Deployment outages")
+    assert (policy.kind, policy.threshold, policy.critical_threshold, policy.window_seconds) == (
+        "deployment_outage", 5, 10, 60
+    )  # fmt: skip
+    assert (policy.group_by, policy.severity) == ("deployment", "warning")
+
+
+def test_a_latency_percentile_policy_shows_its_own_fields(page):
+    page.check("input[name=kind][value=latency_percentile]")
+
+    for field in ("duration_seconds", "percentile", "min_requests"):
+        expect(page.locator(f".field-{field}")).to_be_visible()
+    expect(page.locator(".field-critical_threshold")).to_be_hidden()  # no critical level yet
+    expect(page.locator(".field-failure_rate_percent")).to_be_hidden()
