@@ -45,13 +45,7 @@ def opened(incident: Incident, now: datetime) -> None:
 
 def renotify(incident: Incident, now: datetime) -> None:
     """Still open after renotify_seconds: remind the channels its trigger went to."""
-    if muted_only(incident):
-        return  # it never paged: it is paged when its mute ends
-    muted = muting.why_muted(muting.subject_of(incident), now)
-    if muted:
-        event(incident, now, IncidentEvent.Kind.MUTED, f"Still open; not paged again: {muted}.")
-        return
-    channels = paged_channels(incident)
+    channels = _still_paged(incident, now, "Still open; not paged again")
     if not channels:
         return  # no route when it opened: nobody to remind (its "no route" row says so)
     event(
@@ -66,15 +60,21 @@ def renotify(incident: Incident, now: datetime) -> None:
 def severity_changed(incident: Incident, now: datetime) -> None:
     """Its severity changed: tell the channels its page went to (a muted incident, or one
     never paged, is paged with its severity when it is)."""
-    if muted_only(incident):
-        return
-    muted = muting.why_muted(muting.subject_of(incident), now)
-    if muted:
-        event(incident, now, IncidentEvent.Kind.MUTED, f"Not told of its severity: {muted}.")
-        return
-    channels = paged_channels(incident)
+    channels = _still_paged(incident, now, "Not told of its severity")
     if channels:
         _page(incident, channels, Delivery.Action.UPDATE, now)
+
+
+def _still_paged(incident: Incident, now: datetime, held_back: str) -> list[Channel]:
+    """The channels its page went to, to tell of a change; none if it never paged (it is
+    paged when its mute ends), or if it is muted now (an event says so, after `held_back`)."""
+    if muted_only(incident):
+        return []
+    muted = muting.why_muted(muting.subject_of(incident), now)
+    if muted:
+        event(incident, now, IncidentEvent.Kind.MUTED, f"{held_back}: {muted}.")
+        return []
+    return paged_channels(incident)
 
 
 def resolved(incident: Incident, now: datetime) -> str:

@@ -76,3 +76,24 @@ def test_an_incident_that_opens_above_the_critical_level_opens_critical(levels, 
     assert (incident.severity, incident.critical_since) == ("critical", T0)
     assert [e["payload"]["severity"] for e in pagerduty.events] == ["critical"]
     assert "critical at 10" in pagerduty.events[0]["payload"]["custom_details"]["rule"]
+
+
+def test_a_change_of_severity_while_muted_is_not_sent_and_says_so(levels, pagerduty):
+    from policies.models import Silence
+
+    failures(5, -1)
+    evaluate(levels, T0)
+    drain(T0)
+    Silence.objects.create(
+        scope="policy", policy=levels, starts_at=later(1), ends_at=later(3600), reason="deploy"
+    )
+    failures(5, 39)
+    evaluate(levels, later(40))
+    drain(later(40))
+
+    incident = Incident.objects.get()
+    assert incident.severity == "critical"  # the console knows
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger"]  # the channel is not told
+    muted = incident.events.get(kind="muted")
+    assert muted.message.startswith("Not told of its severity: ")
+    assert not incident.deliveries.filter(action="update").exists()

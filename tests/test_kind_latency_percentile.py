@@ -50,9 +50,7 @@ def test_a_group_with_too_few_requests_is_not_judged():
     [({"percentile": None}, "percentile"), ({"duration_seconds": None}, "duration_seconds")],
 )
 def test_it_needs_its_percentile_and_t(fields, field):
-    policy = AlertPolicy(
-        name="p95", kind="latency_percentile", percentile=95, duration_seconds=5.0, **{}
-    )
+    policy = AlertPolicy(name="p95", kind="latency_percentile", percentile=95, duration_seconds=5.0)
     for name, value in fields.items():
         setattr(policy, name, value)
 

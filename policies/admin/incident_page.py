@@ -29,12 +29,13 @@ def end_of(incident: Incident, now: datetime) -> datetime:
 def chart_of(history: History) -> CountChart:
     policy = history.policy
     span = history.span
-    if kinds.get(policy.kind).measure is Measure.PERCENTILE:
+    kind = kinds.get(policy.kind)
+    if kind.out_of_finished:  # a share, in %: failed, or slower than T
         values = [round(100 * count.share, 1) for count in history.counts]
-        threshold = float(100 - (policy.percentile or 100))  # more slower than this: above T
-    elif kinds.get(policy.kind).measure is Measure.FAILED_SHARE:
-        values = [round(100 * count.share, 1) for count in history.counts]
-        threshold = float(policy.failure_rate_percent or 0)
+        if kind.measure is Measure.PERCENTILE:  # more slower than this: the percentile is above T
+            threshold = float(100 - (policy.percentile or 100))
+        else:
+            threshold = float(policy.failure_rate_percent or 0)
     else:
         values = [float(count.matched) for count in history.counts]
         threshold = float(policy.threshold)
@@ -42,7 +43,7 @@ def chart_of(history: History) -> CountChart:
         values=values,
         labels=[shown(span.moment(i)) for i in range(span.points)],
         threshold=threshold,
-        unit=kinds.get(policy.kind).unit,
+        unit=kind.unit,
         last_window=span.per_window,
         opened_at=None,
     )

@@ -38,24 +38,19 @@ def validate_duration(value: float) -> None:
 
 
 class PolicyKind(models.TextChoices):
-    FAILURES = "failures", "Failures: X failed requests within Y seconds"
-    HUNG = "hung", "Hung: X requests unfinished after T seconds, within Y seconds"
-    SLOW = "slow", "Slow: X requests slower than T seconds, within Y seconds"
-    FAILURE_RATE = "failure_rate", "Failure rate: at least R% of requests failed within Y seconds"
-    LATENCY_PERCENTILE = (
-        "latency_percentile",
-        "Latency percentile: the p50, p90, p95 or p99 latency above T seconds, within Y",
-    )
-    DEPLOYMENT_OUTAGE = (
-        "deployment_outage",
-        "Deployment outage: X upstream failures of one deployment within Y seconds",
-    )
+    """The kinds' names, for code that names one; each is declared, with its label, in
+    policies/kinds/ (tests/test_kinds.py keeps the two lists the same)."""
+
+    FAILURES = "failures", kinds.get("failures").label
+    HUNG = "hung", kinds.get("hung").label
+    SLOW = "slow", kinds.get("slow").label
+    FAILURE_RATE = "failure_rate", kinds.get("failure_rate").label
+    LATENCY_PERCENTILE = "latency_percentile", kinds.get("latency_percentile").label
+    DEPLOYMENT_OUTAGE = "deployment_outage", kinds.get("deployment_outage").label
 
 
 # Kinds that need T, the duration after which a request counts (hung) or is too slow (slow).
 KINDS_WITH_DURATION = frozenset(k.name for k in kinds.KINDS.values() if k.uses_duration)
-# Kinds that count failed requests, and so choose which failure classes count.
-KINDS_COUNTING_FAILURES = frozenset(k.name for k in kinds.KINDS.values() if k.counts_failures)
 
 
 class GroupBy(models.TextChoices):
@@ -73,7 +68,6 @@ class Severity(models.TextChoices):
     INFO = "info", "Info"
 
 
-KindDefaults = kinds.Defaults
 # Each kind's defaults, declared with it (policies/kinds/): LiteLLM's where it has one.
 KIND_DEFAULTS = {kind.name: kind.defaults for kind in kinds.KINDS.values()}
 
