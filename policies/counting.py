@@ -107,8 +107,10 @@ def count_rows(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str
         return counts
     specs = [Spec(policy, tuple(filters_of(policy)), failed_of(policy)) for policy in policies]
     sql, params = shared_sql(specs, now, TABLE, GROUP_EXPRESSIONS)
-    for policy_id, group, matched, total in fetch_counts(sql, params):
-        counts[policy_id][str(group or "")] = Count(int(matched or 0), int(total or 0))
+    for policy_id, group, matched, total, deployments in fetch_counts(sql, params):
+        counts[policy_id][str(group or "")] = Count(
+            int(matched or 0), int(total or 0), int(deployments or 0)
+        )
     return counts
 
 
@@ -140,6 +142,16 @@ def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any
             {"error_class": cls or "", "status_code": code, "count": n}
             for cls, code, n in cursor.fetchall()
         ]
+        if kinds.get(policy.kind).min_failing_deployments:
+            # A region outage: which of its deployments fail, the most failing first.
+            cursor.execute(
+                f"SELECT deployment_id, COUNT(*) AS n FROM {TABLE} WHERE {where} "
+                "GROUP BY deployment_id ORDER BY n DESC, deployment_id LIMIT 10",
+                params,
+            )
+            details["failing_deployments"] = [
+                {"deployment_id": deployment, "count": n} for deployment, n in cursor.fetchall()
+            ]
         cursor.execute(
             f"SELECT request_id, gateway_team_id, gateway_team_alias, key_alias, "
             f"COALESCE(NULLIF(model_group, ''), model), provider, api_base, region "

@@ -52,6 +52,7 @@ def rule_for(policy: AlertPolicy) -> Rule:
         min_requests=policy.min_requests if kinds.get(policy.kind).uses_min_requests else 0,
         critical=policy.critical_level,
         percentile=policy.percentile / 100 if policy.percentile else None,
+        min_deployments=kinds.get(policy.kind).min_failing_deployments,
     )
 
 
@@ -272,6 +273,7 @@ def _summary(policy: AlertPolicy, group: str, count: Count) -> str:
         GroupBy.KEY_ALIAS: f" for key {group}",
         GroupBy.MODEL: f" on model {group}",
         GroupBy.DEPLOYMENT: f" on deployment {group}",
+        GroupBy.REGION: f" in region {group}",
     }[GroupBy(policy.group_by)]
     return f"{policy.name}: {describe_count(policy, count)} in {policy.window_seconds} s{label}"[
         :1024

@@ -41,6 +41,9 @@ class Rule:
     # latency percentile policies (0 to 1): breach when the percentile of the total is above
     # T, that is when more than total - ceil(percentile * total) of them were slower than T.
     percentile: float | None = None
+    # Region outages: a group breaches (at either level) only while at least this many of its
+    # deployments have counted failures.
+    min_deployments: int = 0
 
     def breached(self, count: Count) -> bool:
         if self.percentile is not None:
@@ -48,14 +51,17 @@ class Rule:
             return self._enough(count) and count.matched > count.total - within
         if self.rate is not None:
             return self._enough(count) and count.share >= self.rate
-        return count.matched >= self.threshold
+        return count.matched >= self.threshold and self._spread(count)
 
     def critical_reached(self, count: Count) -> bool:
         if self.critical is None:
             return False
         if self.rate is not None:
             return self._enough(count) and count.share >= self.critical
-        return count.matched >= self.critical
+        return count.matched >= self.critical and self._spread(count)
+
+    def _spread(self, count: Count) -> bool:
+        return count.deployments >= self.min_deployments
 
     def _enough(self, count: Count) -> bool:
         return count.total >= max(1, self.min_requests)
@@ -64,13 +70,14 @@ class Rule:
         if self.rate is not None or self.percentile is not None:
             return not self.breached(count)
         below = self.threshold if self.resolve_below is None else self.resolve_below
-        return count.matched < below
+        return count.matched < below or not self._spread(count)
 
 
 @dataclass(frozen=True)
 class Count:
     matched: int  # failures, hung or slow requests in the window
     total: int = 0  # all finished requests in the window (failure_rate only)
+    deployments: int = 0  # region outages: the deployments with counted failures
 
     @property
     def share(self) -> float:

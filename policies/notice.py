@@ -21,6 +21,7 @@ GROUP_WORDS = {
     GroupBy.KEY_ALIAS: "key alias",
     GroupBy.MODEL: "model",
     GroupBy.DEPLOYMENT: "deployment",
+    GroupBy.REGION: "region",
 }
 
 

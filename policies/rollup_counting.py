@@ -64,6 +64,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             filters=tuple(filters_of(policy)),
             classes=() if _kind(policy).counts_slower else tuple(failure_classes(policy)),
             slower=slow_edge(policy),
+            spread=_kind(policy).min_failing_deployments > 0,
         )
         reads.setdefault(read, []).append(policy)
     selects = []
@@ -74,7 +75,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
     statement = f"WITH segments AS ({sql}) {' UNION ALL '.join(selects)}"
     by_number = list(reads.values())
     long = now - starts[0] > timedelta(seconds=LONG_WINDOW_SECONDS)
-    for number, group, failed, finished in fetch_counts(statement, params, long):
+    for number, group, failed, finished, deployments in fetch_counts(statement, params, long):
         for policy in by_number[number]:
             # A failures policy counts its failed requests (a slow one, its slow ones); a rate
             # or a percentile, the finished and the failed (or slower) among them. Groups
@@ -83,7 +84,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             shared = _kind(policy).out_of_finished
             total = int(finished) if shared else int(failed)
             if total > 0:
-                counts[policy.pk][str(group or "")] = Count(int(failed), total)
+                counts[policy.pk][str(group or "")] = Count(int(failed), total, int(deployments))
     return counts
 
 
@@ -96,6 +97,7 @@ class Read:
     filters: tuple[tuple[str, tuple[Any, ...]], ...]
     classes: tuple[str, ...]
     slower: int | None  # slow policies: the index of their T among the latency edges
+    spread: bool = False  # region outages: also how many deployments had failures
 
 
 def slow_edge(policy: AlertPolicy) -> int | None:
@@ -143,8 +145,23 @@ def _select(number: int, read: Read) -> tuple[str, list[Any]]:
         conditions.append(condition)
         params += condition_params
     group = GROUP_EXPRESSIONS[read.group_by]
+    where = " AND ".join(conditions)
+    if read.spread:
+        # Summed per deployment first: a deployment counts once its failures in the whole
+        # window add up to more than none (not per segment, where a moved request's minus
+        # and plus may fall apart).
+        per_deployment = (
+            f"SELECT {group} AS g, deployment_id, sum({failed}) AS failed, "
+            f"sum(finished) AS finished FROM segments WHERE {where} GROUP BY 1, 2"
+        )
+        sql = (
+            f"(SELECT {number}, g, sum(failed), sum(finished), "
+            f"count(*) FILTER (WHERE failed > 0) FROM ({per_deployment}) AS d "
+            "GROUP BY 2 HAVING sum(finished) > 0)"
+        )
+        return sql, params
     sql = (
-        f"(SELECT {number}, {group}, sum({failed}), sum(finished) FROM segments "
-        f"WHERE {' AND '.join(conditions)} GROUP BY 2 HAVING sum(finished) > 0)"
+        f"(SELECT {number}, {group}, sum({failed}), sum(finished), 0 FROM segments "
+        f"WHERE {where} GROUP BY 2 HAVING sum(finished) > 0)"
     )
     return sql, params

@@ -18,6 +18,8 @@ GROUP_EXPRESSIONS = {
     GroupBy.KEY_ALIAS: "key_alias",
     GroupBy.MODEL: "COALESCE(NULLIF(model_group, ''), model)",
     GroupBy.DEPLOYMENT: "deployment_id",
+    # "azure/eastus": two providers' regions of one name are not one outage.
+    GroupBy.REGION: "provider || '/' || region",
 }
 
 

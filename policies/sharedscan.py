@@ -123,7 +123,8 @@ def _measure(spec: Spec) -> Measure:
 def shared_sql(
     specs: Sequence[Spec], now: datetime, table: str, groups: dict[GroupBy, str]
 ) -> tuple[str, list[Any]]:
-    """One statement whose rows are (policy id, group, matched, total), as `count_all` reads."""
+    """One statement whose rows are (policy id, group, matched, total, failing deployments),
+    as `count_all` reads."""
     filters: dict[Condition, str] = {}
     for spec in specs:
         for condition in spec.filters:
@@ -244,6 +245,9 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
     def counts_failed(spec: Spec) -> bool:
         return not _kind(spec).counts_slower
 
+    def spreads(spec: Spec) -> bool:
+        return _kind(spec).min_failing_deployments > 0
+
     def narrowing(segment: Segment) -> Condition | None:
         # Where only failures policies read, only their failed requests are kept.
         if any(_measure(spec) is not Measure.FAILED for spec in segment.specs):
@@ -256,6 +260,7 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         Column("lat", *slow.case("latency_seconds"), "0", is_slow),
         Column("outcome", "outcome", (), "''", counts_failed),
         Column("failure_class", "failure_class", (), "''", counts_failed),
+        Column("dep", "deployment_id", (), "''", spreads),
     ]
     _stages("finished", table, "finished_at", segments, keys, others, narrowing, ctes)
     for spec in specs:
@@ -279,7 +284,13 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         else:
             raise ValueError(f"{policy.kind} policies are not counted from request rows")
         conditions += [f"{others.flag_names[condition]} = 1" for condition in spec.filters]
-        selects.add(_select(policy, "finished", matched, conditions), [*matched_params, *params])
+        # Region outages: the deployments among its failed requests (the kind's filter keeps
+        # those without one out).
+        deployments = "COUNT(DISTINCT dep)" if spreads(spec) else "0"
+        selects.add(
+            _select(policy, "finished", matched, conditions, deployments),
+            [*matched_params, *params],
+        )
 
 
 def _hung(specs: Sequence[Spec], others: Others, out: Output) -> None:
@@ -330,10 +341,13 @@ def _hung(specs: Sequence[Spec], others: Others, out: Output) -> None:
         selects.add(_select(spec.policy, "hung", "SUM(n)", conditions))
 
 
-def _select(policy: AlertPolicy, stage: str, matched: str, conditions: list[str]) -> str:
+def _select(
+    policy: AlertPolicy, stage: str, matched: str, conditions: list[str], deployments: str = "0"
+) -> str:
     dim = GroupBy(policy.group_by)
     group = "''" if dim == GroupBy.EVERYTHING else f"g_{dim.value}"
     return (
-        f"SELECT {int(policy.pk)}, {group}, {matched}, SUM(n) FROM {stage}_{dim.value} "
+        f"SELECT {int(policy.pk)}, {group}, {matched}, SUM(n), {deployments} "
+        f"FROM {stage}_{dim.value} "
         f"WHERE {' AND '.join(conditions)} GROUP BY 2"
     )

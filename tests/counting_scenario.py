@@ -29,6 +29,7 @@ DURATIONS = (5.0, 30.0)
 TEAMS = [("team-a", "A"), ("", "Checkout"), ("team-b", ""), ("", ""), ("search", "Search")]
 KEY_ALIASES = ["k1", "k2", ""]
 DEPLOYMENTS = ["dep-1", "dep-2", ""]
+REGIONS = [("azure", "eastus"), ("azure", "westus"), ("openai", ""), ("bedrock", "eastus")]
 MODELS = [("gpt-4o", "openai/gpt-4o"), ("", "openai/gpt-4o-mini"), ("gpt-4o", ""), ("", "")]
 OUTCOMES = [
     ("failure", "upstream"),
@@ -51,13 +52,16 @@ def reference_counts(policies: list[AlertPolicy], now: datetime) -> dict[int, di
             matched = "COUNT(*)"
             if window.matched:
                 matched = f"SUM(CASE WHEN {window.matched} THEN 1 ELSE 0 END)"
+            # Region outages: the deployments among the counted (failed) requests.
+            spread = kinds.get(policy.kind).min_failing_deployments > 0
+            deployments = "COUNT(DISTINCT deployment_id)" if spread else "0"
             cursor.execute(
-                f"SELECT {group}, {matched}, COUNT(*) FROM {TABLE} WHERE {window.where} "  # noqa: S608
-                "GROUP BY 1",
+                f"SELECT {group}, {matched}, COUNT(*), {deployments} FROM {TABLE} "  # noqa: S608
+                f"WHERE {window.where} GROUP BY 1",
                 [*window.matched_params, *window.params],
             )
             counts[policy.pk] = {
-                str(g or ""): Count(int(m or 0), int(t)) for g, m, t in cursor.fetchall()
+                str(g or ""): Count(int(m or 0), int(t), int(d)) for g, m, t, d in cursor.fetchall()
             }
     return counts
 
@@ -150,6 +154,7 @@ def _row(
 ) -> GatewayRequest:
     team_id, team_alias = rng.choice(TEAMS)
     model_group, model = rng.choice(MODELS)
+    provider, region = rng.choice(REGIONS)
     outcome, failure_class = rng.choice(OUTCOMES) if finished else ("", "")
     return GatewayRequest(
         source="gw",
@@ -165,5 +170,7 @@ def _row(
         model_group=model_group,
         model=model,
         deployment_id=rng.choice(DEPLOYMENTS),
+        provider=provider,
+        region=region,
         received_at=NOW,
     )

@@ -191,16 +191,17 @@ def test_the_litellm_block_creates_the_matching_policies():
     )
     slow = AlertPolicy.objects.get(name="LiteLLM: slow requests")
     assert (slow.kind, slow.threshold, slow.duration_seconds) == ("slow", 1, 300.0)
-    assert lines[:5] == [
+    assert lines[:6] == [
         "policy 'LiteLLM: failures': created",
         "policy 'LiteLLM: hanging requests': created",
         "policy 'LiteLLM: deployment outages': created",
+        "policy 'LiteLLM: region outages': created",
         "policy 'LiteLLM: slow requests': created",
         "policy 'LiteLLM: each hanging request': created",
     ]
-    assert all(line.startswith("note: ") for line in lines[5:-1])
-    assert "PAGERDUTY_API_KEY is not set" in lines[5]
-    assert lines[-1] == "5 created, 0 changed, 0 unchanged."
+    assert all(line.startswith("note: ") for line in lines[6:-1])
+    assert "PAGERDUTY_API_KEY is not set" in lines[6]
+    assert lines[-1] == "6 created, 0 changed, 0 unchanged."
     assert Team.objects.count() == Channel.objects.count() == Route.objects.count() == 0
 
 

@@ -254,8 +254,8 @@ def test_a_critical_level_is_checked_against_the_first_and_the_kind():
         "the threshold X.",
         "console.yaml line 7, policies[1].severity: With a critical level, the first level's "
         "severity must be below critical (warning, say).",
-        "console.yaml line 13, policies[2].critical_threshold: Only failures, hung, slow and "
-        "deployment outage policies use a critical threshold; leave it empty.",
+        "console.yaml line 13, policies[2].critical_threshold: Only failures, hung, slow, "
+        "deployment outage and region outage policies use a critical threshold; leave it empty.",
     ]
 
 
@@ -289,7 +289,7 @@ def test_values_of_the_wrong_type_or_choice_are_errors():
         policies:
           - name: Failures
             threshold: ten
-            group_by: region
+            group_by: continent
             enabled: maybe
         """
     ) == [
@@ -297,7 +297,7 @@ def test_values_of_the_wrong_type_or_choice_are_errors():
         "(YAML read it as something else)",
         "console.yaml line 7, policies[0].threshold: must be a whole number, not text",
         "console.yaml line 8, policies[0].group_by: must be one of: everything, team, "
-        "key_alias, model, deployment",
+        "key_alias, model, deployment, region",
         "console.yaml line 9, policies[0].enabled: must be true or false, not text",
     ]
 

@@ -86,16 +86,17 @@ def test_a_whole_litellm_config_yaml_is_accepted():
     assert [note.split(": ", 1)[1] for note in config.notes] == [
         "no PagerDuty channel was made: PAGERDUTY_API_KEY is not set (in the environment or "
         "the config's environment_variables)",
-        "no Slack channel was made for llm_exceptions, llm_too_slow, outage_alerts: "
-        "SLACK_WEBHOOK_URL is not "
-        "set (in the environment or the config's environment_variables)",
-        "LiteLLM's alert types other than its request and outage alerts (budget, spend, region "
-        "outage, database, report and management alerts) are not carried over: not console "
-        "alert kinds yet",
+        "no Slack channel was made for llm_exceptions, llm_too_slow, outage_alerts, "
+        "region_outage_alerts: SLACK_WEBHOOK_URL is not set (in the environment or the "
+        "config's environment_variables)",
+        "LiteLLM's alert types other than its request and outage alerts (budget, spend, "
+        "database, report and management alerts) are not carried over: not console alert "
+        "kinds yet",
         "not carried over: SLACK_HANGS_WEBHOOK_URL is not set (in the environment or the "
         "config's environment_variables)",
         "not carried over: budget_alerts is not a console alert kind yet (those it has: "
-        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts)",
+        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts, "
+        "region_outage_alerts)",
     ]
 
 
@@ -164,7 +165,8 @@ def test_no_pagerduty_policies_when_pagerduty_is_not_in_the_alerting_list():
 
     # Slack gets LiteLLM's outage alerts and its alerts on each slow or hanging request.
     assert list(found) == [
-        "LiteLLM: deployment outages", "LiteLLM: slow requests", "LiteLLM: each hanging request",
+        "LiteLLM: deployment outages", "LiteLLM: region outages", "LiteLLM: slow requests",
+        "LiteLLM: each hanging request",
     ]  # fmt: skip
     slow, hanging = found["LiteLLM: slow requests"], found["LiteLLM: each hanging request"]
     assert (slow.kind, slow.threshold, slow.duration_seconds, slow.severity) == (
@@ -197,6 +199,29 @@ def test_litellms_outage_settings_make_the_deployment_outage_policy():
     )  # fmt: skip
     assert (outage.threshold, outage.critical_threshold, outage.window_seconds) == (3, 7, 120)
     assert outage.at("critical_threshold").line == 8
+    assert "LiteLLM: region outages" not in found  # not in alert_types
+
+
+def test_litellms_region_outage_settings_make_the_region_outage_policy():
+    found, _ = policies(
+        """
+        general_settings:
+          alerting: ["slack"]
+          alert_types: ["region_outage_alerts"]
+          alerting_args:
+            outage_alert_ttl: 120
+            region_outage_alert_ttl: 300
+            minor_outage_alert_threshold: 3
+            major_outage_alert_threshold: 7
+        """
+    )
+
+    # The same minor and major thresholds, in the region alert's own window.
+    assert list(found) == ["LiteLLM: region outages"]
+    region = found["LiteLLM: region outages"]
+    assert (region.kind, region.group_by, region.severity) == ("region_outage", "region", "warning")
+    assert (region.threshold, region.critical_threshold, region.window_seconds) == (3, 7, 300)
+    assert region.at("window_seconds").line == 7
 
 
 @pytest.mark.parametrize(

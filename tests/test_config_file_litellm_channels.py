@@ -28,15 +28,16 @@ CONNECTOR = "https://berriai.webhook.office.com/webhookb2/6901/IncomingWebhook/b
 SITE = "https://webhook.site/7843a980-a494-4967-80fb-d502dbc16886"
 SECRETS = [PD_KEY, SLACK, SLACK_2, DISCORD, WORKFLOW, CONNECTOR, SITE]
 NOT_SET = "(in the environment or the config's environment_variables)"
-ALL_KINDS = ("failures", "hung", "slow", "failure_rate", "deployment_outage")
+ALL_KINDS = (
+    "failures", "hung", "slow", "failure_rate", "deployment_outage", "region_outage",
+)  # fmt: skip
 NO_PAGERDUTY = (
     "pagerduty is not listed, so LiteLLM's PagerDuty alerting is off in this file: no LiteLLM "
     "policies were made from it"
 )
 OTHER_TYPES = (
-    "LiteLLM's alert types other than its request and outage alerts (budget, spend, region "
-    "outage, database, report and management alerts) are not carried over: not console alert "
-    "kinds yet"
+    "LiteLLM's alert types other than its request and outage alerts (budget, spend, "
+    "database, report and management alerts) are not carried over: not console alert kinds yet"
 )
 
 
@@ -99,14 +100,14 @@ def test_an_unset_variable_is_a_note_saying_what_was_not_made():
     # LiteLLM's PagerDuty settings still make their policies, and its chat alerts theirs.
     assert [p.name for p in config.policies] == [
         "LiteLLM: failures", "LiteLLM: hanging requests", "LiteLLM: deployment outages",
-        "LiteLLM: slow requests", "LiteLLM: each hanging request",
+        "LiteLLM: region outages", "LiteLLM: slow requests", "LiteLLM: each hanging request",
     ]  # fmt: skip
     assert notes(config) == [
         f"line 2, general_settings.alerting[0]: no PagerDuty channel was made: PAGERDUTY_API_KEY "
         f"is not set {NOT_SET}",
         "line 2, general_settings.alerting[1]: no Slack channel was made for llm_exceptions, "
-        f"llm_requests_hanging, llm_too_slow, outage_alerts: SLACK_WEBHOOK_URL is not set "
-        f"{NOT_SET}",
+        f"llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts: "
+        f"SLACK_WEBHOOK_URL is not set {NOT_SET}",
         "line 2, general_settings.alerting[2]: no Microsoft Teams channel was made: "
         f"MS_TEAMS_WEBHOOK_URL is not set {NOT_SET}",
         f"line 2, general_settings.alerting[1]: {OTHER_TYPES}",
@@ -143,12 +144,15 @@ def test_litellms_documented_alert_to_webhook_url_is_carried_over_for_its_reques
     ]
     not_a_kind = (
         "not carried over: {} is not a console alert kind yet (those it has: "
-        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts)"
+        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts)"
     )
     written = "the URL is written in the file; os.environ/NAME keeps it out of version control"
     place = "general_settings.alert_to_webhook_url"
     assert notes(config) == [
         f"line 4, general_settings.alerting: {NO_PAGERDUTY}",
+        # LiteLLM sends what the file maps to no URL to SLACK_WEBHOOK_URL, which is not set.
+        f"line 4, general_settings.alerting[0]: no Slack channel was made for "
+        f"region_outage_alerts: SLACK_WEBHOOK_URL is not set {NOT_SET}",
         f"line 4, general_settings.alerting[0]: {OTHER_TYPES}",
         # Its alerts on each slow or hanging request become policies of one such request.
         "line 5, general_settings.alerting_threshold: 0.0001 s is not one of the console's "
@@ -185,14 +189,18 @@ def test_each_url_becomes_a_channel_of_the_kind_its_host_says():
     )
 
     assert channels(config) == {
-        # For llm_exceptions, and outage_alerts, which LiteLLM sends to SLACK_WEBHOOK_URL.
+        # For llm_exceptions, and the outage alerts, which LiteLLM sends to SLACK_WEBHOOK_URL.
         "LiteLLM: Slack": ("slack", SLACK),
         "LiteLLM: Discord for llm_exceptions": ("discord", DISCORD),  # Discord's own format
         "LiteLLM: Webhook (signed) for llm_too_slow": ("webhook", SITE),
         "LiteLLM: Microsoft Teams for llm_too_slow": ("teams", WORKFLOW),
     }
     assert routes(config) == [
-        ("default", ("failures", "failure_rate", "deployment_outage"), ("LiteLLM: Slack",)),
+        (
+            "default",
+            ("failures", "failure_rate", "deployment_outage", "region_outage"),
+            ("LiteLLM: Slack",),
+        ),
         ("default", ("failures", "failure_rate"), ("LiteLLM: Discord for llm_exceptions",)),
         (
             "default",
@@ -248,7 +256,7 @@ def test_alert_types_limits_what_is_routed_and_names_what_is_not_carried_over():
         f"line 3, general_settings.alerting: {NO_PAGERDUTY}",
         "line 4, general_settings.alert_types: not carried over: budget_alerts, spend_reports is "
         "not a console alert kind yet (those it has: llm_exceptions, llm_requests_hanging, "
-        "llm_too_slow, outage_alerts)",
+        "llm_too_slow, outage_alerts, region_outage_alerts)",
     ]
 
 
@@ -417,8 +425,8 @@ def test_the_example_applied_makes_litellms_channels_and_routes_and_again_change
     slow = sorted(c.name for c in channels_for(None, None, "slow"))
     assert hung == ["LiteLLM: PagerDuty", "LiteLLM: Slack for llm_requests_hanging"]
     assert slow == ["LiteLLM: Slack"]
-    assert first.getvalue().splitlines()[-1] == "11 created, 0 changed, 0 unchanged."
-    assert second.getvalue().splitlines()[-1] == "0 created, 0 changed, 11 unchanged."
+    assert first.getvalue().splitlines()[-1] == "12 created, 0 changed, 0 unchanged."
+    assert second.getvalue().splitlines()[-1] == "0 created, 0 changed, 12 unchanged."
     output = first.getvalue() + second.getvalue()
     assert PD_KEY[4:-4] not in output
     assert SLACK[30:-4] not in output

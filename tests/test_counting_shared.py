@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.models import GatewayRequest
+from policies import kinds
 from policies.counting import count_all, count_groups, count_rows
 from policies.evaluation import Count
 from policies.models import AlertPolicy, Team
@@ -152,15 +153,21 @@ def policies(draw):
     drawn = []
     for pk in range(1, draw(st.integers(min_value=1, max_value=8)) + 1):
         kind = draw(
-            st.sampled_from(["failures", "failure_rate", "slow", "hung", "deployment_outage"])
+            st.sampled_from(
+                ["failures", "failure_rate", "slow", "hung", "deployment_outage", "region_outage"]
+            )
         )
-        outage = kind == "deployment_outage"
-        every_group = ["everything", "team", "key_alias", "model", "deployment"]
+        outage = kind in ("deployment_outage", "region_outage")
+        every_group = ["everything", "team", "key_alias", "model", "deployment", "region"]
         drawn.append(
             AlertPolicy(
                 pk=pk,
                 kind=kind,
-                group_by="deployment" if outage else draw(st.sampled_from(every_group)),
+                group_by=(
+                    kinds.get(kind).defaults.group_by
+                    if outage
+                    else draw(st.sampled_from(every_group))
+                ),
                 window_seconds=draw(st.sampled_from([1, 2, 60, 61, 300])),
                 duration_seconds=(
                     draw(st.sampled_from([0.5, 1.0, 5.0, 60.0]))
@@ -193,7 +200,8 @@ requests = st.lists(
         st.sampled_from([("team-search", ""), ("", "Search"), ("search", ""), ("team-b", "B")]),
         st.sampled_from(["k1", "k2", ""]),
         st.sampled_from([("gpt-4o", ""), ("", "gpt-4o"), ("claude", "anthropic/claude")]),
-        st.sampled_from(["", "dep-1", "dep-2"]),
+        st.sampled_from(["", "dep-1", "dep-2", "dep-3"]),
+        st.sampled_from([("", ""), ("azure", "eastus"), ("azure", "westus"), ("aws", "eastus")]),
     ),
     max_size=25,
 )
@@ -210,9 +218,8 @@ def test_generated_policies_and_requests_agree_with_their_own_queries(drawn, row
 
 def _agree_with_their_own_queries(drawn, rows):
     created = []
-    for n, (seconds, latency, running, failure_class, team, key, model, deployment) in enumerate(
-        rows
-    ):
+    for n, row in enumerate(rows):
+        seconds, latency, running, failure_class, team, key, model, deployment, region = row
         end = ago(seconds)
         start = end if latency is None else end - timedelta(seconds=latency)
         created.append(
@@ -230,6 +237,8 @@ def _agree_with_their_own_queries(drawn, rows):
                 model_group=model[0],
                 model=model[1],
                 deployment_id=deployment,
+                provider=region[0],
+                region=region[1],
                 received_at=NOW,
             )
         )

@@ -27,6 +27,7 @@ def test_litellm_alert_types_name_the_kinds_they_stand_for():
         "llm_requests_hanging": ("hung",),
         "llm_too_slow": ("slow",),
         "outage_alerts": ("deployment_outage",),
+        "region_outage_alerts": ("region_outage",),
     }
     assert alert_kinds(["llm_too_slow", "hung"]) == ["hung", "slow"]
 
@@ -37,7 +38,7 @@ def test_an_unknown_kind_is_named_with_the_known_ones():
 
     assert str(raised.value) == (
         "unknown alert kind 'budget_typo'; known: failures, hung, slow, failure_rate, "
-        "latency_percentile, deployment_outage"
+        "latency_percentile, deployment_outage, region_outage"
     )
 
 

@@ -71,15 +71,18 @@ def rows_counted(policies, now):
             matched, matched_params = failed, classes
             if measure is Measure.PERCENTILE:
                 matched, matched_params = "latency_seconds > %s", (policy.duration_seconds,)
+            # Region outages: the deployments among the failed requests.
+            spread = kinds.get(policy.kind).min_failing_deployments > 0
+            deployments = "COUNT(DISTINCT deployment_id)" if spread else "0"
             cursor.execute(
                 f"SELECT {GROUP_EXPRESSIONS[GroupBy(policy.group_by)]}, "
-                f"SUM(CASE WHEN {matched} THEN 1 ELSE 0 END), COUNT(*) FROM {TABLE} "
-                f"WHERE {' AND '.join(where)} GROUP BY 1",
+                f"SUM(CASE WHEN {matched} THEN 1 ELSE 0 END), COUNT(*), {deployments} "
+                f"FROM {TABLE} WHERE {' AND '.join(where)} GROUP BY 1",
                 [*matched_params, *params],
             )
             counts[policy.pk] = {
                 str(g or ""): Count(int(t), int(t)) if measure is Measure.SLOW else
-                Count(int(m), int(t)) for g, m, t in cursor
+                Count(int(m), int(t), int(d)) for g, m, t, d in cursor
             }  # fmt: skip
     return counts
 

@@ -31,6 +31,7 @@ from policies.models.policy import DURATIONS
 FAILURES_POLICY = "LiteLLM: failures"
 HANGING_POLICY = "LiteLLM: hanging requests"
 OUTAGE_POLICY = "LiteLLM: deployment outages"
+REGION_OUTAGE_POLICY = "LiteLLM: region outages"
 SLOW_POLICY = "LiteLLM: slow requests"
 EACH_HANGING_POLICY = "LiteLLM: each hanging request"
 # LiteLLM's alerting_threshold when it is not set (seconds).
@@ -47,8 +48,27 @@ OUTAGE_ARGS: dict[str, Expected] = {
     "outage_alert_ttl": "whole number",
     "minor_outage_alert_threshold": "whole number",
     "major_outage_alert_threshold": "whole number",
+    "region_outage_alert_ttl": "whole number",
 }
-OUTAGE_DEFAULTS = KIND_DEFAULTS[PolicyKind.DEPLOYMENT_OUTAGE]
+
+
+@dataclass(frozen=True)
+class Outage:
+    """One of LiteLLM's outage alerts: its alert type, and the console's policy for it."""
+
+    alert_type: str
+    name: str
+    kind: PolicyKind
+    window_key: str  # the alerting_args key of its window
+    what: str  # "one deployment", for the policy's description
+
+
+OUTAGES = (
+    Outage("outage_alerts", OUTAGE_POLICY, PolicyKind.DEPLOYMENT_OUTAGE, "outage_alert_ttl",
+           "one deployment"),
+    Outage("region_outage_alerts", REGION_OUTAGE_POLICY, PolicyKind.REGION_OUTAGE,
+           "region_outage_alert_ttl", "one provider's region, of more than one deployment"),
+)  # fmt: skip
 
 # KIND_DEFAULTS are LiteLLM's own defaults: 60 failures in 60 s; 60 hung after 60 s in 600 s.
 FAILURE_DEFAULTS = KIND_DEFAULTS[PolicyKind.FAILURES]
@@ -166,10 +186,11 @@ def _chat_policies(
         return []
     on = _types_on(reader, settings.get("alert_types"))
     found = []
-    if on is None or "outage_alerts" in on:
-        outage = _outage(reader, entry, settings)
-        if outage is not None:
-            found.append(outage)
+    for outage in OUTAGES:
+        if on is None or outage.alert_type in on:
+            policy = _outage(reader, entry, settings, outage)
+            if policy is not None:
+                found.append(policy)
     wanted = [t for t in ("llm_too_slow", "llm_requests_hanging") if on is None or t in on]
     if wanted:
         found += _each_slow_or_hanging(
@@ -185,7 +206,12 @@ def _types_on(reader: Reader, types: Entry | None) -> list[str] | None:
     return reader.texts(types.node, types.place) or []
 
 
-def _outage(reader: Reader, entry: Entry, settings: dict[str, Entry]) -> PolicySpec | None:
+def _outage(
+    reader: Reader, entry: Entry, settings: dict[str, Entry], outage: Outage
+) -> PolicySpec | None:
+    """LiteLLM's deployment or region outage alert: its minor and major thresholds (shared by
+    both) as the warning and critical levels, within the alert's own window."""
+    defaults = KIND_DEFAULTS[outage.kind]
     args = settings.get("alerting_args")
     place = (args or entry).place
     fields: Fields | None = Fields(place)
@@ -193,26 +219,26 @@ def _outage(reader: Reader, entry: Entry, settings: dict[str, Entry]) -> PolicyS
         fields = reader.fields(args.node, place, OUTAGE_ARGS, allow_unknown=True)
     if fields is None:
         return None
-    minor = fields.whole("minor_outage_alert_threshold", OUTAGE_DEFAULTS.threshold)
-    major = fields.whole("major_outage_alert_threshold", OUTAGE_DEFAULTS.critical_threshold or 10)
+    minor = fields.whole("minor_outage_alert_threshold", defaults.threshold)
+    major = fields.whole("major_outage_alert_threshold", defaults.critical_threshold or 10)
     return PolicySpec(
         place=place,
         places={
             "name": place,
             "threshold": fields.at("minor_outage_alert_threshold"),
             "critical_threshold": fields.at("major_outage_alert_threshold"),
-            "window_seconds": fields.at("outage_alert_ttl"),
+            "window_seconds": fields.at(outage.window_key),
         },
-        name=OUTAGE_POLICY,
-        kind=PolicyKind.DEPLOYMENT_OUTAGE.value,
+        name=outage.name,
+        kind=outage.kind.value,
         threshold=minor,
         critical_threshold=major,
-        window_seconds=fields.whole("outage_alert_ttl", OUTAGE_DEFAULTS.window_seconds),
-        group_by=OUTAGE_DEFAULTS.group_by,
-        severity=OUTAGE_DEFAULTS.severity,
-        description="LiteLLM's outage alert (outage_alerts), from its general_settings."
-        "alerting_args: minor_outage_alert_threshold (warning) and major_outage_alert_threshold "
-        "(critical) failures of one deployment within outage_alert_ttl seconds.",
+        window_seconds=fields.whole(outage.window_key, defaults.window_seconds),
+        group_by=defaults.group_by,
+        severity=defaults.severity,
+        description=f"LiteLLM's {outage.alert_type}, from its general_settings.alerting_args: "
+        "minor_outage_alert_threshold (warning) and major_outage_alert_threshold (critical) "
+        f"failures of {outage.what} within {outage.window_key} seconds.",
     )
 
 

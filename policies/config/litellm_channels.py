@@ -18,9 +18,9 @@ section 4; litellm/integrations/SlackAlerting/slack_alerting.py ``send_alert`` a
   are read here too, over the environment apply_config runs in.
 
 Only the LiteLLM alert types that the kinds' registry names (policies/kinds/: llm_exceptions,
-llm_requests_hanging, llm_too_slow, outage_alerts) are console alert kinds. Everything else,
-and anything that cannot be a valid channel, is a note naming its line, never dropped
-silently. Notes never show a secret: URLs and keys are masked.
+llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts) are console alert
+kinds. Everything else, and anything that cannot be a valid channel, is a note naming its
+line, never dropped silently. Notes never show a secret: URLs and keys are masked.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ REQUEST_ALERTS = tuple(LITELLM_KIND_NAMES)
 OTHER_ALERTS = (
     "cooldown_deployment",
     "new_model_added",
-    "region_outage_alerts",
     "budget_alerts",
     "spend_reports",
     "failed_tracking_spend",
@@ -177,8 +176,8 @@ def channels_from_alerting(
         notes.add(
             chat[0],
             "LiteLLM's alert types other than its request and outage alerts (budget, spend, "
-            "region outage, database, report and management alerts) are not carried over: not "
-            "console alert kinds yet",
+            "database, report and management alerts) are not carried over: not console alert "
+            "kinds yet",
         )
     return gathering.specs()
 

@@ -61,6 +61,7 @@ class ConfigError(Exception):
 
     @classmethod
     def at(cls, problems: Iterable[Problem]) -> ConfigError:
-        """The problems in the order of the file's lines."""
+        """The problems in the order of the file's lines, each once (one setting read into
+        two policies, as LiteLLM's outage thresholds are, is wrong once)."""
         ordered = sorted(problems, key=lambda problem: problem[0].line)
-        return cls(f"{place}: {message}" for place, message in ordered)
+        return cls(dict.fromkeys(f"{place}: {message}" for place, message in ordered))

@@ -10,6 +10,7 @@ from policies.kinds import (
     failures,
     hung,
     latency_percentile,
+    region_outage,
     slow,
 )
 from policies.kinds.base import Defaults, Kind, Measure
@@ -19,7 +20,15 @@ __all__ = ["KINDS", "Defaults", "Kind", "Measure", "UnknownKind", "get"]
 # In the order the admin offers them.
 KINDS: dict[str, Kind] = {
     module.KIND.name: module.KIND
-    for module in (failures, hung, slow, failure_rate, latency_percentile, deployment_outage)
+    for module in (
+        failures,
+        hung,
+        slow,
+        failure_rate,
+        latency_percentile,
+        deployment_outage,
+        region_outage,
+    )
 }
 
 

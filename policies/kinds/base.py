@@ -49,6 +49,9 @@ class CountLike(Protocol):
     @property
     def share(self) -> float: ...
 
+    @property
+    def deployments(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class Defaults:
@@ -96,6 +99,9 @@ class Kind:
     # Conditions on the requests it counts, whatever the policy's filters (SQL on request
     # rows and request counts alike, and their parameters).
     filters: tuple[tuple[str, tuple[object, ...]], ...] = ()
+    # A group breaches only while at least this many of its deployments have failures it
+    # counts (region outages: more than one); 0 for kinds that do not count deployments.
+    min_failing_deployments: int = 0
 
     @property
     def counts_failures(self) -> bool:

@@ -47,6 +47,7 @@ class PolicyKind(models.TextChoices):
     FAILURE_RATE = "failure_rate", kinds.get("failure_rate").label
     LATENCY_PERCENTILE = "latency_percentile", kinds.get("latency_percentile").label
     DEPLOYMENT_OUTAGE = "deployment_outage", kinds.get("deployment_outage").label
+    REGION_OUTAGE = "region_outage", kinds.get("region_outage").label
 
 
 # Kinds that need T, the duration after which a request counts (hung) or is too slow (slow).
@@ -59,6 +60,7 @@ class GroupBy(models.TextChoices):
     KEY_ALIAS = "key_alias", "Each API-key alias"
     MODEL = "model", "Each model"
     DEPLOYMENT = "deployment", "Each deployment"
+    REGION = "region", "Each provider's region"
 
 
 class Severity(models.TextChoices):
@@ -179,7 +181,8 @@ class AlertPolicy(models.Model):
         max_length=20,
         choices=GroupBy.choices,
         default=GroupBy.EVERYTHING,
-        help_text="Count everything together, or separately per team, API-key alias or model; "
+        help_text="Count everything together, or separately per team, API-key alias, model, "
+        "deployment or provider's region; "
         "each group that crosses the threshold gets its own incident.",
     )
     filter_team = models.ForeignKey(
