@@ -131,6 +131,12 @@ def evaluate_all(now: datetime) -> dict[int, str]:
             "policy %s (%s) not evaluated: %s", policy.pk, policy.name, outcomes[policy.pk]
         )
         policies.remove(policy)
+    # Budgets sum what was spent, and decide by levels per period (policies/budget_engine.py).
+    from policies import budget_engine  # it builds on this module's helpers
+
+    budgets = [p for p in policies if not kinds.get(p.kind).counts_requests]
+    outcomes.update(budget_engine.evaluate_budgets(budgets, now))
+    policies = [p for p in policies if kinds.get(p.kind).counts_requests]
     counts = counting.count_all(policies, now)
     interval = settings.EVALUATION_INTERVAL_SECONDS
     quiet: list[int] = []

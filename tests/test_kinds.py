@@ -38,7 +38,7 @@ def test_an_unknown_kind_is_named_with_the_known_ones():
 
     assert str(raised.value) == (
         "unknown alert kind 'budget_typo'; known: failures, hung, slow, failure_rate, "
-        "latency_percentile, deployment_outage, region_outage"
+        "latency_percentile, deployment_outage, region_outage, budget"
     )
 
 
@@ -110,16 +110,20 @@ def test_the_engine_skips_a_policy_of_an_unknown_kind_and_evaluates_the_others(m
     from tests.engine_helpers import T0, add_requests, later
 
     with connection.cursor() as cursor:
-        for constraint in ("policy_duration_matches_kind", "policy_group_by_matches_kind"):
+        for constraint in (
+            "policy_duration_matches_kind",
+            "policy_group_by_matches_kind",
+            "policy_budget_matches_kind",
+        ):
             cursor.execute(f"ALTER TABLE policies_alertpolicy DROP CONSTRAINT {constraint}")
     good = make_policy(name="good", threshold=1)
     newer = make_policy(name="newer", threshold=1)
-    AlertPolicy.objects.filter(pk=newer.pk).update(kind="budget")
+    AlertPolicy.objects.filter(pk=newer.pk).update(kind="spend_forecast")
     add_requests(1, at=later(-1))
 
     outcomes = evaluate_all(T0)
 
-    assert outcomes[newer.pk].startswith("skipped: unknown alert kind 'budget'")
+    assert outcomes[newer.pk].startswith("skipped: unknown alert kind 'spend_forecast'")
     assert [i.policy_id for i in Incident.objects.all()] == [good.pk]
     assert f"policy {newer.pk} (newer) not evaluated: skipped: unknown alert kind" in caplog.text
 

@@ -18,6 +18,7 @@ from policies import kinds
 from policies.charts import CountChart, count_chart
 from policies.count_history import History, count_history
 from policies.kinds import Measure
+from policies.kinds.budget import amount
 from policies.models import Delivery, GroupBy, Incident, IncidentStatus
 from policies.silence_form import Link, silence_links
 
@@ -51,6 +52,8 @@ def chart_of(history: History) -> CountChart:
 
 def chart_html(incident: Incident, now: datetime) -> tuple[SafeString, str]:
     """The chart, and a sentence saying what it shows."""
+    if not kinds.get(incident.policy.kind).counts_requests:
+        return SafeString(""), budget_caption(incident.details or {})
     history = count_history(incident, end_of(incident, now), now)
     chart = chart_of(history)
     span = history.span
@@ -64,6 +67,22 @@ def chart_html(incident: Incident, now: datetime) -> tuple[SafeString, str]:
         f"window ({chart.values[-1]:g}); the mark: opened."
     )
     return count_chart(chart), caption
+
+
+def budget_caption(details: dict[str, Any]) -> str:
+    """A budget incident's spend and levels, in place of a chart of counts."""
+    unit = details.get("unit", "usd")
+    spend = amount(float(details.get("spend") or 0), unit)
+    budget = amount(float(details.get("budget") or 0), unit)
+    levels = ", ".join(details.get("levels_announced") or []) or "none"
+    words = (
+        f"{spend} of {budget} ({details.get('percent_spent', 0)}%) spent in the "
+        f"{details.get('period', 'period')} from {details.get('period_start', '?')}; "
+        f"levels announced: {levels}."
+    )
+    if details.get("projected_date"):
+        words += f" At this pace the budget is reached on {details['projected_date']}."
+    return words
 
 
 def open_for(incident: Incident, now: datetime) -> str:

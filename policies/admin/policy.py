@@ -41,17 +41,20 @@ def kind_form_spec() -> dict[str, dict[str, Any]]:
             values["duration_seconds"] = defaults.duration_seconds
         if defaults.critical_threshold is not None:
             values["critical_threshold"] = defaults.critical_threshold
+        values.update({name: str(value) for name, value in defaults.parameters})
         spec[kind.name] = {
             "fields": _own_fields(kind),
             "defaults": values,
             "empty_otherwise": parameters,
+            # Budgets keep their first warning level as X: not a field of theirs.
+            "hides": [] if kind.uses_threshold else ["threshold"],
         }
     return spec
 
 
 def _own_fields(kind: kinds.Kind) -> list[str]:
     """The fields of the form that only some kinds use, that this kind uses."""
-    fields = list(kind.needs)
+    fields = [*kind.needs, *kind.accepts]
     if kind.uses_min_requests:
         fields.append("min_requests")
     if kind.critical_field:
@@ -95,6 +98,11 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
                 "duration_seconds",
                 "failure_rate_percent",
                 "percentile",
+                "budget",
+                "budget_unit",
+                "budget_period",
+                "budget_time_zone",
+                "budget_warning_percents",
                 "min_requests",
                 "critical_threshold",
                 "critical_failure_rate_percent",
@@ -192,6 +200,8 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
             initial.setdefault("duration_seconds", f"{defaults.duration_seconds:g}")
         if defaults.critical_threshold is not None:
             initial.setdefault("critical_threshold", str(defaults.critical_threshold))
+        for name, value in defaults.parameters:
+            initial.setdefault(name, str(value))
         initial.setdefault("group_by", defaults.group_by)
         initial.setdefault("severity", defaults.severity)
         return initial

@@ -8,6 +8,7 @@ checked with the model's own validation, without touching the database.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from functools import partial
 
 from django.core.exceptions import ValidationError
@@ -52,6 +53,11 @@ POLICY_SCHEMA: dict[str, Expected] = {
     "failure_rate_percent": "number",
     "min_requests": "whole number",
     "percentile": "whole number",
+    "budget": "number",
+    "budget_unit": "text",
+    "budget_period": "text",
+    "budget_time_zone": "text",
+    "budget_warning_percents": "text",
     "critical_threshold": "whole number",
     "critical_failure_rate_percent": "number",
     "count_gateway_rejections": "true or false",
@@ -229,6 +235,8 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
         if not choices_ok:
             continue
         defaults = KIND_DEFAULTS[PolicyKind(kind)]
+        own = {name: str(value) for name, value in defaults.parameters}
+        amount = fields.number("budget", None)
         spec = PolicySpec(
             place=place,
             places=fields.places,
@@ -241,6 +249,13 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
             failure_rate_percent=fields.number("failure_rate_percent", None),
             min_requests=fields.whole("min_requests", MODEL_DEFAULTS["min_requests"]),
             percentile=fields.optional_whole("percentile"),
+            budget=None if amount is None else Decimal(str(amount)),
+            budget_unit=fields.text("budget_unit", own.get("budget_unit", "")),
+            budget_period=fields.text("budget_period", own.get("budget_period", "")),
+            budget_time_zone=fields.text("budget_time_zone", own.get("budget_time_zone", "")),
+            budget_warning_percents=fields.text(
+                "budget_warning_percents", own.get("budget_warning_percents", "")
+            ),
             critical_threshold=(
                 fields.optional_whole("critical_threshold")
                 if "critical_threshold" in fields.values or defaults.critical_threshold is None

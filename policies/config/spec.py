@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
@@ -107,6 +108,11 @@ class PolicySpec(Located):
     failure_rate_percent: float | None = None
     min_requests: int = 20
     percentile: int | None = None
+    budget: Decimal | None = None
+    budget_unit: str = ""
+    budget_period: str = ""
+    budget_time_zone: str = ""
+    budget_warning_percents: str = ""
     critical_threshold: int | None = None
     critical_failure_rate_percent: float | None = None
     count_gateway_rejections: bool = False
@@ -135,6 +141,11 @@ class PolicySpec(Located):
             "failure_rate_percent": self.failure_rate_percent,
             "min_requests": self.min_requests,
             "percentile": self.percentile,
+            "budget": self.budget,
+            "budget_unit": self.budget_unit,
+            "budget_period": self.budget_period,
+            "budget_time_zone": self.budget_time_zone,
+            "budget_warning_percents": self.budget_warning_percents,
             "critical_threshold": self.critical_threshold,
             "critical_failure_rate_percent": self.critical_failure_rate_percent,
             "count_gateway_rejections": self.count_gateway_rejections,

@@ -5,6 +5,7 @@ know is an error (``UnknownKind``), never treated as some other kind."""
 from __future__ import annotations
 
 from policies.kinds import (
+    budget,
     deployment_outage,
     failure_rate,
     failures,
@@ -28,6 +29,7 @@ KINDS: dict[str, Kind] = {
         latency_percentile,
         deployment_outage,
         region_outage,
+        budget,
     )
 }
 

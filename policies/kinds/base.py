@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol
 
 
@@ -22,6 +23,7 @@ class Measure(enum.Enum):
     SLOW = "slow"  # finished requests slower than T
     HUNG = "hung"  # requests that passed T unfinished
     PERCENTILE = "percentile"  # finished requests slower than T, out of all finished
+    SPEND = "spend"  # the cost or tokens of the finished requests (budgets)
 
 
 class PolicyLike(Protocol):
@@ -35,6 +37,14 @@ class PolicyLike(Protocol):
     percentile: int | None
     min_requests: int
     group_by: str
+    budget_unit: str
+    budget_period: str
+    budget_time_zone: str
+    budget_warning_percents: str
+
+    @property
+    def budget(self) -> Decimal | None: ...
+
     count_gateway_rejections: bool
     count_client_errors: bool
 
@@ -61,6 +71,8 @@ class Defaults:
     critical_threshold: int | None = None
     group_by: str = "everything"
     severity: str = "critical"  # of the first level: below critical where there are two
+    # The defaults of the fields only this kind uses.
+    parameters: tuple[tuple[str, object], ...] = ()
 
 
 # How people call the parameters kinds need, in messages.
@@ -70,6 +82,11 @@ PARAMETER_NAMES = {
     "critical_threshold": "a critical threshold",
     "critical_failure_rate_percent": "a critical rate",
     "percentile": "a percentile",
+    "budget": "a budget",
+    "budget_unit": "a budget's unit",
+    "budget_period": "a budget's period",
+    "budget_time_zone": "a time zone",
+    "budget_warning_percents": "warning levels",
 }
 
 
@@ -86,6 +103,8 @@ class Kind:
     # Parameters of a policy this kind needs (and no other kind may be given): the field,
     # and the sentence telling what it is for when it is missing.
     needs: dict[str, str] = field(default_factory=dict)
+    # Parameters it may be given and does without (no other kind may be given them).
+    accepts: tuple[str, ...] = ()
     # The field of its critical level (policies may have a warning and a critical level);
     # "" for a kind without one yet.
     critical_field: str = "critical_threshold"
@@ -102,6 +121,8 @@ class Kind:
     # A group breaches only while at least this many of its deployments have failures it
     # counts (region outages: more than one); 0 for kinds that do not count deployments.
     min_failing_deployments: int = 0
+    # Whether its policies set the threshold X (budgets keep their first level there).
+    uses_threshold: bool = True
 
     @property
     def counts_failures(self) -> bool:
@@ -112,7 +133,11 @@ class Kind:
     def parameters(self) -> tuple[str, ...]:
         """The fields only some kinds use that this one does: what it needs, its critical
         level."""
-        return (*self.needs, *([self.critical_field] if self.critical_field else []))
+        return (
+            *self.needs,
+            *self.accepts,
+            *([self.critical_field] if self.critical_field else []),
+        )
 
     @property
     def counts_slower(self) -> bool:
@@ -133,6 +158,11 @@ class Kind:
     def reads_finished(self) -> bool:
         """Whether it reads finished requests by when they finished (else, by their start)."""
         return self.measure is not Measure.HUNG
+
+    @property
+    def counts_requests(self) -> bool:
+        """Whether it counts requests (else it sums what they spent: budgets)."""
+        return self.measure is not Measure.SPEND
 
     def describe(self, policy: PolicyLike) -> str:
         """Its rule in one line: "60 failures within 60 s"."""
@@ -160,16 +190,21 @@ class Kind:
                 "count_client_errors" if policy.count_client_errors else "count_gateway_rejections"
             ] = f"A {self.noun} policy counts upstream failures only; leave it off."
         for name, why in self.needs.items():
-            if getattr(policy, name) is None:
+            if not _given(getattr(policy, name)):
                 found[name] = why
         mine = self.parameters
         for other in kinds.values():
             for name in other.parameters:
-                if name not in mine and getattr(policy, name) is not None:
+                if name not in mine and _given(getattr(policy, name)):
                     users = _listed([k.noun for k in kinds.values() if name in k.parameters])
                     parameter = PARAMETER_NAMES.get(name, name)
                     found[name] = f"Only {users} policies use {parameter}; leave it empty."
         return found
+
+
+def _given(value: object) -> bool:
+    """Whether a parameter was given: not None, nor an empty text."""
+    return value is not None and value != ""
 
 
 def _listed(words: list[str]) -> str:

@@ -145,6 +145,7 @@ class IncidentEvent(models.Model):
         OPENED = "opened", "Opened"
         PEAK = "peak", "New peak"
         SEVERITY = "severity", "Severity changed"
+        LEVEL = "level", "Level reached"  # a budget's
         MUTED = "muted", "Not paged"
         UNMUTED = "unmuted", "Paged after a silence"
         RENOTIFIED = "renotified", "Paged again"

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -10,6 +12,7 @@ from django.db.models import F, Q
 
 from alerting_console.history import change_history
 from ingest import latency
+from policies import budget as budgets
 from policies import kinds
 
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
@@ -37,6 +40,19 @@ def validate_duration(value: float) -> None:
     )
 
 
+def validate_time_zone(value: str) -> None:
+    problem = budgets.check_time_zone(value)
+    if problem:
+        raise ValidationError(problem, code="time_zone")
+
+
+def validate_percents(value: str) -> None:
+    try:
+        budgets.parse_percents(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="percents") from None
+
+
 class PolicyKind(models.TextChoices):
     """The kinds' names, for code that names one; each is declared, with its label, in
     policies/kinds/ (tests/test_kinds.py keeps the two lists the same)."""
@@ -48,6 +64,7 @@ class PolicyKind(models.TextChoices):
     LATENCY_PERCENTILE = "latency_percentile", kinds.get("latency_percentile").label
     DEPLOYMENT_OUTAGE = "deployment_outage", kinds.get("deployment_outage").label
     REGION_OUTAGE = "region_outage", kinds.get("region_outage").label
+    BUDGET = "budget", kinds.get("budget").label
 
 
 # Kinds that need T, the duration after which a request counts (hung) or is too slow (slow).
@@ -72,6 +89,11 @@ class Severity(models.TextChoices):
 
 # Each kind's defaults, declared with it (policies/kinds/): LiteLLM's where it has one.
 KIND_DEFAULTS = {kind.name: kind.defaults for kind in kinds.KINDS.values()}
+
+
+def _users(parameter: str) -> list[str]:
+    """The kinds that use this parameter."""
+    return [k.name for k in kinds.KINDS.values() if parameter in k.parameters]
 
 
 def _critical_level_constraint(field: str, first: str, name: str) -> models.CheckConstraint:
@@ -158,6 +180,55 @@ class AlertPolicy(models.Model):
             MaxValueValidator(100, "The failure rate can be at most 100%."),
         ],
         help_text="Optional, for failure-rate policies: the second level, a share above R.",
+    )
+    budget = models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.0001"), "The budget must be more than 0.")],
+        help_text="For budget policies only: what a period may spend, in USD (the requests' "
+        "cost, as the gateway reports it) or tokens.",
+    )
+    budget_unit = models.CharField(
+        "budget in",
+        max_length=10,
+        blank=True,
+        default="",
+        choices=[("usd", "USD (the requests' cost)"), ("tokens", "tokens")],
+    )
+    budget_period = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        choices=[
+            ("day", "Each day"),
+            ("week", "Each week (from Monday)"),
+            ("month", "Each month"),
+            ("rolling", "A rolling window of Y seconds"),
+        ],
+        help_text="A day, week or month begins at midnight in the time zone below; its "
+        "incidents resolve when it is over. A rolling window's resolve once the spend is below "
+        "the first level.",
+    )
+    budget_time_zone = models.CharField(
+        "time zone",
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_time_zone],
+        help_text="For a day, week or month: where it begins at midnight (IANA's names: "
+        "Europe/Paris). Empty: UTC.",
+    )
+    budget_warning_percents = models.CharField(
+        "warning levels (%)",
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_percents],
+        help_text="Percentages of the budget announced as warnings, once each per period: "
+        "85, 95 (LiteLLM's). The budget itself (100 %) is critical; a day, week or month is "
+        "also announced once when its pace would reach the budget before it ends.",
     )
     min_requests = models.PositiveIntegerField(
         "minimum requests",
@@ -289,6 +360,25 @@ class AlertPolicy(models.Model):
                 ),
                 name="policy_percentile_matches_kind",
             ),
+            # A budget's fields on budget policies, and only there.
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=_users("budget"),
+                    budget__gt=0,
+                    budget_unit__in=["usd", "tokens"],
+                    budget_period__in=list(budgets.PERIODS),
+                )
+                & ~Q(budget_warning_percents="")
+                | Q(
+                    ~Q(kind__in=_users("budget")),
+                    budget__isnull=True,
+                    budget_unit="",
+                    budget_period="",
+                    budget_time_zone="",
+                    budget_warning_percents="",
+                ),
+                name="policy_budget_matches_kind",
+            ),
             # Each kind's critical level is in its own field, above its first level.
             _critical_level_constraint("critical_threshold", "threshold", "threshold"),
             _critical_level_constraint(
@@ -312,10 +402,15 @@ class AlertPolicy(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        self._keep_first_level()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
     def clean(self) -> None:
         kind = kinds.KINDS.get(self.kind)
         if kind is None:
             raise ValidationError({"kind": str(kinds.UnknownKind(self.kind))})
+        self._keep_first_level()
         problems = kind.problems(self, kinds.KINDS)
         if problems:
             raise ValidationError(problems)
@@ -343,6 +438,18 @@ class AlertPolicy(models.Model):
                     "below critical (warning, say)."
                 }
             )
+
+    def _keep_first_level(self) -> None:
+        """A budget's threshold X is its first warning level (what pages and history show as
+        its threshold)."""
+        if self.kind != "budget" or not self.budget_warning_percents:
+            return
+        with contextlib.suppress(ValueError):  # the field's own validation says why
+            self.threshold = budgets.parse_percents(self.budget_warning_percents)[0]
+
+    @property
+    def warning_percents(self) -> tuple[int, ...]:
+        return budgets.parse_percents(self.budget_warning_percents or "")
 
     @property
     def critical_level(self) -> float | None:

@@ -12,7 +12,7 @@ function policyForm() {
   var spec = JSON.parse(holder.dataset.kinds);
   var conditional = [];
   Object.keys(spec).forEach(function (kind) {
-    spec[kind].fields.forEach(function (name) {
+    spec[kind].fields.concat(spec[kind].hides).forEach(function (name) {
       if (conditional.indexOf(name) < 0) {
         conditional.push(name);
       }
@@ -43,7 +43,12 @@ function policyForm() {
       var row = form.querySelector(".field-" + name);
       if (row) {
         // style, not the hidden attribute: the admin's CSS gives rows a display of their own.
-        row.style.display = spec[kind].fields.indexOf(name) < 0 ? "none" : "";
+        var own = spec[kind].fields.indexOf(name) >= 0;
+        var everyones = Object.keys(spec).every(function (other) {
+          return spec[other].fields.indexOf(name) < 0;
+        });
+        var shown = own || (everyones && spec[kind].hides.indexOf(name) < 0);
+        row.style.display = shown ? "" : "none";
       }
     });
   }
