@@ -89,3 +89,43 @@ def test_a_latency_percentile_policy_shows_its_own_fields(page):
         expect(page.locator(f".field-{field}")).to_be_visible()
     expect(page.locator(".field-critical_threshold")).to_be_hidden()  # no critical level yet
     expect(page.locator(".field-failure_rate_percent")).to_be_hidden()
+
+
+def test_a_budget_policy_is_created_with_its_budget_period_and_time_zone(page):
+    """A budget shows its own fields and hides X (its first warning level stands there); the
+    levels come as LiteLLM's, the time zone is typed."""
+    page.fill("#id_name", "Team budgets")
+    page.check("input[name=kind][value=budget]")
+
+    expect(page.locator(".field-threshold")).to_be_hidden()
+    expect(page.locator(".field-duration_seconds")).to_be_hidden()
+    for field in ("budget", "budget_unit", "budget_period", "budget_warning_percents"):
+        expect(page.locator(f".field-{field}")).to_be_visible()
+    expect(page.locator("#id_budget_warning_percents")).to_have_value("85, 95")
+    expect(page.locator("#id_group_by")).to_have_value("team")
+    page.fill("#id_budget", "2500")
+    page.fill("#id_budget_time_zone", "Europe/Paris")
+    page.click("input[name=_save]")
+
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    policy = AlertPolicy.objects.get(name="Team budgets")
+    assert (policy.kind, policy.budget, policy.budget_unit, policy.budget_period) == (
+        "budget", 2500, "usd", "month"
+    )  # fmt: skip
+    assert (policy.budget_time_zone, policy.threshold, policy.severity) == (
+        "Europe/Paris", 85, "warning"
+    )  # fmt: skip
+    assert policy.describe() == "$2,500.00 a month (Europe/Paris), warning at 85, 95 %"
+
+
+def test_a_budget_time_zone_that_is_not_one_is_refused_by_name(page):
+    page.fill("#id_name", "Budgets")
+    page.check("input[name=kind][value=budget]")
+    page.fill("#id_budget", "100")
+    page.fill("#id_budget_time_zone", "Paris")
+    page.click("input[name=_save]")
+
+    expect(page.locator(".field-budget_time_zone .errorlist")).to_contain_text(
+        "'Paris' is not a time zone: use IANA's names, like Europe/Paris or UTC."
+    )
+    assert not AlertPolicy.objects.exists()
