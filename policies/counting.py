@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.db import connection
 
 from ingest.models import GatewayRequest
-from policies import hung_counting, kinds, rollup_counting, team_key
+from policies import hung_counting, kinds, rollup_counting, team_key, traffic_counting
 from policies.counting_query import fetch_counts
 from policies.evaluation import Count
 from policies.kinds import Measure
@@ -76,6 +76,8 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
             matched, matched_params = failed, classes
         elif measure is Measure.PERCENTILE:  # every finished request, and the slower than T
             matched, matched_params = "latency_seconds > %s", (policy.duration_seconds,)
+        elif measure is Measure.SUCCEEDED:  # every finished request, and the successful ones
+            matched = "outcome = 'success'"
         else:
             raise ValueError(f"{policy.kind} policies are not counted from request rows")
     for condition, condition_params in filters_of(policy):
@@ -89,13 +91,21 @@ def count_all(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str,
     requests are counted from the request counts (``rollup_counting``) and hung ones from the
     requests that can be hung (``hung_counting``): reads set by the number of groups and of
     hung requests, not by traffic. On the embedded SQLite, from the request rows."""
+    measures = {policy.pk: kinds.get(policy.kind).measure for policy in policies}
+    if any(measure is Measure.SPEND for measure in measures.values()):
+        raise ValueError("budget policies are counted by budget_counting")
+    # Groups with no traffic are judged too: their own read (traffic_counting).
+    quiet = [policy for policy in policies if measures[policy.pk] is Measure.SUCCEEDED]
+    policies = [policy for policy in policies if measures[policy.pk] is not Measure.SUCCEEDED]
+    counted = traffic_counting.count_traffic(quiet, now)
     if connection.vendor != "postgresql":
-        return count_rows(policies, now)
-    hung = [policy for policy in policies if not kinds.get(policy.kind).reads_finished]
-    finished = [policy for policy in policies if kinds.get(policy.kind).reads_finished]
+        return {**count_rows(policies, now), **counted}
+    hung = [policy for policy in policies if measures[policy.pk] is Measure.HUNG]
+    finished = [policy for policy in policies if measures[policy.pk] is not Measure.HUNG]
     return {
         **rollup_counting.count_finished(finished, now),
         **hung_counting.count_hung(hung, now),
+        **counted,
     }
 
 
@@ -126,7 +136,9 @@ def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any
     window = window_for(policy, now)
     where = window.where
     params = list(window.params)
-    if window.matched:
+    # What the count is made of; for too little traffic, the window's requests, whose errors
+    # tell why so few succeeded.
+    if window.matched and kinds.get(policy.kind).measure is not Measure.SUCCEEDED:
         where += f" AND {window.matched}"
         params += window.matched_params
     where += f" AND {GROUP_EXPRESSIONS[GroupBy(policy.group_by)]} = %s"

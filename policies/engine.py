@@ -53,6 +53,7 @@ def rule_for(policy: AlertPolicy) -> Rule:
         critical=policy.critical_level,
         percentile=policy.percentile / 100 if policy.percentile else None,
         min_deployments=kinds.get(policy.kind).min_failing_deployments,
+        below=kinds.get(policy.kind).below,
     )
 
 
@@ -343,7 +344,8 @@ def _advance(incident: Incident, decision: Decision, now: datetime) -> None:
     elif decision.action == Action.PEAK:
         incident.peak_count = decision.count.matched
         incident.save(update_fields=["peak_count"])
-        _event(incident, now, IncidentEvent.Kind.PEAK, f"New peak: {decision.count.matched}.")
+        new = "New low" if kinds.get(incident.policy.kind).below else "New peak"
+        _event(incident, now, IncidentEvent.Kind.PEAK, f"{new}: {decision.count.matched}.")
     elif decision.action == Action.RENOTIFY:
         incident.last_paged_at = now  # the renotify clock restarts, paged or not
         incident.save(update_fields=["last_paged_at"])

@@ -44,8 +44,14 @@ class Rule:
     # Region outages: a group breaches (at either level) only while at least this many of its
     # deployments have counted failures.
     min_deployments: int = 0
+    # Too little traffic: breach while an expected group's count is below the threshold (the
+    # count's total is the group's recent traffic; counting gives none to groups it does not
+    # expect).
+    below: bool = False
 
     def breached(self, count: Count) -> bool:
+        if self.below:
+            return count.total > 0 and count.matched < self.threshold
         if self.percentile is not None:
             within = math.ceil(round(self.percentile * count.total, 9))
             return self._enough(count) and count.matched > count.total - within
@@ -54,11 +60,15 @@ class Rule:
         return count.matched >= self.threshold and self._spread(count)
 
     def critical_reached(self, count: Count) -> bool:
-        if self.critical is None:
+        if self.critical is None or self.below:
             return False
         if self.rate is not None:
             return self._enough(count) and count.share >= self.critical
         return count.matched >= self.critical and self._spread(count)
+
+    def worse(self, matched: int, than: int) -> bool:
+        """Whether a count is a new peak: higher, or (too little traffic) lower."""
+        return matched < than if self.below else matched > than
 
     def _spread(self, count: Count) -> bool:
         return count.deployments >= self.min_deployments
@@ -67,7 +77,7 @@ class Rule:
         return count.total >= max(1, self.min_requests)
 
     def clear(self, count: Count) -> bool:
-        if self.rate is not None or self.percentile is not None:
+        if self.rate is not None or self.percentile is not None or self.below:
             return not self.breached(count)
         below = self.threshold if self.resolve_below is None else self.resolve_below
         return count.matched < below or not self._spread(count)
@@ -167,7 +177,7 @@ def _step(
         if now - calm_since >= hold:
             return Action.DEESCALATE, replace(state, critical=False, calm_since=None)
         state = replace(state, calm_since=calm_since)
-    if count.matched > state.peak:
+    if rule.worse(count.matched, state.peak):
         return Action.PEAK, replace(state, peak=count.matched)
     if (
         rule.renotify_seconds is not None

@@ -32,6 +32,26 @@ def main() -> None:
     make_requests()
     shared = count_all(policies, NOW)
     expected = reference_counts(policies, NOW)
+    # The kinds with reads of their own: too little traffic, budgets.
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from ingest.models import GatewayRequest
+    from policies.budget_counting import spend_all
+    from tests.test_kind_budget import budget_policy, rows_spent
+    from tests.test_kind_too_little_traffic import quiet_policy, reference
+
+    quiet = quiet_policy(group_by="key_alias", min_requests=2)
+    quiet.save()
+    budget = budget_policy(group_by="key_alias", budget=Decimal("1"))
+    budget.save()
+    for n, (hours, cost) in enumerate([(1, 0.25), (30, 0.5), (24 * 30, 4.0), (0.1, 0.125)]):
+        at = NOW - timedelta(hours=hours)
+        GatewayRequest.objects.create(
+            source="gw", request_id=f"spent-{n}", finished_at=at, received_at=at,
+            outcome="success", key_alias="k1", cost=cost,
+        )  # fmt: skip
+    spends = spend_all([budget], NOW)[budget.pk]
     print(
         json.dumps(
             {
@@ -39,6 +59,10 @@ def main() -> None:
                 "policies": len(policies),
                 "policies_counting": sum(1 for groups in expected.values() if groups),
                 "mismatched": [pk for pk in expected if shared[pk] != expected[pk]],
+                "traffic_groups": len(reference(quiet, NOW)),
+                "traffic_agrees": count_all([quiet], NOW)[quiet.pk] == reference(quiet, NOW),
+                "spends": spends,
+                "spends_agree": spends == rows_spent(budget, NOW),
             }
         )
     )

@@ -273,3 +273,7 @@ def test_the_embedded_sqlite_database_counts_the_same(tmp_path):
     assert result["vendor"] == "sqlite"
     assert result["mismatched"] == []
     assert result["policies_counting"] > 0.9 * result["policies"]
+    assert result["traffic_agrees"]
+    assert result["traffic_groups"] >= 2
+    assert result["spends_agree"]
+    assert result["spends"] == {"k1": 0.875}  # November's: not the month before

@@ -38,7 +38,7 @@ def test_an_unknown_kind_is_named_with_the_known_ones():
 
     assert str(raised.value) == (
         "unknown alert kind 'budget_typo'; known: failures, hung, slow, failure_rate, "
-        "latency_percentile, deployment_outage, region_outage, budget"
+        "latency_percentile, deployment_outage, region_outage, too_little_traffic, budget"
     )
 
 

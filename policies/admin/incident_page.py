@@ -52,8 +52,14 @@ def chart_of(history: History) -> CountChart:
 
 def chart_html(incident: Incident, now: datetime) -> tuple[SafeString, str]:
     """The chart, and a sentence saying what it shows."""
-    if not kinds.get(incident.policy.kind).counts_requests:
+    kind = kinds.get(incident.policy.kind)
+    if not kind.counts_requests:
         return SafeString(""), budget_caption(incident.details or {})
+    if not kind.charted:
+        return SafeString(""), (
+            f"{incident.last_count} {kind.unit} at the last evaluation, within "
+            f"{incident.policy.window_seconds:g} s (peak {incident.peak_count})."
+        )
     history = count_history(incident, end_of(incident, now), now)
     chart = chart_of(history)
     span = history.span

@@ -13,6 +13,7 @@ from policies.kinds import (
     latency_percentile,
     region_outage,
     slow,
+    too_little_traffic,
 )
 from policies.kinds.base import Defaults, Kind, Measure
 
@@ -29,6 +30,7 @@ KINDS: dict[str, Kind] = {
         latency_percentile,
         deployment_outage,
         region_outage,
+        too_little_traffic,
         budget,
     )
 }

@@ -24,6 +24,7 @@ class Measure(enum.Enum):
     HUNG = "hung"  # requests that passed T unfinished
     PERCENTILE = "percentile"  # finished requests slower than T, out of all finished
     SPEND = "spend"  # the cost or tokens of the finished requests (budgets)
+    SUCCEEDED = "succeeded"  # successful requests, for groups expected to have some
 
 
 class PolicyLike(Protocol):
@@ -123,6 +124,9 @@ class Kind:
     min_failing_deployments: int = 0
     # Whether its policies set the threshold X (budgets keep their first level there).
     uses_threshold: bool = True
+    # Whether it pages when the count falls below X (too little traffic), not when it
+    # reaches X.
+    below: bool = False
 
     @property
     def counts_failures(self) -> bool:
@@ -158,6 +162,11 @@ class Kind:
     def reads_finished(self) -> bool:
         """Whether it reads finished requests by when they finished (else, by their start)."""
         return self.measure is not Measure.HUNG
+
+    @property
+    def charted(self) -> bool:
+        """Whether an incident's page draws its count over time (count_history)."""
+        return self.measure not in (Measure.SPEND, Measure.SUCCEEDED)
 
     @property
     def counts_requests(self) -> bool:

@@ -64,6 +64,7 @@ class PolicyKind(models.TextChoices):
     LATENCY_PERCENTILE = "latency_percentile", kinds.get("latency_percentile").label
     DEPLOYMENT_OUTAGE = "deployment_outage", kinds.get("deployment_outage").label
     REGION_OUTAGE = "region_outage", kinds.get("region_outage").label
+    TOO_LITTLE_TRAFFIC = "too_little_traffic", kinds.get("too_little_traffic").label
     BUDGET = "budget", kinds.get("budget").label
 
 

@@ -3,6 +3,7 @@ LiteLLM's defaults keeps what was typed (Chromium, driven by Playwright, against
 test server)."""
 
 import os
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
@@ -110,7 +111,7 @@ def test_a_budget_policy_is_created_with_its_budget_period_and_time_zone(page):
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     policy = AlertPolicy.objects.get(name="Team budgets")
     assert (policy.kind, policy.budget, policy.budget_unit, policy.budget_period) == (
-        "budget", 2500, "usd", "month"
+        "budget", Decimal("2500"), "usd", "month"
     )  # fmt: skip
     assert (policy.budget_time_zone, policy.threshold, policy.severity) == (
         "Europe/Paris", 85, "warning"
