@@ -36,6 +36,16 @@ def budget_policy(**fields):
     return AlertPolicy(**values)
 
 
+def test_a_rolling_budget_may_span_a_month_where_counts_are_kept_to_a_week():
+    budget_policy(budget_period="rolling", window_seconds=30 * 86400).clean()
+    with pytest.raises(ValidationError) as raised:
+        AlertPolicy(name="Failures", window_seconds=30 * 86400).clean()
+
+    assert raised.value.message_dict == {
+        "window_seconds": ["The window can be at most 7 days (604800 s)."]
+    }
+
+
 def test_a_budget_policy_keeps_its_first_warning_level_as_its_threshold():
     policy = budget_policy(budget_warning_percents="80, 90", threshold=60)
 
@@ -48,6 +58,10 @@ def test_a_budget_policy_keeps_its_first_warning_level_as_its_threshold():
 @pytest.mark.parametrize(
     ("fields", "errors"),
     [
+        (
+            {"budget_period": "rolling", "window_seconds": 32 * 86400},
+            {"window_seconds": ["The window can be at most 31 days (2678400 s)."]},
+        ),
         (
             {"budget": None},
             {"budget": [f"A budget policy needs its budget: {BUDGET_IS}."]},

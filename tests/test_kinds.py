@@ -114,6 +114,7 @@ def test_the_engine_skips_a_policy_of_an_unknown_kind_and_evaluates_the_others(m
             "policy_duration_matches_kind",
             "policy_group_by_matches_kind",
             "policy_budget_matches_kind",
+            "policy_window_bounds",
         ):
             cursor.execute(f"ALTER TABLE policies_alertpolicy DROP CONSTRAINT {constraint}")
     good = make_policy(name="good", threshold=1)

@@ -32,7 +32,7 @@ class PolicyLike(Protocol):
     threshold: int
     critical_threshold: int | None
     critical_failure_rate_percent: float | None
-    window_seconds: int
+    window_seconds: int  # None in a form that left it empty
     duration_seconds: float | None
     failure_rate_percent: float | None
     percentile: int | None
@@ -67,7 +67,7 @@ class CountLike(Protocol):
 @dataclass(frozen=True)
 class Defaults:
     threshold: int
-    window_seconds: int
+    window_seconds: int  # None in a form that left it empty
     duration_seconds: float | None = None
     critical_threshold: int | None = None
     group_by: str = "everything"
@@ -127,6 +127,9 @@ class Kind:
     # Whether it pages when the count falls below X (too little traffic), not when it
     # reaches X.
     below: bool = False
+    # The longest window Y its policies may have: the request counts' seconds and minutes
+    # answer a week exactly (a rolling budget, a month).
+    max_window_seconds: int = 7 * 86400
 
     @property
     def counts_failures(self) -> bool:
@@ -185,6 +188,11 @@ class Kind:
         """The fields this policy gets wrong for this kind: what it needs and lacks, and what
         other kinds need that it was given."""
         found: dict[str, str] = {}
+        if policy.window_seconds is not None and policy.window_seconds > self.max_window_seconds:
+            days = self.max_window_seconds // 86400
+            found["window_seconds"] = (
+                f"The window can be at most {days} days ({self.max_window_seconds} s)."
+            )
         if self.group_by and policy.group_by not in self.group_by:
             found["group_by"] = (
                 f"A {self.noun} policy is evaluated per {_listed(list(self.group_by))}."

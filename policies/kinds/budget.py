@@ -62,5 +62,6 @@ KIND = BudgetKind(
     critical_field="",
     failure_choice=False,
     uses_threshold=False,
+    max_window_seconds=31 * 86400,  # a rolling month
     group_by=("everything", "team", "key_alias", "model"),
 )  # fmt: skip

@@ -128,10 +128,11 @@ class AlertPolicy(models.Model):
         "window (Y, seconds)",
         default=KIND_DEFAULTS[PolicyKind.FAILURES].window_seconds,
         validators=[
+            # The longest window is the kind's: policies/kinds/.
             MinValueValidator(1, "The window must be at least 1 second."),
-            MaxValueValidator(MAX_WINDOW_SECONDS, "The window can be at most 7 days (604800 s)."),
         ],
-        help_text="Y: how far back requests are counted, in seconds (1 s to 7 days).",
+        help_text="Y: how far back requests are counted, in seconds (1 s to 7 days; a rolling "
+        "budget up to 31 days).",
     )
     duration_seconds = models.FloatField(
         "duration (T, seconds)",
@@ -333,7 +334,17 @@ class AlertPolicy(models.Model):
             # The form validates these too; the constraints also hold for every other writer.
             models.CheckConstraint(condition=Q(threshold__gte=1), name="policy_threshold_min"),
             models.CheckConstraint(
-                condition=Q(window_seconds__gte=1, window_seconds__lte=MAX_WINDOW_SECONDS),
+                condition=functools.reduce(
+                    operator.or_,
+                    [
+                        Q(
+                            kind=k.name,
+                            window_seconds__gte=1,
+                            window_seconds__lte=k.max_window_seconds,
+                        )
+                        for k in kinds.KINDS.values()
+                    ],
+                ),
                 name="policy_window_bounds",
             ),
             # What each kind may be evaluated per.
