@@ -20,6 +20,7 @@ tests/test_budget.py walks every branch.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -96,14 +97,19 @@ class Budget:
     amount: float  # USD or tokens
     warnings: tuple[int, ...]  # percentages below 100
 
+    def share(self, spend: float) -> float:
+        """The percentage of the budget spent, to 9 decimals: 85 % of $0.0001 is reached by
+        $0.000085, however floats round the product."""
+        return round(spend * 100 / self.amount, 9) if self.amount > 0 else 0.0
+
     def reached(self, spend: float) -> list[str]:
         """The percentage levels the spend reached."""
         percents = (*self.warnings, 100)
-        return [f"{p}%" for p in percents if spend * 100 >= self.amount * p]
+        return [f"{p}%" for p in percents if self.share(spend) >= p]
 
     def percent(self, spend: float) -> int:
         """The whole percentage of the budget spent (rounded down)."""
-        return int(spend * 100 // self.amount) if self.amount > 0 else 0
+        return math.floor(self.share(spend))
 
 
 def projected_date(budget: Budget, spend: float, period: Period, now: datetime) -> datetime | None:

@@ -18,9 +18,10 @@ from policies.models import AlertPolicy, GroupBy
 from policies.selection import GROUP_EXPRESSIONS, LONG_WINDOW_SECONDS, filters_of, window_start
 
 COLUMNS = {"usd": "cost", "tokens": "total_tokens"}
-# Sums are compared with levels in micro-dollars at the finest: the order a database adds
-# floats in must not decide whether 85 % was reached.
-DIGITS = 6
+# Sums are kept to 12 significant digits: the order a database adds floats in must not decide
+# whether 85 % was reached (a mock request's cost is $0.0000135: no fixed number of decimals
+# suits every budget).
+DIGITS = 12
 
 
 def period_of(policy: AlertPolicy, now: datetime) -> budget.Period:
@@ -60,7 +61,7 @@ def spend_all(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str,
     long = now - starts[0] > timedelta(seconds=LONG_WINDOW_SECONDS)
     for policy_id, group, total in fetch_counts(statement, params, long):
         if total:
-            spent[policy_id][str(group or "")] = round(float(total), DIGITS)
+            spent[policy_id][str(group or "")] = float(f"{float(total):.{DIGITS}g}")
     return spent
 
 

@@ -109,6 +109,14 @@ def test_warning_levels_that_cannot_be_read_say_why(text, message):
     assert str(raised.value) == message
 
 
+def test_a_tiny_budget_s_levels_are_reached_exactly_however_floats_round():
+    tiny = Budget(0.0001, (85, 95))
+
+    assert tiny.reached(0.000085) == ["85%"]  # 0.000085 * 100 is 0.0084999... in floats
+    assert tiny.reached(7 * 0.0000135) == ["85%"]  # seven mock requests: 94.5 %
+    assert tiny.percent(7 * 0.0000135) == 94
+
+
 def test_levels_are_reached_at_or_above_their_share_of_the_budget():
     assert BUDGET.reached(84.999999) == []
     assert BUDGET.reached(85.0) == ["85%"]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ingest import rollups
 from ingest.models import GatewayRequest
 from policies import budget_counting, engine
+from policies.budget import Budget
 from policies.budget_counting import spend_all
 from policies.models import AlertPolicy, Incident, IncidentEvent
 from policies.selection import GROUP_EXPRESSIONS
@@ -283,3 +284,18 @@ def test_the_incident_page_shows_the_spend_and_levels_in_place_of_a_chart(ops):
         "$97.50 of $100.00 (97%) spent in the month from 2026-12-01T00:00:00+00:00; levels "
         "announced: 85%, 95%."
     ) in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_sum_of_tiny_costs_is_kept_to_its_significant_digits():
+    """Seven of LiteLLM's mock requests cost $0.0000945: 94.5 % of $0.0001, not 95 % (rounded
+    to the micro-dollar, it once announced 95 %)."""
+    policy = budget_policy(budget=Decimal("0.0001"))
+    policy.save()
+    for n in range(7):
+        spent("search", 0.0000135, DECEMBER_5 - timedelta(minutes=n + 1))
+
+    spend = spend_all([policy], DECEMBER_5)[policy.pk]["search"]
+
+    assert spend == pytest.approx(0.0000945, rel=1e-9)
+    assert Budget(0.0001, (85, 95)).reached(spend) == ["85%"]
