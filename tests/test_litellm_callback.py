@@ -258,3 +258,38 @@ def test_the_callback_and_the_generic_api_feed_say_the_same_of_a_request(name):
         )
     assert via_callback.deployment_id  # not equal by being empty
     assert via_callback.request_tags
+
+
+def test_a_failure_without_a_region_takes_its_deployments_from_the_proxys_router():
+    """LiteLLM sends neither region nor API base for a request that failed before its
+    provider answered; its router knows both (as its own region outage alerts read them)."""
+    payload = load("proxy_keyed_success")
+    payload.update(status="failure", model_id="east-a", api_base="", region_name=None)
+    payload["hidden_params"] = {**(payload.get("hidden_params") or {}), "api_base": None}
+    asked = []
+
+    def router(model_id):
+        asked.append(model_id)
+        return ("eastus", "https://east-a.openai.azure.com")
+
+    deployments = callback_module.Deployments(router)
+    first = callback_module.finished_event(payload, deployments)
+    again = callback_module.finished_event(payload, deployments)
+
+    assert (first["region"], first["api_base"]) == ("eastus", "https://east-a.openai.azure.com")
+    assert again == first
+    assert asked == ["east-a"]  # asked once per deployment
+
+
+def test_what_the_payload_says_of_a_region_wins_and_no_router_changes_nothing():
+    payload = load("proxy_keyed_success")
+    payload.update(model_id="east-a", region_name="westus")
+
+    def router(model_id):
+        raise AssertionError("not asked: the payload names the region")
+
+    assert callback_module.finished_event(payload, router)["region"] == "westus"
+    # Outside a proxy (the SDK, these tests) there is no router: nothing is added.
+    payload.update(region_name=None, api_base="")
+    assert callback_module.router_deployment("east-a") is None
+    assert "region" not in callback_module.finished_event(payload, callback_module.Deployments())

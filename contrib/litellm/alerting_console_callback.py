@@ -192,8 +192,48 @@ def _first_token(payload: dict[str, Any]) -> float | None:
     return None
 
 
-def finished_event(payload: dict[str, Any]) -> dict[str, Any] | None:
-    """A console `finished` event from LiteLLM's StandardLoggingPayload (never its prompts)."""
+# A deployment's region and API base as the proxy's router knows them: (region, api_base).
+Deployment = tuple[str | None, str | None]
+
+
+def router_deployment(model_id: str) -> Deployment | None:
+    """Where the proxy's router says this deployment runs, as LiteLLM's own region outage
+    alerts find it (its region_name, else its provider's region setting), and its API base.
+    LiteLLM's logging payload carries neither for a request that failed before the provider
+    answered. None outside a proxy, or for a deployment the router does not know."""
+    try:
+        from litellm.proxy.proxy_server import llm_router
+    except Exception:
+        return None
+    deployment = llm_router.get_deployment(model_id=model_id) if llm_router else None
+    if deployment is None:
+        return None
+    params = deployment.litellm_params
+    region = None
+    for name in ("region_name", "vertex_location", "aws_region_name", "watsonx_region_name"):
+        region = region or getattr(params, name, None)
+    return _text(region), _text(getattr(params, "api_base", None))
+
+
+class Deployments:
+    """router_deployment, remembered per deployment (a proxy has a handful; each finish asks)."""
+
+    def __init__(self, lookup: Any = router_deployment, size: int = 1024) -> None:
+        self._lookup = lookup
+        self._known: OrderedDict[str, Deployment | None] = OrderedDict()
+        self._size = size
+
+    def __call__(self, model_id: str) -> Deployment | None:
+        if model_id not in self._known:
+            self._known[model_id] = self._lookup(model_id)
+            if len(self._known) > self._size:
+                self._known.popitem(last=False)
+        return self._known[model_id]
+
+
+def finished_event(payload: dict[str, Any], deployments: Any = None) -> dict[str, Any] | None:
+    """A console `finished` event from LiteLLM's StandardLoggingPayload (never its prompts);
+    `deployments`, if given, says where a deployment runs when the payload does not."""
     call_id = payload.get("litellm_call_id") or payload.get("id")
     if not call_id:
         return None
@@ -228,6 +268,11 @@ def finished_event(payload: dict[str, Any]) -> dict[str, Any] | None:
         "completion_tokens": payload.get("completion_tokens"),
         "total_tokens": payload.get("total_tokens"),
     }
+    if deployments is not None and event["deployment_id"] and not event["region"]:
+        known = deployments(event["deployment_id"])
+        if known is not None:
+            event["region"] = event["region"] or known[0]
+            event["api_base"] = event["api_base"] or known[1]
     if failed:
         code = str(error.get("error_code") or "")
         if code.isdigit():
@@ -244,8 +289,9 @@ def finished_event(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class AlertingConsoleCallback(CustomLogger):  # type: ignore[misc]
-    def __init__(self, shipper: Shipper | None = None) -> None:
+    def __init__(self, shipper: Shipper | None = None, deployments: Any = None) -> None:
         super().__init__()
+        self._deployments = deployments or Deployments()
         self.shipper = shipper or Shipper(
             url=os.environ.get("ALERTING_CONSOLE_URL", "http://127.0.0.1:8000"),
             token=os.environ.get("ALERTING_CONSOLE_TOKEN", ""),
@@ -298,7 +344,9 @@ class AlertingConsoleCallback(CustomLogger):  # type: ignore[misc]
     def _report_finish(self, kwargs: dict[str, Any]) -> None:
         try:
             payload = kwargs.get("standard_logging_object")
-            event = finished_event(payload) if isinstance(payload, dict) else None
+            event = (
+                finished_event(payload, self._deployments) if isinstance(payload, dict) else None
+            )
             if event is not None and self._finished.first_time(event["request_id"]):
                 self.shipper.put(event)
         except Exception:

@@ -4,6 +4,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.e2e.litellm_env import litellm_command, litellm_venv
 from tests.e2e.live import database_url
 from tests.e2e.pagerduty_server import PagerDutyServer
 from tests.e2e.processes import Console, child_environment, free_port
@@ -56,3 +57,9 @@ def console(tmp_path, make_token, console_env):
             }
         finally:
             running[0].stop()
+
+
+@pytest.fixture(scope="session")
+def litellm_bin():
+    """An unmodified LiteLLM proxy's command, in a virtualenv of its own (built if missing)."""
+    return litellm_command(litellm_venv())

@@ -32,7 +32,7 @@ from ingest.events import Event, parse_console_event
 from ingest.litellm import parse_litellm_payload
 from ingest.models import GatewayRequest
 from ingest.store import store_events
-from tests.e2e.litellm_env import OFFLINE, litellm_command, litellm_venv
+from tests.e2e.litellm_env import OFFLINE
 from tests.e2e.processes import ROOT, Process, answers, child_environment, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -189,11 +189,6 @@ def silent_upstream() -> Iterator[SilentUpstream]:
 
 
 # --- the proxy -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def litellm_bin() -> Path:
-    return litellm_command(litellm_venv())
 
 
 @dataclass
