@@ -89,14 +89,13 @@ def test_a_whole_litellm_config_yaml_is_accepted():
         "no Slack channel was made for llm_exceptions, llm_too_slow, outage_alerts, "
         "region_outage_alerts: SLACK_WEBHOOK_URL is not set (in the environment or the "
         "config's environment_variables)",
-        "LiteLLM's alert types other than its request and outage alerts (budget, spend, "
+        "LiteLLM's alert types other than its request, outage and budget alerts (spend, "
         "database, report and management alerts) are not carried over: not console alert "
         "kinds yet",
         "not carried over: SLACK_HANGS_WEBHOOK_URL is not set (in the environment or the "
         "config's environment_variables)",
-        "not carried over: budget_alerts is not a console alert kind yet (those it has: "
-        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts, "
-        "region_outage_alerts)",
+        "not carried over: SLACK_BUDGET_WEBHOOK_URL is not set (in the environment or the "
+        "config's environment_variables)",
     ]
 
 

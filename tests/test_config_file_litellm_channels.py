@@ -29,15 +29,20 @@ SITE = "https://webhook.site/7843a980-a494-4967-80fb-d502dbc16886"
 SECRETS = [PD_KEY, SLACK, SLACK_2, DISCORD, WORKFLOW, CONNECTOR, SITE]
 NOT_SET = "(in the environment or the config's environment_variables)"
 ALL_KINDS = (
-    "failures", "hung", "slow", "failure_rate", "deployment_outage", "region_outage",
+    "failures", "hung", "slow", "failure_rate", "deployment_outage", "region_outage", "budget",
 )  # fmt: skip
 NO_PAGERDUTY = (
     "pagerduty is not listed, so LiteLLM's PagerDuty alerting is off in this file: no LiteLLM "
     "policies were made from it"
 )
 OTHER_TYPES = (
-    "LiteLLM's alert types other than its request and outage alerts (budget, spend, "
-    "database, report and management alerts) are not carried over: not console alert kinds yet"
+    "LiteLLM's alert types other than its request, outage and budget alerts (spend, database, "
+    "report and management alerts) are not carried over: not console alert kinds yet"
+)
+BUDGETS = (
+    "budget_alerts is routed as the budget kind; LiteLLM's budgets themselves (the max_budget "
+    "of its keys, teams and users) are in its database, not this file: make a budget policy "
+    "for each to watch"
 )
 
 
@@ -90,7 +95,10 @@ def test_slack_with_its_url_becomes_a_channel_for_litellms_request_alerts():
         ("default", ("failures", "hung"), ("LiteLLM: PagerDuty",)),
         ("default", ALL_KINDS, ("LiteLLM: Slack",)),
     ]
-    assert notes(config) == [f"line 3, general_settings.alerting[1]: {OTHER_TYPES}"]
+    assert notes(config) == [
+        f"line 3, general_settings.alerting[1]: {OTHER_TYPES}",
+        f"line 3, general_settings.alerting[1]: {BUDGETS}",
+    ]
 
 
 def test_an_unset_variable_is_a_note_saying_what_was_not_made():
@@ -106,12 +114,12 @@ def test_an_unset_variable_is_a_note_saying_what_was_not_made():
         f"line 2, general_settings.alerting[0]: no PagerDuty channel was made: PAGERDUTY_API_KEY "
         f"is not set {NOT_SET}",
         "line 2, general_settings.alerting[1]: no Slack channel was made for llm_exceptions, "
-        f"llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts: "
-        f"SLACK_WEBHOOK_URL is not set {NOT_SET}",
+        f"llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts, "
+        f"budget_alerts: SLACK_WEBHOOK_URL is not set {NOT_SET}",
         "line 2, general_settings.alerting[2]: no Microsoft Teams channel was made: "
         f"MS_TEAMS_WEBHOOK_URL is not set {NOT_SET}",
         f"line 2, general_settings.alerting[1]: {OTHER_TYPES}",
-    ]
+    ]  # no channel, so nothing is routed for budgets: no word of them
 
 
 def test_litellms_documented_alert_to_webhook_url_is_carried_over_for_its_request_alerts():
@@ -137,14 +145,22 @@ def test_litellms_documented_alert_to_webhook_url_is_carried_over_for_its_reques
         """
     )
 
-    name = "LiteLLM: Slack for llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts"
+    name = (
+        "LiteLLM: Slack for llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts, "
+        "budget_alerts"
+    )
     assert channels(config) == {name: ("slack", SLACK)}
     assert routes(config) == [
-        ("default", ("failures", "hung", "slow", "failure_rate", "deployment_outage"), (name,))
+        (
+            "default",
+            ("failures", "hung", "slow", "failure_rate", "deployment_outage", "budget"),
+            (name,),
+        )
     ]
     not_a_kind = (
         "not carried over: {} is not a console alert kind yet (those it has: "
-        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts)"
+        "llm_exceptions, llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts, "
+        "budget_alerts)"
     )
     written = "the URL is written in the file; os.environ/NAME keeps it out of version control"
     place = "general_settings.alert_to_webhook_url"
@@ -154,13 +170,14 @@ def test_litellms_documented_alert_to_webhook_url_is_carried_over_for_its_reques
         f"line 4, general_settings.alerting[0]: no Slack channel was made for "
         f"region_outage_alerts: SLACK_WEBHOOK_URL is not set {NOT_SET}",
         f"line 4, general_settings.alerting[0]: {OTHER_TYPES}",
+        f"line 4, general_settings.alerting[0]: {BUDGETS}",
         # Its alerts on each slow or hanging request become policies of one such request.
         "line 5, general_settings.alerting_threshold: 0.0001 s is not one of the console's "
         "durations T; using 0.1 s",
         f"line 7, {place}.llm_exceptions: {written}",
         f"line 8, {place}.llm_too_slow: {written}",
         f"line 9, {place}.llm_requests_hanging: {written}",
-        f"line 10, {place}.budget_alerts: {not_a_kind.format('budget_alerts')}",
+        f"line 10, {place}.budget_alerts: {written}",
         f"line 11, {place}.db_exceptions: {not_a_kind.format('db_exceptions')}",
         f"line 12, {place}.daily_reports: {not_a_kind.format('daily_reports')}",
         f"line 13, {place}.spend_reports: {not_a_kind.format('spend_reports')}",
@@ -198,7 +215,7 @@ def test_each_url_becomes_a_channel_of_the_kind_its_host_says():
     assert routes(config) == [
         (
             "default",
-            ("failures", "failure_rate", "deployment_outage", "region_outage"),
+            ("failures", "failure_rate", "deployment_outage", "region_outage", "budget"),
             ("LiteLLM: Slack",),
         ),
         ("default", ("failures", "failure_rate"), ("LiteLLM: Discord for llm_exceptions",)),
@@ -215,6 +232,7 @@ def test_each_url_becomes_a_channel_of_the_kind_its_host_says():
     assert notes(config) == [
         f"line 3, general_settings.alerting: {NO_PAGERDUTY}",
         f"line 3, general_settings.alerting[0]: {OTHER_TYPES}",
+        f"line 3, general_settings.alerting[0]: {BUDGETS}",
         f"line 6, {place}.llm_too_slow[0]: the URL is written in the file; os.environ/NAME keeps "
         "it out of version control",
         f"line 6, {place}.llm_too_slow[0]: the URL (https://webhook.site/…6886) becomes the "
@@ -251,12 +269,15 @@ def test_alert_types_limits_what_is_routed_and_names_what_is_not_carried_over():
         {"SLACK_WEBHOOK_URL": SLACK},
     )
 
-    assert routes(config) == [("default", ("failures", "failure_rate"), ("LiteLLM: Slack",))]
+    assert routes(config) == [
+        ("default", ("failures", "failure_rate", "budget"), ("LiteLLM: Slack",))
+    ]
     assert notes(config) == [
         f"line 3, general_settings.alerting: {NO_PAGERDUTY}",
-        "line 4, general_settings.alert_types: not carried over: budget_alerts, spend_reports is "
-        "not a console alert kind yet (those it has: llm_exceptions, llm_requests_hanging, "
-        "llm_too_slow, outage_alerts, region_outage_alerts)",
+        f"line 3, general_settings.alerting[0]: {BUDGETS}",
+        "line 4, general_settings.alert_types: not carried over: spend_reports is not a console "
+        "alert kind yet (those it has: llm_exceptions, llm_requests_hanging, llm_too_slow, "
+        "outage_alerts, region_outage_alerts, budget_alerts)",
     ]
 
 
@@ -285,6 +306,12 @@ def test_a_retired_teams_connector_url_is_not_carried_over_and_the_note_says_wha
     )
 
 
+ROUTE_BUDGETS = (
+    "to send the console's budget incidents there, make a webhook or e-mail channel and route "
+    "the budget kind to it"
+)
+
+
 def test_budget_webhooks_email_and_unknown_destinations_are_noted():
     config = read(
         "general_settings:\n  alerting: [webhook, email, datadog]\n"
@@ -296,9 +323,9 @@ def test_budget_webhooks_email_and_unknown_destinations_are_noted():
     assert notes(config) == [
         f"line 2, general_settings.alerting: {NO_PAGERDUTY}",
         "line 2, general_settings.alerting[0]: webhook (WEBHOOK_URL) is not carried over: "
-        "LiteLLM sends it budget alerts only, and budget_alerts is not a console alert kind yet",
-        "line 2, general_settings.alerting[1]: email is not carried over: LiteLLM sends it "
-        "budget alerts only, and budget_alerts is not a console alert kind yet",
+        f"LiteLLM sends it its own budget events only; {ROUTE_BUDGETS}",
+        "line 2, general_settings.alerting[1]: email is not carried over: LiteLLM sends it its "
+        f"own budget events only; {ROUTE_BUDGETS}",
         "line 2, general_settings.alerting[2]: 'datadog' is not carried over: not one of "
         "pagerduty, slack, ms_teams, webhook, email",
     ]

@@ -28,6 +28,7 @@ def test_litellm_alert_types_name_the_kinds_they_stand_for():
         "llm_too_slow": ("slow",),
         "outage_alerts": ("deployment_outage",),
         "region_outage_alerts": ("region_outage",),
+        "budget_alerts": ("budget",),
     }
     assert alert_kinds(["llm_too_slow", "hung"]) == ["hung", "slow"]
 

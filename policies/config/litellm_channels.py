@@ -18,9 +18,9 @@ section 4; litellm/integrations/SlackAlerting/slack_alerting.py ``send_alert`` a
   are read here too, over the environment apply_config runs in.
 
 Only the LiteLLM alert types that the kinds' registry names (policies/kinds/: llm_exceptions,
-llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts) are console alert
-kinds. Everything else, and anything that cannot be a valid channel, is a note naming its
-line, never dropped silently. Notes never show a secret: URLs and keys are masked.
+llm_requests_hanging, llm_too_slow, outage_alerts, region_outage_alerts, budget_alerts) are
+console alert kinds. Everything else, and anything that cannot be a valid channel, is a note
+naming its line, never dropped silently. Notes never show a secret: URLs and keys are masked.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ REQUEST_ALERTS = tuple(LITELLM_KIND_NAMES)
 OTHER_ALERTS = (
     "cooldown_deployment",
     "new_model_added",
-    "budget_alerts",
     "spend_reports",
     "failed_tracking_spend",
     "daily_reports",
@@ -90,6 +89,11 @@ PAGERDUTY_KINDS = (PolicyKind.FAILURES.value, PolicyKind.HUNG.value)
 # Power Automate's Workflows webhooks (../shared/reference/channels.md, section 2).
 WORKFLOWS_HOSTS = (".logic.azure.com", ".powerplatform.com")
 
+BUDGETS_ARE_POLICIES = (
+    "budget_alerts is routed as the budget kind; LiteLLM's budgets themselves (the max_budget "
+    "of its keys, teams and users) are in its database, not this file: make a budget policy "
+    "for each to watch"
+)
 NOT_A_KIND = (
     "not carried over: {} is not a console alert kind yet (those it has: "
     + ", ".join(REQUEST_ALERTS)
@@ -165,8 +169,9 @@ def channels_from_alerting(
             what = "webhook (WEBHOOK_URL)" if name == WEBHOOK else "email"
             notes.add(
                 place,
-                f"{what} is not carried over: LiteLLM sends it budget alerts only, and "
-                "budget_alerts is not a console alert kind yet",
+                f"{what} is not carried over: LiteLLM sends it its own budget events only; "
+                "to send the console's budget incidents there, make a webhook or e-mail "
+                "channel and route the budget kind to it",
             )
         else:
             known = ", ".join([PAGERDUTY, SLACK, TEAMS[0], WEBHOOK, EMAIL])
@@ -175,11 +180,14 @@ def channels_from_alerting(
     if chat and "alert_types" not in settings:
         notes.add(
             chat[0],
-            "LiteLLM's alert types other than its request and outage alerts (budget, spend, "
+            "LiteLLM's alert types other than its request, outage and budget alerts (spend, "
             "database, report and management alerts) are not carried over: not console alert "
             "kinds yet",
         )
-    return gathering.specs()
+    channels, routes = gathering.specs()
+    if any(PolicyKind.BUDGET.value in route.kinds for route in routes):
+        notes.add((chat or [place for _, place in services])[0], BUDGETS_ARE_POLICIES)
+    return channels, routes
 
 
 def _request_types(

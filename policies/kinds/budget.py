@@ -50,6 +50,9 @@ KIND = BudgetKind(
         ),
     ),
     unit="% of the budget",
+    # LiteLLM's budget alerts watch its own max_budget of keys, teams and users (in its
+    # database); where it sends them, the console's budget policies go.
+    litellm_alert_types=("budget_alerts",),
     needs={
         "budget": "A budget policy needs its budget: the USD (or tokens) a period may spend.",
         "budget_unit": "A budget policy needs what it counts: USD or tokens.",
