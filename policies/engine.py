@@ -360,15 +360,18 @@ def _change_level(incident: Incident, decision: Decision, now: datetime) -> None
     message edited)."""
     policy = incident.policy
     count = describe_count(policy, decision.count)
+    below = kinds.get(policy.kind).below  # too little traffic: critical below its level
     if decision.action == Action.ESCALATE:
         incident.severity = Severity.CRITICAL
         incident.critical_since = now
-        incident.peak_count = max(incident.peak_count, decision.count.matched)
-        message = f"Critical: {count}, at or above the critical level."
+        incident.peak_count = decision.state.peak
+        where = "below" if below else "at or above"
+        message = f"Critical: {count}, {where} the critical level."
     else:
         incident.severity = policy.severity
         incident.critical_since = None
-        message = f"Back to {policy.severity}: {count}, below the critical level."
+        where = "back at or above" if below else "below"
+        message = f"Back to {policy.severity}: {count}, {where} the critical level."
     incident.calm_since = None
     incident.save(update_fields=["severity", "critical_since", "calm_since", "peak_count"])
     _event(incident, now, IncidentEvent.Kind.SEVERITY, message)

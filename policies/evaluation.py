@@ -60,8 +60,10 @@ class Rule:
         return count.matched >= self.threshold and self._spread(count)
 
     def critical_reached(self, count: Count) -> bool:
-        if self.critical is None or self.below:
+        if self.critical is None:
             return False
+        if self.below:
+            return count.total > 0 and count.matched < self.critical
         if self.rate is not None:
             return self._enough(count) and count.share >= self.critical
         return count.matched >= self.critical and self._spread(count)
@@ -168,7 +170,7 @@ def _step(
 
     state = replace(state, clear_since=None)
     if rule.critical_reached(count):
-        peak = max(state.peak, count.matched)
+        peak = count.matched if rule.worse(count.matched, state.peak) else state.peak
         if not state.critical:
             return Action.ESCALATE, replace(state, critical=True, calm_since=None, peak=peak)
         state = replace(state, calm_since=None)

@@ -255,7 +255,8 @@ def test_a_critical_level_is_checked_against_the_first_and_the_kind():
         "console.yaml line 7, policies[1].severity: With a critical level, the first level's "
         "severity must be below critical (warning, say).",
         "console.yaml line 13, policies[2].critical_threshold: Only failures, hung, slow, "
-        "deployment outage and region outage policies use a critical threshold; leave it empty.",
+        "deployment outage, region outage and too little traffic policies use a critical "
+        "threshold; leave it empty.",
     ]
 
 

@@ -5,6 +5,7 @@ that a model that stops answering is noticed though it has no rows at all."""
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -168,3 +169,70 @@ def test_a_model_that_stops_answering_pages_and_resolves_when_it_answers_again(
     assert incident.status == "resolved"
     sent = [(e["event_action"], e.get("payload", {}).get("severity")) for e in pagerduty.events]
     assert sent == [("trigger", "warning"), ("resolve", None)]
+
+
+def test_its_critical_level_lies_below_x():
+    policy = quiet_policy(threshold=10, critical_threshold=1)
+    rule = rule_for(policy)
+
+    assert policy.describe() == ("fewer than 10 successful requests within 600 s, critical below 1")
+    assert (rule.breached(Count(4, 40)), rule.critical_reached(Count(4, 40))) == (True, False)
+    assert rule.critical_reached(Count(0, 40))
+    assert not rule.critical_reached(Count(0, 0))  # not expected: nothing to say
+
+
+X_AND_ONE = "the threshold X, and at least 1"
+RESOLVES = "resolves once the count is back at X; leave it empty"
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        (
+            {"threshold": 10, "critical_threshold": 10},
+            {"critical_threshold": [f"The critical level must be below {X_AND_ONE}."]},
+        ),
+        (
+            {"resolve_threshold": 5},
+            {"resolve_threshold": [f"A too little traffic policy {RESOLVES}."]},
+        ),
+    ],
+)  # fmt: skip
+def test_a_critical_level_not_below_x_or_a_resolve_threshold_is_refused(fields, errors):
+    with pytest.raises(ValidationError) as raised:
+        quiet_policy(**fields).clean()
+
+    assert raised.value.message_dict == errors
+
+
+def test_falling_from_a_warning_to_none_at_all_escalates_and_coming_back_falls_back():
+    rule = rule_for(quiet_policy(threshold=10, critical_threshold=1))
+    warned = GroupState(open=True, peak=4, last_paged_at=T0)
+
+    _, dropped = evaluate(rule, {"m": Count(0, 40)}, {"m": warned}, later(5))
+    critical = dropped[0].state
+    _, better = evaluate(rule, {"m": Count(6, 40)}, {"m": critical}, later(10))
+
+    assert [(d.action, d.state.peak) for d in dropped] == [(Action.ESCALATE, 0)]
+    assert [d.action for d in better] == [Action.DEESCALATE]  # no hold: at once
+
+
+@pytest.mark.django_db
+def test_a_model_gone_silent_turns_critical_on_every_channel(make_route, make_channel, pagerduty):
+    make_route(make_channel(name="On-call"), scope="default")
+    policy = quiet_policy(threshold=10, critical_threshold=1)
+    policy.full_clean()
+    policy.save()
+    successes("gpt-4o", 30, -3600)
+    successes("gpt-4o", 3, -30)  # 3 in the window: a warning
+
+    evaluate_at(policy, T0)
+    drain(T0)
+    evaluate_at(policy, later(40))  # still 3 within the window: nothing new
+    evaluate_at(policy, later(580))  # they have left it: none at all
+    drain(later(580))
+
+    incident = Incident.objects.get()
+    assert (incident.severity, incident.peak_count) == ("critical", 0)
+    sent = [(e["event_action"], e.get("payload", {}).get("severity")) for e in pagerduty.events]
+    assert sent == [("trigger", "warning"), ("trigger", "critical")]

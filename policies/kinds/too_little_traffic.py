@@ -32,7 +32,7 @@ KIND = TooLittleTraffic(
     # LiteLLM has none: under 1 success in 10 minutes, per model.
     defaults=Defaults(threshold=1, window_seconds=600, group_by="model", severity="warning"),
     unit="successful requests",
-    critical_field="",
+    # A critical level below X: fewer than 10 is a warning, none at all (fewer than 1) critical.
     uses_min_requests=True,
     failure_choice=False,
     below=True,

@@ -98,11 +98,15 @@ def _users(parameter: str) -> list[str]:
 
 
 def _critical_level_constraint(field: str, first: str, name: str) -> models.CheckConstraint:
-    """A critical level only in the field of the policy's kind (policies/kinds/), above the
-    first level."""
-    users = [k.name for k in kinds.KINDS.values() if k.critical_field == field]
+    """A critical level only in the field of the policy's kind (policies/kinds/), beyond the
+    first level: above it, or below it for a kind that pages below X (too little traffic)."""
+    users = [k for k in kinds.KINDS.values() if k.critical_field == field]
+    above = [k.name for k in users if not k.below]
+    below = [k.name for k in users if k.below]
     return models.CheckConstraint(
-        condition=Q(**{f"{field}__isnull": True}) | Q(kind__in=users, **{f"{field}__gt": F(first)}),
+        condition=Q(**{f"{field}__isnull": True})
+        | Q(kind__in=above, **{f"{field}__gt": F(first)})
+        | Q(kind__in=below, **{f"{field}__lt": F(first), f"{field}__gte": 1}),
         name=f"policy_critical_{name}_matches_kind",
     )
 
@@ -427,6 +431,13 @@ class AlertPolicy(models.Model):
         if problems:
             raise ValidationError(problems)
         self._check_levels()
+        if kind.below and self.resolve_threshold is not None:
+            raise ValidationError(
+                {
+                    "resolve_threshold": f"A {kind.noun} policy resolves once the count is back "
+                    "at X; leave it empty."
+                }
+            )
         if self.resolve_threshold is not None and self.resolve_threshold > self.threshold:
             raise ValidationError(
                 {"resolve_threshold": "The resolve threshold cannot be above the threshold X."}
@@ -441,7 +452,12 @@ class AlertPolicy(models.Model):
         level = getattr(self, first[1])
         if level is None:
             return
-        if first[0] is not None and level <= first[0]:
+        if kinds.get(self.kind).below:
+            if first[0] is not None and not 1 <= level < first[0]:
+                raise ValidationError(
+                    {first[1]: f"The critical level must be below {first[2]}, and at least 1."}
+                )
+        elif first[0] is not None and level <= first[0]:
             raise ValidationError({first[1]: f"The critical level must be above {first[2]}."})
         if self.severity == Severity.CRITICAL:
             raise ValidationError(
@@ -477,5 +493,7 @@ class AlertPolicy(models.Model):
         if self.critical_failure_rate_percent is not None:
             return f"{rule}, critical at {self.critical_failure_rate_percent:g}%"
         if self.critical_threshold is not None:
+            if kinds.get(self.kind).below:
+                return f"{rule}, critical below {self.critical_threshold}"
             return f"{rule}, critical at {self.critical_threshold}"
         return rule
