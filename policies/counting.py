@@ -117,9 +117,9 @@ def count_rows(policies: list[AlertPolicy], now: datetime) -> dict[int, dict[str
         return counts
     specs = [Spec(policy, tuple(filters_of(policy)), failed_of(policy)) for policy in policies]
     sql, params = shared_sql(specs, now, TABLE, GROUP_EXPRESSIONS)
-    for policy_id, group, matched, total, deployments in fetch_counts(sql, params):
+    for policy_id, group, matched, total, deployments, critical in fetch_counts(sql, params):
         counts[policy_id][str(group or "")] = Count(
-            int(matched or 0), int(total or 0), int(deployments or 0)
+            int(matched or 0), int(total or 0), int(deployments or 0), int(critical or 0)
         )
     return counts
 

@@ -404,7 +404,7 @@ def _snapshot(policy: AlertPolicy) -> dict[str, Any]:
         "kind", "threshold", "window_seconds", "duration_seconds", "failure_rate_percent",
         "min_requests", "group_by", "consecutive_breaches", "resolve_threshold",
         "resolve_hold_seconds", "severity", "critical_threshold", "critical_failure_rate_percent",
-        "percentile",
+        "critical_duration_seconds", "percentile",
     )  # fmt: skip
     return {name: getattr(policy, name) for name in fields} | {"rule": policy.describe()}
 

@@ -62,6 +62,9 @@ class Rule:
     def critical_reached(self, count: Count) -> bool:
         if self.critical is None:
             return False
+        if self.percentile is not None:  # the critical T's count, by the same rank
+            within = math.ceil(round(self.percentile * count.total, 9))
+            return self._enough(count) and count.critical_matched > count.total - within
         if self.below:
             return count.total > 0 and count.matched < self.critical
         if self.rate is not None:
@@ -90,6 +93,7 @@ class Count:
     matched: int  # failures, hung or slow requests in the window
     total: int = 0  # all finished requests in the window (failure_rate only)
     deployments: int = 0  # region outages: the deployments with counted failures
+    critical_matched: int = 0  # latency percentiles: the requests slower than the critical T
 
     @property
     def share(self) -> float:

@@ -52,7 +52,14 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
         if _kind(policy).measure not in MEASURES:
             raise ValueError(f"{policy.kind} policies are not counted from rollups")
     starts = sorted({window_start(policy, now) for policy in policies})
-    slower = sorted({edge for policy in policies if (edge := slow_edge(policy)) is not None})
+    slower = sorted(
+        {
+            edge
+            for policy in policies
+            for edge in (slow_edge(policy), critical_edge(policy))
+            if edge is not None
+        }
+    )
     sql, params = _segments(starts, now, slower)
     # Policies that read the same segments the same way (most often: the same window and
     # grouping, another threshold) share one read.
@@ -65,6 +72,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             classes=() if _kind(policy).counts_slower else tuple(failure_classes(policy)),
             slower=slow_edge(policy),
             spread=_kind(policy).min_failing_deployments > 0,
+            critical_slower=critical_edge(policy),
         )
         reads.setdefault(read, []).append(policy)
     selects = []
@@ -75,7 +83,9 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
     statement = f"WITH segments AS ({sql}) {' UNION ALL '.join(selects)}"
     by_number = list(reads.values())
     long = now - starts[0] > timedelta(seconds=LONG_WINDOW_SECONDS)
-    for number, group, failed, finished, deployments in fetch_counts(statement, params, long):
+    for number, group, failed, finished, deployments, critical in fetch_counts(
+        statement, params, long
+    ):
         for policy in by_number[number]:
             # A failures policy counts its failed requests (a slow one, its slow ones); a rate
             # or a percentile, the finished and the failed (or slower) among them. Groups
@@ -84,7 +94,9 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             shared = _kind(policy).out_of_finished
             total = int(finished) if shared else int(failed)
             if total > 0:
-                counts[policy.pk][str(group or "")] = Count(int(failed), total, int(deployments))
+                counts[policy.pk][str(group or "")] = Count(
+                    int(failed), total, int(deployments), int(critical)
+                )
     return counts
 
 
@@ -98,6 +110,7 @@ class Read:
     classes: tuple[str, ...]
     slower: int | None  # slow policies: the index of their T among the latency edges
     spread: bool = False  # region outages: also how many deployments had failures
+    critical_slower: int | None = None  # percentiles: the edge of their critical T
 
 
 def slow_edge(policy: AlertPolicy) -> int | None:
@@ -106,6 +119,13 @@ def slow_edge(policy: AlertPolicy) -> int | None:
     if not _kind(policy).counts_slower:
         return None
     return latency.index_of(policy.duration_seconds or 0)
+
+
+def critical_edge(policy: AlertPolicy) -> int | None:
+    """A latency percentile's critical T as the index of its latency edge; None for others."""
+    if policy.critical_duration_seconds is None or not _kind(policy).counts_slower:
+        return None
+    return latency.index_of(policy.critical_duration_seconds)
 
 
 def _segments(starts: list[datetime], now: datetime, slower: list[int]) -> tuple[str, list[Any]]:
@@ -146,6 +166,9 @@ def _select(number: int, read: Read) -> tuple[str, list[Any]]:
         params += condition_params
     group = GROUP_EXPRESSIONS[read.group_by]
     where = " AND ".join(conditions)
+    critical = "0"
+    if read.critical_slower is not None:
+        critical = f"sum({matched_sql((), read.critical_slower)})"
     if read.spread:
         # Summed per deployment first: a deployment counts once its failures in the whole
         # window add up to more than none (not per segment, where a moved request's minus
@@ -156,12 +179,12 @@ def _select(number: int, read: Read) -> tuple[str, list[Any]]:
         )
         sql = (
             f"(SELECT {number}, g, sum(failed), sum(finished), "
-            f"count(*) FILTER (WHERE failed > 0) FROM ({per_deployment}) AS d "
+            f"count(*) FILTER (WHERE failed > 0), 0 FROM ({per_deployment}) AS d "
             "GROUP BY 2 HAVING sum(finished) > 0)"
         )
         return sql, params
     sql = (
-        f"(SELECT {number}, {group}, sum({failed}), sum(finished), 0 FROM segments "
+        f"(SELECT {number}, {group}, sum({failed}), sum(finished), 0, {critical} FROM segments "
         f"WHERE {where} GROUP BY 2 HAVING sum(finished) > 0)"
     )
     return sql, params

@@ -123,8 +123,8 @@ def _measure(spec: Spec) -> Measure:
 def shared_sql(
     specs: Sequence[Spec], now: datetime, table: str, groups: dict[GroupBy, str]
 ) -> tuple[str, list[Any]]:
-    """One statement whose rows are (policy id, group, matched, total, failing deployments),
-    as `count_all` reads."""
+    """One statement whose rows are (policy id, group, matched, total, failing deployments,
+    slower than a percentile's critical T), as `count_all` reads."""
     filters: dict[Condition, str] = {}
     for spec in specs:
         for condition in spec.filters:
@@ -233,9 +233,11 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
     ]
     slow = Ladder.of(
         [
-            spec.policy.duration_seconds
+            duration
             for spec in specs
-            if _kind(spec).counts_slower and spec.policy.duration_seconds is not None
+            if _kind(spec).counts_slower
+            for duration in (spec.policy.duration_seconds, spec.policy.critical_duration_seconds)
+            if duration is not None
         ]
     )
 
@@ -287,8 +289,12 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         # Region outages: the deployments among its failed requests (the kind's filter keeps
         # those without one out).
         deployments = "COUNT(DISTINCT dep)" if spreads(spec) else "0"
+        critical = "0"
+        if measure is Measure.PERCENTILE and policy.critical_duration_seconds is not None:
+            rung = slow.rung(policy.critical_duration_seconds)
+            critical = f"SUM(CASE WHEN lat >= {rung} THEN n ELSE 0 END)"
         selects.add(
-            _select(policy, "finished", matched, conditions, deployments),
+            _select(policy, "finished", matched, conditions, deployments, critical),
             [*matched_params, *params],
         )
 
@@ -342,12 +348,17 @@ def _hung(specs: Sequence[Spec], others: Others, out: Output) -> None:
 
 
 def _select(
-    policy: AlertPolicy, stage: str, matched: str, conditions: list[str], deployments: str = "0"
+    policy: AlertPolicy,
+    stage: str,
+    matched: str,
+    conditions: list[str],
+    deployments: str = "0",
+    critical: str = "0",
 ) -> str:
     dim = GroupBy(policy.group_by)
     group = "''" if dim == GroupBy.EVERYTHING else f"g_{dim.value}"
     return (
-        f"SELECT {int(policy.pk)}, {group}, {matched}, SUM(n), {deployments} "
+        f"SELECT {int(policy.pk)}, {group}, {matched}, SUM(n), {deployments}, {critical} "
         f"FROM {stage}_{dim.value} "
         f"WHERE {' AND '.join(conditions)} GROUP BY 2"
     )

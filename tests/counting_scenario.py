@@ -55,13 +55,19 @@ def reference_counts(policies: list[AlertPolicy], now: datetime) -> dict[int, di
             # Region outages: the deployments among the counted (failed) requests.
             spread = kinds.get(policy.kind).min_failing_deployments > 0
             deployments = "COUNT(DISTINCT deployment_id)" if spread else "0"
+            # Percentiles: the requests slower than their critical T.
+            critical, critical_params = "0", []
+            if policy.critical_duration_seconds is not None:
+                critical = "SUM(CASE WHEN latency_seconds > %s THEN 1 ELSE 0 END)"
+                critical_params = [policy.critical_duration_seconds]
             cursor.execute(
-                f"SELECT {group}, {matched}, COUNT(*), {deployments} FROM {TABLE} "  # noqa: S608
-                f"WHERE {window.where} GROUP BY 1",
-                [*window.matched_params, *window.params],
+                f"SELECT {group}, {matched}, COUNT(*), {deployments}, {critical} "  # noqa: S608
+                f"FROM {TABLE} WHERE {window.where} GROUP BY 1",
+                [*window.matched_params, *critical_params, *window.params],
             )
             counts[policy.pk] = {
-                str(g or ""): Count(int(m or 0), int(t), int(d)) for g, m, t, d in cursor.fetchall()
+                str(g or ""): Count(int(m or 0), int(t), int(d), int(c or 0))
+                for g, m, t, d, c in cursor.fetchall()
             }
     return counts
 
@@ -119,6 +125,8 @@ def make_policies(team: Team) -> list[AlertPolicy]:
             values["failure_rate_percent"] = 50.0
         if values["kind"] == PolicyKind.LATENCY_PERCENTILE:
             values["percentile"] = (50, 90, 95, 99)[i % 4]
+            if values.get("duration_seconds") == DURATIONS[0] and i % 2:
+                values["critical_duration_seconds"] = DURATIONS[1]  # its critical T
         policies.append(AlertPolicy.objects.create(name=f"scenario {i}", **values))
     return policies
 

@@ -288,8 +288,8 @@ def test_the_form_carries_each_kinds_fields_and_defaults_for_its_script(ops):
     ]  # fmt: skip
     assert spec["failures"]["empty_otherwise"] == [
         "critical_threshold", "duration_seconds", "failure_rate_percent",
-        "critical_failure_rate_percent", "percentile", "budget", "budget_unit", "budget_period",
-        "budget_warning_percents", "budget_time_zone",
+        "critical_failure_rate_percent", "percentile", "critical_duration_seconds", "budget",
+        "budget_unit", "budget_period", "budget_warning_percents", "budget_time_zone",
     ]  # fmt: skip
     # A budget's first level is its X: the form hides X and offers LiteLLM's levels.
     assert spec["budget"]["hides"] == ["threshold"]
@@ -299,7 +299,7 @@ def test_the_form_carries_each_kinds_fields_and_defaults_for_its_script(ops):
         "budget_warning_percents": "85, 95",
     }  # fmt: skip
     assert spec["latency_percentile"]["fields"] == [
-        "duration_seconds", "percentile", "min_requests"
+        "duration_seconds", "percentile", "min_requests", "critical_duration_seconds"
     ]  # fmt: skip
     assert "policies/policy_form.js" in html
     assert 'data-policy-defaults="slow"' in html

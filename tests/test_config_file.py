@@ -4,6 +4,7 @@ No database: parsing checks each item with the model's own validation, offline.
 """
 
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from textwrap import dedent
 
@@ -279,6 +280,43 @@ def test_threshold_and_window_default_to_the_kinds_defaults():
         "critical",
         True,
     )
+
+
+def test_each_new_kind_is_read_with_its_own_fields_and_defaults():
+    config = parse_text(
+        """
+        policies:
+          - name: Slow answers
+            kind: latency_percentile
+            percentile: 95
+            duration_seconds: 10
+            critical_duration_seconds: 30
+            severity: warning
+          - name: Team budgets
+            kind: budget
+            budget: 2500.50
+            budget_time_zone: Europe/Paris
+          - name: Quiet models
+            kind: too_little_traffic
+            critical_threshold: 1
+            threshold: 10
+          - name: Regions
+            kind: region_outage
+        """
+    )
+
+    slow, budget, quiet, regions = config.policies
+    assert (slow.percentile, slow.duration_seconds, slow.critical_duration_seconds) == (
+        95, 10.0, 30.0
+    )  # fmt: skip
+    assert (budget.budget, budget.budget_unit, budget.budget_period) == (
+        Decimal("2500.5"), "usd", "month"
+    )  # fmt: skip
+    assert (budget.budget_time_zone, budget.budget_warning_percents, budget.group_by) == (
+        "Europe/Paris", "85, 95", "team"
+    )  # fmt: skip
+    assert (quiet.threshold, quiet.critical_threshold, quiet.group_by) == (10, 1, "model")
+    assert (regions.threshold, regions.critical_threshold, regions.group_by) == (5, 10, "region")
 
 
 def test_values_of_the_wrong_type_or_choice_are_errors():

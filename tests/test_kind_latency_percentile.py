@@ -118,3 +118,85 @@ def test_the_incident_page_charts_the_share_slower_against_the_percentile_s_line
 
     # One of four slower than T: 25% of the requests, over the 10% a p90 allows.
     assert "% slower than T over time: last 25, peak 25, threshold 10" in page
+
+
+def percentile_policy(**fields):
+    values = {
+        "name": "Slow answers", "kind": "latency_percentile", "percentile": 90,
+        "duration_seconds": 5.0, "critical_duration_seconds": 30.0, "threshold": 1,
+        "window_seconds": 60, "min_requests": 10, "severity": "warning",
+        "resolve_hold_seconds": 0, **fields,
+    }  # fmt: skip
+    return AlertPolicy(**values)
+
+
+@given(
+    latencies=st.lists(st.sampled_from([1.0, 4.0, 6.0, 25.0, 31.0, 120.0]), min_size=1),
+    p=st.sampled_from([50, 90, 95, 99]),
+)
+def test_the_critical_level_is_the_same_percentile_above_a_longer_t(latencies, p):
+    from policies.engine import rule_for
+
+    rule = rule_for(percentile_policy(percentile=p, min_requests=1))
+    value = nearest_rank(latencies, p)
+    count = Count(
+        sum(1 for x in latencies if x > 5.0),
+        len(latencies),
+        critical_matched=sum(1 for x in latencies if x > 30.0),
+    )
+
+    assert rule.breached(count) == (value > 5.0)
+    assert rule.critical_reached(count) == (value > 30.0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"critical_duration_seconds": 5.0}, "The critical level must be above T."),
+        ({"critical_duration_seconds": 5.0, "duration_seconds": 10.0}, "The critical level"),
+        ({"critical_duration_seconds": 31.0}, "T must be one of the durations"),
+    ],
+)  # fmt: skip
+def test_a_critical_t_must_be_a_kept_duration_above_t(fields, message):
+    with pytest.raises(ValidationError) as raised:
+        percentile_policy(**fields).full_clean(validate_unique=False, validate_constraints=False)
+
+    assert raised.value.message_dict["critical_duration_seconds"][0].startswith(message)
+
+
+def test_it_describes_its_critical_t():
+    assert percentile_policy().describe() == (
+        "p90 latency above 5 s within 60 s (of at least 10 requests), critical above 30 s"
+    )
+
+
+@pytest.mark.django_db
+def test_counted_on_the_counts_and_the_rows_and_escalated_when_the_longer_t_is_passed(
+    make_route, make_channel, pagerduty
+):
+    from policies.counting import count_all, count_rows
+
+    make_route(make_channel(name="On-call"), scope="default")
+    policy = percentile_policy()
+    policy.full_clean()
+    policy.save()
+    add_requests(8, at=later(-1), outcome="success", latency_seconds=1.0)
+    add_requests(2, at=later(-1), outcome="success", latency_seconds=10.0)  # p90: 10 s
+
+    for count in (count_all, count_rows):
+        assert count([policy], T0)[policy.pk] == {"": Count(2, 10, 0, 0)}
+    evaluate(policy, T0)
+    drain(T0)
+    add_requests(2, at=later(1), outcome="success", latency_seconds=45.0)  # p90 of 12: 45 s
+    for count in (count_all, count_rows):
+        assert count([policy], later(2))[policy.pk] == {"": Count(4, 12, 0, 2)}
+    evaluate(policy, later(2))
+    drain(later(2))
+
+    incident = Incident.objects.get()
+    assert incident.severity == "critical"
+    assert incident.summary == (
+        "Slow answers: p90 above 5 s: 2 of 10 requests slower, 0 slower than 30 s in 60 s"
+    )
+    sent = [(e["event_action"], e.get("payload", {}).get("severity")) for e in pagerduty.events]
+    assert sent == [("trigger", "warning"), ("trigger", "critical")]

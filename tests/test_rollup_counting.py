@@ -74,15 +74,20 @@ def rows_counted(policies, now):
             # Region outages: the deployments among the failed requests.
             spread = kinds.get(policy.kind).min_failing_deployments > 0
             deployments = "COUNT(DISTINCT deployment_id)" if spread else "0"
+            # Percentiles: the requests slower than their critical T.
+            critical, critical_params = "0", []
+            if policy.critical_duration_seconds is not None:
+                critical = "SUM(CASE WHEN latency_seconds > %s THEN 1 ELSE 0 END)"
+                critical_params = [policy.critical_duration_seconds]
             cursor.execute(
                 f"SELECT {GROUP_EXPRESSIONS[GroupBy(policy.group_by)]}, "
-                f"SUM(CASE WHEN {matched} THEN 1 ELSE 0 END), COUNT(*), {deployments} "
-                f"FROM {TABLE} WHERE {' AND '.join(where)} GROUP BY 1",
-                [*matched_params, *params],
+                f"SUM(CASE WHEN {matched} THEN 1 ELSE 0 END), COUNT(*), {deployments}, "
+                f"{critical} FROM {TABLE} WHERE {' AND '.join(where)} GROUP BY 1",
+                [*matched_params, *critical_params, *params],
             )
             counts[policy.pk] = {
                 str(g or ""): Count(int(t), int(t)) if measure is Measure.SLOW else
-                Count(int(m), int(t), int(d)) for g, m, t, d in cursor
+                Count(int(m), int(t), int(d), int(c or 0)) for g, m, t, d, c in cursor
             }  # fmt: skip
     return counts
 

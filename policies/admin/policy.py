@@ -106,6 +106,7 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
                 "min_requests",
                 "critical_threshold",
                 "critical_failure_rate_percent",
+                "critical_duration_seconds",
                 "count_gateway_rejections",
                 "count_client_errors",
             ]

@@ -60,6 +60,7 @@ POLICY_SCHEMA: dict[str, Expected] = {
     "budget_warning_percents": "text",
     "critical_threshold": "whole number",
     "critical_failure_rate_percent": "number",
+    "critical_duration_seconds": "number",
     "count_gateway_rejections": "true or false",
     "count_client_errors": "true or false",
     "consecutive_breaches": "whole number",
@@ -262,6 +263,7 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
                 else defaults.critical_threshold
             ),
             critical_failure_rate_percent=fields.number("critical_failure_rate_percent", None),
+            critical_duration_seconds=fields.number("critical_duration_seconds", None),
             count_gateway_rejections=fields.flag("count_gateway_rejections", False),
             count_client_errors=fields.flag("count_client_errors", False),
             consecutive_breaches=fields.whole(

@@ -115,6 +115,7 @@ class PolicySpec(Located):
     budget_warning_percents: str = ""
     critical_threshold: int | None = None
     critical_failure_rate_percent: float | None = None
+    critical_duration_seconds: float | None = None
     count_gateway_rejections: bool = False
     count_client_errors: bool = False
     consecutive_breaches: int = 1
@@ -148,6 +149,7 @@ class PolicySpec(Located):
             "budget_warning_percents": self.budget_warning_percents,
             "critical_threshold": self.critical_threshold,
             "critical_failure_rate_percent": self.critical_failure_rate_percent,
+            "critical_duration_seconds": self.critical_duration_seconds,
             "count_gateway_rejections": self.count_gateway_rejections,
             "count_client_errors": self.count_client_errors,
             "consecutive_breaches": self.consecutive_breaches,

@@ -32,6 +32,7 @@ class PolicyLike(Protocol):
     threshold: int
     critical_threshold: int | None
     critical_failure_rate_percent: float | None
+    critical_duration_seconds: float | None
     window_seconds: int  # None in a form that left it empty
     duration_seconds: float | None
     failure_rate_percent: float | None
@@ -63,6 +64,9 @@ class CountLike(Protocol):
     @property
     def deployments(self) -> int: ...
 
+    @property
+    def critical_matched(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class Defaults:
@@ -82,6 +86,7 @@ PARAMETER_NAMES = {
     "failure_rate_percent": "R",
     "critical_threshold": "a critical threshold",
     "critical_failure_rate_percent": "a critical rate",
+    "critical_duration_seconds": "a critical T",
     "percentile": "a percentile",
     "budget": "a budget",
     "budget_unit": "a budget's unit",

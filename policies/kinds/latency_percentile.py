@@ -23,10 +23,15 @@ class LatencyPercentile(Kind):
         )
 
     def describe_count(self, policy: PolicyLike, count: CountLike) -> str:
-        return (
+        words = (
             f"p{policy.percentile} above {policy.duration_seconds or 0:g} s: {count.matched} of "
             f"{count.total} requests slower"
         )
+        if policy.critical_duration_seconds is not None:
+            words += (
+                f", {count.critical_matched} slower than {policy.critical_duration_seconds:g} s"
+            )
+        return words
 
 
 KIND = LatencyPercentile(
@@ -42,6 +47,7 @@ KIND = LatencyPercentile(
         "must stay under.",
         "percentile": "A latency percentile policy needs its percentile: 50, 90, 95 or 99.",
     },
-    critical_field="",
+    # The critical level is a second, longer T: p95 above 10 s a warning, above 30 s critical.
+    critical_field="critical_duration_seconds",
     uses_min_requests=True,
 )

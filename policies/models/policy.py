@@ -53,6 +53,14 @@ def validate_percents(value: str) -> None:
         raise ValidationError(str(exc), code="percents") from None
 
 
+# Each critical level's field: the first level it must lie beyond, and its name in messages.
+FIRST_LEVELS = {
+    "critical_threshold": ("threshold", "the threshold X"),
+    "critical_failure_rate_percent": ("failure_rate_percent", "R"),
+    "critical_duration_seconds": ("duration_seconds", "T"),
+}
+
+
 class PolicyKind(models.TextChoices):
     """The kinds' names, for code that names one; each is declared, with its label, in
     policies/kinds/ (tests/test_kinds.py keeps the two lists the same)."""
@@ -159,6 +167,14 @@ class AlertPolicy(models.Model):
         ],
         help_text="R, for failure-rate policies only: page when at least this share of the "
         "window's finished requests failed.",
+    )
+    critical_duration_seconds = models.FloatField(
+        "critical T (seconds)",
+        null=True,
+        blank=True,
+        validators=[validate_duration],
+        help_text="Optional, for latency percentile policies: the second level, a T above the "
+        "first (p95 above 10 s a warning, above 30 s critical).",
     )
     percentile = models.PositiveSmallIntegerField(
         "percentile (p)",
@@ -400,6 +416,7 @@ class AlertPolicy(models.Model):
             _critical_level_constraint(
                 "critical_failure_rate_percent", "failure_rate_percent", "rate"
             ),
+            _critical_level_constraint("critical_duration_seconds", "duration_seconds", "duration"),
             models.CheckConstraint(
                 condition=Q(
                     kind__in=sorted(KINDS_WITH_DURATION),
@@ -444,11 +461,11 @@ class AlertPolicy(models.Model):
             )
 
     def _check_levels(self) -> None:
-        first = (
-            (self.failure_rate_percent, "critical_failure_rate_percent", "R")
-            if self.critical_failure_rate_percent is not None
-            else (self.threshold, "critical_threshold", "the threshold X")
-        )
+        critical = kinds.get(self.kind).critical_field
+        if not critical:
+            return
+        value, name = FIRST_LEVELS[critical]
+        first = (getattr(self, value), critical, name)
         level = getattr(self, first[1])
         if level is None:
             return
@@ -481,9 +498,12 @@ class AlertPolicy(models.Model):
 
     @property
     def critical_level(self) -> float | None:
-        """The critical level as evaluation compares it: a count, or a share (0 to 1)."""
+        """The critical level as evaluation compares it: a count, a share (0 to 1), or a
+        percentile's critical T (whose count of slower requests is compared)."""
         if self.critical_failure_rate_percent is not None:
             return self.critical_failure_rate_percent / 100
+        if self.critical_duration_seconds is not None:
+            return self.critical_duration_seconds
         return self.critical_threshold
 
     def describe(self) -> str:
@@ -492,6 +512,8 @@ class AlertPolicy(models.Model):
         rule = kinds.get(self.kind).describe(self)
         if self.critical_failure_rate_percent is not None:
             return f"{rule}, critical at {self.critical_failure_rate_percent:g}%"
+        if self.critical_duration_seconds is not None:
+            return f"{rule}, critical above {self.critical_duration_seconds:g} s"
         if self.critical_threshold is not None:
             if kinds.get(self.kind).below:
                 return f"{rule}, critical below {self.critical_threshold}"
