@@ -43,12 +43,11 @@ class PolicyLike(Protocol):
     budget_period: str
     budget_time_zone: str
     budget_warning_percents: str
+    count_gateway_rejections: bool
+    count_client_errors: bool
 
     @property
     def budget(self) -> Decimal | None: ...
-
-    count_gateway_rejections: bool
-    count_client_errors: bool
 
 
 class CountLike(Protocol):
@@ -71,7 +70,7 @@ class CountLike(Protocol):
 @dataclass(frozen=True)
 class Defaults:
     threshold: int
-    window_seconds: int  # None in a form that left it empty
+    window_seconds: int
     duration_seconds: float | None = None
     critical_threshold: int | None = None
     group_by: str = "everything"
