@@ -47,7 +47,7 @@ TABLE = "ingest_gatewayrequest"
 PREFIX = f"{TABLE}_p"
 _NAME = re.compile(rf"^{PREFIX}(\d{{8}})$")
 MARGIN = MAX_CLOCK_SKEW
-# This application's advisory locks are (namespace, id) pairs (policies/engine.py uses "AC" + 1).
+# This application's advisory locks are (namespace, id) pairs (policies/recording.py uses "AC" + 1).
 CREATING_LOCK = 0x41430002  # creating partitions
 REQUEST_LOCK = 0x41430003  # looking a request up across days (store.py)
 # Days created ahead of today by beat, so that writers find their partition.

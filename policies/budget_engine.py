@@ -20,7 +20,6 @@ from django.db import IntegrityError, transaction
 
 from policies import budget, budget_counting, dispatch, muting
 from policies.dispatch import event as _event
-from policies.engine import _dedup_key, _lock, _snapshot, _subject, resolve
 from policies.handover import handed_over_together
 from policies.kinds.budget import amount
 from policies.models import (
@@ -29,13 +28,13 @@ from policies.models import (
     Incident,
     IncidentEvent,
     IncidentStatus,
-    PolicyState,
     Severity,
 )
+from policies.recording import claim, dedup_key, resolve, snapshot, subject_of
 
 logger = logging.getLogger(__name__)
 
-PERIOD_WORDS = {"day": "today", "week": "this week", "month": "this month"}
+THIS_PERIOD = {"day": "today", "week": "this week", "month": "this month"}
 GROUP_WORDS = {
     GroupBy.EVERYTHING: "",
     GroupBy.TEAM: " by team {}",
@@ -66,14 +65,10 @@ def evaluate_budget(
     """Evaluate one budget policy at `now`; `spent`: its spends already read, with the policy
     as it was at its `updated_at`."""
     with handed_over_together(), transaction.atomic():
-        if not _lock(policy_id):
-            return "skipped: another evaluator holds it"
-        policy = AlertPolicy.objects.select_related("filter_team").filter(pk=policy_id).first()
-        if policy is None or not policy.enabled:
-            return "skipped: deleted or disabled"
-        state, _ = PolicyState.objects.get_or_create(policy=policy)
-        if state.evaluated_at is not None and state.evaluated_at >= now:
-            return "skipped: already evaluated up to this moment"
+        claimed = claim(policy_id, now)
+        if isinstance(claimed, str):
+            return claimed
+        policy, state = claimed
         spends = spent[1] if spent is not None and spent[0] == policy.updated_at else None
         if spends is None:
             spends = budget_counting.spend_all([policy], now)[policy.pk]
@@ -152,7 +147,7 @@ def summary(
     unit = policy.budget_unit or "usd"
     when = f"within {policy.window_seconds} s"
     if period.end is not None:
-        when = f"{PERIOD_WORDS[period.name]} ({policy.budget_time_zone or 'UTC'})"
+        when = f"{THIS_PERIOD[period.name]} ({policy.budget_time_zone or 'UTC'})"
     words = (
         f"{policy.name}: {amount(spend, unit)} of {amount(rule.amount, unit)} "
         f"({rule.percent(spend)}%) spent {when}"
@@ -188,14 +183,14 @@ def _open(
     policy: AlertPolicy, group: str, rule: budget.Budget, spend: float, period: budget.Period,
     decision: budget.Decision, now: datetime,
 ) -> None:  # fmt: skip
-    team, key_alias = _subject(policy, group)
+    team, key_alias = subject_of(policy, group)
     percent = rule.percent(spend)
     try:
         with transaction.atomic():  # a savepoint: should the constraint fire, only this is undone
             incident = Incident.objects.create(
                 policy=policy,
                 group_key=group,
-                dedup_key=_dedup_key(policy, group),
+                dedup_key=dedup_key(policy, group),
                 summary=summary(policy, group, rule, spend, period, decision.projected),
                 severity=_severity(policy, decision),
                 critical_since=now if decision.critical else None,
@@ -208,7 +203,7 @@ def _open(
                 peak_count=percent,
                 last_count=percent,
                 last_paged_at=now,
-                policy_snapshot=_snapshot(policy),
+                policy_snapshot=snapshot(policy),
                 details=_details(policy, rule, spend, period, decision),
             )
     except IntegrityError:

@@ -174,7 +174,7 @@ def details_for(policy: AlertPolicy, group: str, now: datetime) -> dict[str, Any
         rows = cursor.fetchall()
     details["sample_request_ids"] = [row[0] for row in rows[:5]]
     # Information for the responder, named so as not to pass for the incident's owner: routing,
-    # labels and muting use only what the incident is surely about (engine._subject).
+    # labels and muting use only what the incident is surely about (recording.subject_of).
     for name, values in (
         ("busiest_team", [team_key.key_of(row[1], row[2]) for row in rows]),
         ("busiest_key_alias", [row[3] for row in rows]),

@@ -11,15 +11,13 @@ back. The engine knows nothing of channels.
 from __future__ import annotations
 
 import logging
-import uuid
-import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
-from policies import counting, dispatch, kinds, muting
+from policies import budget_engine, counting, dispatch, kinds, muting
 from policies.dispatch import event as _event
 from policies.evaluation import Action, Count, Decision, GroupState, Rule, evaluate
 from policies.handover import handed_over_together
@@ -34,10 +32,9 @@ from policies.models import (
     Severity,
     Team,
 )
+from policies.recording import claim, dedup_key, resolve, snapshot, subject_of
 
 logger = logging.getLogger(__name__)
-
-LOCK_NAMESPACE = 0x41430001  # "AC" + 1: this application's advisory locks
 
 
 def rule_for(policy: AlertPolicy) -> Rule:
@@ -57,14 +54,6 @@ def rule_for(policy: AlertPolicy) -> Rule:
     )
 
 
-def _lock(policy_id: int) -> bool:
-    if connection.vendor != "postgresql":
-        return True  # SQLite: transactions begin IMMEDIATE, so evaluators take turns anyway
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, policy_id])
-        return bool(cursor.fetchone()[0])
-
-
 def evaluate_policy(
     policy_id: int, now: datetime, counted: tuple[datetime, dict[str, Count]] | None = None
 ) -> str:
@@ -72,14 +61,10 @@ def evaluate_policy(
     at `now` already read (with the policy as it was at its `updated_at`), so that they are not
     read again; moments replayed before `now` are read each."""
     with handed_over_together(), transaction.atomic():
-        if not _lock(policy_id):
-            return "skipped: another evaluator holds it"
-        policy = AlertPolicy.objects.select_related("filter_team").filter(pk=policy_id).first()
-        if policy is None or not policy.enabled:
-            return "skipped: deleted or disabled"
-        state, _ = PolicyState.objects.get_or_create(policy=policy)
-        if state.evaluated_at is not None and state.evaluated_at >= now:
-            return "skipped: already evaluated up to this moment"
+        claimed = claim(policy_id, now)
+        if isinstance(claimed, str):
+            return claimed
+        policy, state = claimed
         interval = settings.EVALUATION_INTERVAL_SECONDS
         # Moments before the policy's last change (say, while it was disabled) are not replayed:
         # the policy as it is now did not apply to them.
@@ -133,8 +118,6 @@ def evaluate_all(now: datetime) -> dict[int, str]:
         )
         policies.remove(policy)
     # Budgets sum what was spent, and decide by levels per period (policies/budget_engine.py).
-    from policies import budget_engine  # it builds on this module's helpers
-
     budgets = [p for p in policies if not kinds.get(p.kind).counts_requests]
     outcomes.update(budget_engine.evaluate_budgets(budgets, now))
     policies = [p for p in policies if kinds.get(p.kind).counts_requests]
@@ -287,16 +270,9 @@ def _summary(policy: AlertPolicy, group: str, count: Count) -> str:
     ]
 
 
-def _dedup_key(policy: AlertPolicy, group: str) -> str:
-    # Stable for the incident's life (trigger, renotify and resolve share it), new for the next
-    # incident of the same group; readable, and always within PagerDuty's 255 characters.
-    group_part = f"{zlib.crc32(group.encode()):08x}" if group else "all"
-    return f"alerting-console/{policy.pk}/{group_part}/{uuid.uuid4().hex[:12]}"
-
-
 def _open(policy: AlertPolicy, decision: Decision, started: datetime, now: datetime) -> None:
     details = counting.details_for(policy, decision.group, now)
-    team, key_alias = _subject(policy, decision.group)
+    team, key_alias = subject_of(policy, decision.group)
     try:
         with transaction.atomic():  # a savepoint: should the constraint fire, only this is undone
             incident = _create_incident(policy, decision, started, now, details, team, key_alias)
@@ -320,7 +296,7 @@ def _create_incident(
     return Incident.objects.create(
         policy=policy,
         group_key=decision.group,
-        dedup_key=_dedup_key(policy, decision.group),
+        dedup_key=dedup_key(policy, decision.group),
         summary=_summary(policy, decision.group, decision.count),
         severity=Severity.CRITICAL if decision.state.critical else policy.severity,
         critical_since=now if decision.state.critical else None,
@@ -333,7 +309,7 @@ def _create_incident(
         peak_count=decision.count.matched,
         last_count=decision.count.matched,
         last_paged_at=now,
-        policy_snapshot=_snapshot(policy),
+        policy_snapshot=snapshot(policy),
         details=details,
     )
 
@@ -376,37 +352,6 @@ def _change_level(incident: Incident, decision: Decision, now: datetime) -> None
     incident.save(update_fields=["severity", "critical_since", "calm_since", "peak_count"])
     _event(incident, now, IncidentEvent.Kind.SEVERITY, message)
     dispatch.severity_changed(incident, now)
-
-
-def resolve(incident: Incident, now: datetime, message: str, user: Any = None) -> None:
-    incident.status = IncidentStatus.RESOLVED
-    incident.resolved_at = now
-    incident.resolved_by = user
-    incident.save(update_fields=["status", "resolved_at", "resolved_by"])
-    told = dispatch.resolved(incident, now)
-    _event(incident, now, IncidentEvent.Kind.RESOLVED, f"{message} {told}".strip(), user=user)
-
-
-def _subject(policy: AlertPolicy, group: str) -> tuple[Team | None, str]:
-    """The team and key alias an incident is surely about, to label and route it: its group,
-    or its policy's filters. Never those most of its sampled requests shared: a platform-wide
-    incident belongs to no team and takes the default route; its busiest team is in its
-    details, as information."""
-    team = policy.filter_team
-    if policy.group_by == GroupBy.TEAM and group:
-        team = Team.objects.owning(group)
-    key_alias = group if policy.group_by == GroupBy.KEY_ALIAS else policy.filter_key_alias
-    return team, key_alias
-
-
-def _snapshot(policy: AlertPolicy) -> dict[str, Any]:
-    fields = (
-        "kind", "threshold", "window_seconds", "duration_seconds", "failure_rate_percent",
-        "min_requests", "group_by", "consecutive_breaches", "resolve_threshold",
-        "resolve_hold_seconds", "severity", "critical_threshold", "critical_failure_rate_percent",
-        "critical_duration_seconds", "percentile",
-    )  # fmt: skip
-    return {name: getattr(policy, name) for name in fields} | {"rule": policy.describe()}
 
 
 def catch_up_moments(last: datetime | None, now: datetime, interval: float) -> list[datetime]:

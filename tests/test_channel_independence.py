@@ -11,8 +11,9 @@ from django.db import connection
 
 from policies import http
 from policies.channels.webhook import new_signing_secret
-from policies.engine import evaluate_all, resolve
+from policies.engine import evaluate_all
 from policies.models import Channel, Delivery, Incident, Route
+from policies.recording import resolve
 from policies.sending import _claim, attempt_deliveries, attempt_delivery
 from tests.engine_helpers import T0, add_requests, drain, later
 from tests.fake_pagerduty import FakePagerDuty

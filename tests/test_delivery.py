@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from policies import channels
-from policies.engine import resolve
 from policies.models import Channel, Delivery, DeliveryAttempt, Incident, Route
 from policies.reach import lease
+from policies.recording import resolve
 from policies.sending import (
     _claim,
     _record_answers,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ingest import rollups
 from ingest.models import GatewayRequest
-from policies import budget_counting, engine
+from policies import budget_counting, engine, recording
 from policies.budget import Budget
 from policies.budget_counting import spend_all
 from policies.models import AlertPolicy, Incident, IncidentEvent
@@ -254,7 +254,7 @@ def test_a_level_resolved_by_hand_is_not_announced_again_in_its_period(
     spent("search", 90.0, DECEMBER_5 - timedelta(hours=1))
     engine.evaluate_all(DECEMBER_5)
     drain(DECEMBER_5)
-    engine.resolve(Incident.objects.get(), DECEMBER_5 + timedelta(seconds=5), "By hand.")
+    recording.resolve(Incident.objects.get(), DECEMBER_5 + timedelta(seconds=5), "By hand.")
 
     engine.evaluate_all(DECEMBER_5 + timedelta(seconds=10))
     assert Incident.objects.count() == 1  # 85 % was announced this month

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from policies import http
-from policies.engine import resolve
 from policies.models import Delivery
+from policies.recording import resolve
 from tests.engine_helpers import T0, drain, later
 
 pytestmark = pytest.mark.django_db

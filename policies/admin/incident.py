@@ -25,7 +25,6 @@ from alerting_console.moments import shown
 from ingest.models import GatewayRequest
 from policies.admin.incident_page import first_screen
 from policies.dispatch import never_paged, paged_channels
-from policies.engine import resolve
 from policies.models import (
     Delivery,
     DeliveryAttempt,
@@ -35,6 +34,7 @@ from policies.models import (
 )
 from policies.muting import subject_of
 from policies.page_state import PAGES_ATTR, latest_pages, page_badge, state_of, with_pages
+from policies.recording import resolve
 from policies.retry import retry_now
 from policies.roles import own_team_ids
 
