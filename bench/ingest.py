@@ -114,16 +114,23 @@ def truncate() -> None:
         )
 
 
+LATENCIES = (0.4, 0.9, 1.7, 2.5, 3.8, 6.1, 12.0)
+
+
 def console_events(count: int) -> list[dict[str, Any]]:
     now = time.time()
     teams = ["team-search", "team-checkout", "team-ads", "team-support"]
     events = []
     for i in range(count):
         failed = i % 10 == 0  # one in ten fails upstream
+        # Latencies over several of the counts' bins, and every other request streamed, its
+        # first token after a third of it: what makes more keys of the counts' changes.
+        latency = LATENCIES[i % len(LATENCIES)]
         events.append({
             "event": "finished", "request_id": str(uuid.uuid4()),
             "status": "failure" if failed else "success",
-            "started_at": now - 2.5, "finished_at": now - 0.5,
+            "started_at": now - 0.5 - latency, "finished_at": now - 0.5,
+            "time_to_first_token_seconds": round(latency / 3, 3) if i % 2 else None,
             "status_code": 503 if failed else None,
             "error_class": "ServiceUnavailableError" if failed else None,
             "model": "openai/gpt-4o-mini", "model_group": "gpt-4o-mini", "provider": "openai",

@@ -311,6 +311,13 @@ class RequestDelta(_Counts):
         db_default=0,
         help_text="How many latency edges lie below its requests' latency (ingest/latency.py).",
     )
+    # Added for first-token percentiles (ingest 0014): 0 in the changes written before.
+    first_token_bin = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="0 for requests that reported no time to first token; else one more than the "
+        "first-token edges below it (ingest/latency.py).",
+    )
 
     class Meta:
         verbose_name = "request count change"
@@ -341,11 +348,21 @@ class RequestRollup(_Counts):
         return f"{self.finished} finished in the {self.level} s to {self.bucket:%Y-%m-%d %H:%M:%S}"
 
 
-# The counts of requests slower than each latency edge: empty (NULL, no room taken) for none.
-for _index, _edge in enumerate(latency.EDGES):
-    RequestRollup.add_to_class(
-        latency.column(_index),
-        models.BigIntegerField(
-            null=True, editable=False, help_text=f"Requests slower than {latency.spelled(_edge)}."
-        ),
-    )
+# The counts of requests slower than each latency edge, and of those that reported a time to
+# first token and were slower than each of its edges: empty (NULL, no room taken) for none.
+RequestRollup.add_to_class(
+    latency.FIRST_TOKEN.reported_edge().column,
+    models.BigIntegerField(
+        null=True, editable=False, help_text="Requests that reported a time to first token."
+    ),
+)
+for _histogram, _what in ((latency.LATENCY, ""), (latency.FIRST_TOKEN, " to their first token")):
+    for _index, _edge in enumerate(_histogram.edges):
+        RequestRollup.add_to_class(
+            _histogram.column(_index),
+            models.BigIntegerField(
+                null=True,
+                editable=False,
+                help_text=f"Requests slower than {latency.spelled(_edge)}{_what}.",
+            ),
+        )

@@ -54,9 +54,10 @@ COUNTS = ("finished", "failed_upstream", "failed_gateway", "failed_client")
 # And what is summed: the cost (USD, as the gateway reports it) and tokens of the finished.
 SUMS = ("cost", "total_tokens")
 MEASURES = (*COUNTS, *SUMS)
-# A delta also says which latency bin its requests are in (ingest/latency.py); folding turns
-# the bins into counts of requests slower than each edge, the rollups' latency.COLUMNS.
-DELTA_KEYS = ("bucket", *DIMENSIONS, "latency_bin")
+# A delta also says which latency and first-token bins its requests are in (ingest/latency.py);
+# folding turns the bins into counts of requests slower than each edge, latency.COUNTED.
+BINS = tuple(histogram.bin_column for histogram in latency.HISTOGRAMS)
+DELTA_KEYS = ("bucket", *DIMENSIONS, *BINS)
 FAILED_CLASSES = ("upstream", "gateway", "client")
 # Bucket sizes, in seconds, largest first, each a multiple of the next: a window is read as
 # at most 9 (5, 23) buckets of each size (of 10 s and 10 min; of hours) at either edge, and
@@ -154,12 +155,15 @@ def _bucket(column: str, level: str = "1") -> str:
 
 def _counted(sign: str = "") -> str:
     """What one request row adds to the counts (or, with sign "-", takes from them): the
-    columns DIMENSIONS, latency_bin and MEASURES."""
+    columns DIMENSIONS, BINS and MEASURES."""
     failed = ", ".join(
         f"{sign}(outcome = 'failure' AND failure_class = '{cls}')::int AS failed_{cls}"
         for cls in FAILED_CLASSES
     )
-    binned = f"{latency.bin_sql('latency_seconds')} AS latency_bin"
+    binned = ", ".join(
+        f"{histogram.bin_sql(histogram.seconds)} AS {histogram.bin_column}"
+        for histogram in latency.HISTOGRAMS
+    )
     summed = ", ".join(f"{sign}COALESCE({name}, 0) AS {name}" for name in SUMS)
     return f"{', '.join(DIMENSIONS)}, {binned}, {sign}1 AS finished, {failed}, {summed}"
 
@@ -193,7 +197,7 @@ def counting_inserted(upsert: str) -> str:
             "finished_at",
             "outcome",
             "failure_class",
-            "latency_seconds",
+            *(histogram.seconds for histogram in latency.HISTOGRAMS),
             *SUMS,
         )
     )
@@ -213,15 +217,15 @@ def count_rows_sql(where: str) -> str:
 _DELTA_COLUMNS = (*DELTA_KEYS, *MEASURES)
 COPY_DELTAS = f"COPY {DELTAS} ({', '.join(_DELTA_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _DELTA_TYPES = [
-    "timestamptz", *(["text"] * len(DIMENSIONS)), "int2", *(["int8"] * len(COUNTS)), "float8",
-    "int8",
+    "timestamptz", *(["text"] * len(DIMENSIONS)), *(["int2"] * len(BINS)),
+    *(["int8"] * len(COUNTS)), "float8", "int8",
 ]  # fmt: skip
 
 
 def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event]) -> None:
     """Write the deltas of requests just inserted by a COPY (which returns nothing; the rows it
     wrote are marked ``counted_on_insert``): one per bucket, combination of the dimensions and
-    latency bin, COPY'd."""
+    bins, COPY'd."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
     for event in events:
         finished = event.finished_at
@@ -234,6 +238,7 @@ def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event
             math.ceil(finished.timestamp()),
             *_event_dimensions(event),
             latency.bin_of(event.latency_seconds),
+            _first_token_bin(event.time_to_first_token_seconds),
         )
         counted = sums.get(key)
         if counted is None:
@@ -253,27 +258,31 @@ def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event
 
 _event_dimensions = operator.attrgetter(*DIMENSIONS[1:])  # the source is the post's
 _COST, _TOKENS = MEASURES.index("cost"), MEASURES.index("total_tokens")
+_first_token_bin = latency.FIRST_TOKEN.bin_of
 
 
 # --- folding --------------------------------------------------------------------------------
 
-_ROLLED = (*MEASURES, *latency.COLUMNS)
-# Slower than EDGES[i]: in a bin above i. No such request: NULL, which takes no room.
-_SLOWER = ", ".join(
-    f"NULLIF(sum(finished) FILTER (WHERE latency_bin > {i}), 0) AS {name}"
-    for i, name in enumerate(latency.COLUMNS)
-)
-_ADD_SLOWER = ", ".join(
-    f"{c} = NULLIF(COALESCE(r.{c}, 0) + COALESCE(EXCLUDED.{c}, 0), 0)" for c in latency.COLUMNS
-)
+
+def _slower(edges: Sequence[latency.Edge]) -> str:
+    # Slower than EDGES[i]: in a bin above i. No such request: NULL, which takes no room.
+    return ", ".join(
+        f"NULLIF(sum(finished) FILTER (WHERE {edge.of_deltas}), 0) AS {edge.column}"
+        for edge in edges
+    )
 
 
-def _rolled_up(deltas: str, levels: tuple[int, ...], dimensions: Sequence[str] = DIMENSIONS) -> str:
+def _rolled_up(
+    deltas: str,
+    levels: tuple[int, ...],
+    dimensions: Sequence[str] = DIMENSIONS,
+    edges: Sequence[latency.Edge] = latency.COUNTED,
+) -> str:
     """Rows shaped as deltas (`deltas`, a table or a parenthesized query) summed into the
     buckets of each of `levels`: the rollups' keys and columns."""
     return f"""
     SELECT level, rolled AS bucket, {", ".join(dimensions)},
-        {", ".join(f"sum({m}) AS {m}" for m in MEASURES)}, {_SLOWER}
+        {", ".join(f"sum({m}) AS {m}" for m in MEASURES)}, {_slower(edges)}
     FROM (
         SELECT d.*, l.level, {_bucket("d.bucket", "l.level")} AS rolled
         FROM {deltas} AS d CROSS JOIN (VALUES {", ".join(f"({level})" for level in levels)})
@@ -282,29 +291,40 @@ def _rolled_up(deltas: str, levels: tuple[int, ...], dimensions: Sequence[str] =
     GROUP BY level, rolled, {", ".join(dimensions)}"""
 
 
-def _add_to_rollups(rolled: str, dimensions: Sequence[str] = DIMENSIONS) -> str:
+def _add_to_rollups(
+    rolled: str,
+    dimensions: Sequence[str] = DIMENSIONS,
+    edges: Sequence[latency.Edge] = latency.COUNTED,
+) -> str:
     """Adds the rows of `rolled` to the rollups, in key order (so that two writers never
     deadlock)."""
     keys = ", ".join(("level", "bucket", *dimensions))
+    columns = [edge.column for edge in edges]
+    rolled_columns = ", ".join((*MEASURES, *columns))
+    added = ", ".join(
+        f"{c} = NULLIF(COALESCE(r.{c}, 0) + COALESCE(EXCLUDED.{c}, 0), 0)" for c in columns
+    )
     return f"""
-    INSERT INTO {ROLLUPS} AS r ({keys}, {", ".join(_ROLLED)})
-    SELECT {keys}, {", ".join(_ROLLED)} FROM {rolled} ORDER BY {keys}
+    INSERT INTO {ROLLUPS} AS r ({keys}, {rolled_columns})
+    SELECT {keys}, {rolled_columns} FROM {rolled} ORDER BY {keys}
     ON CONFLICT ({keys}) DO UPDATE SET
         {", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in MEASURES)},
-        {_ADD_SLOWER}"""
+        {added}"""
 
 
-def fold_sql(dimensions: Sequence[str] = DIMENSIONS) -> str:
+def fold_sql(
+    dimensions: Sequence[str] = DIMENSIONS, edges: Sequence[latency.Edge] = latency.COUNTED
+) -> str:
     """Takes a batch of deltas (rows another folder holds are skipped), adds them to each
-    level, in key order, and says how many it took. (`dimensions`: those of an earlier schema,
-    for the tests of its migrations.)"""
+    level, in key order, and says how many it took. (`dimensions` and `edges`: those of an
+    earlier schema, for the tests of its migrations.)"""
     return f"""
 WITH taken AS (
     DELETE FROM {DELTAS} WHERE id IN (
         SELECT id FROM {DELTAS} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
     ) RETURNING *
-), levels AS ({_rolled_up("taken", LEVELS, dimensions)}
-), written AS ({_add_to_rollups("levels", dimensions)}
+), levels AS ({_rolled_up("taken", LEVELS, dimensions, edges)}
+), written AS ({_add_to_rollups("levels", dimensions, edges)}
 )
 SELECT count(*) FROM taken
 """
@@ -394,14 +414,14 @@ def window_source(
     start: datetime,
     end: datetime,
     cuts: Sequence[datetime] = (),
-    slower: Sequence[int] = (),
+    slower: Sequence[latency.Edge] = (),
     sums: bool = False,
     dimensions: Sequence[str] = DIMENSIONS,
 ) -> tuple[str, list[Any]]:
     """A subquery of the counts of requests finished in (start, end], with the columns
     ``bucket`` (the end of a count's bucket), DIMENSIONS, COUNTS (and SUMS, if asked for) and
-    the counts of requests slower than each edge ``latency.EDGES[i]`` for i in `slower`
-    (``latency.column(i)``, NULL for none): the rollups and the deltas not folded yet for its
+    the counts kept besides them named in `slower` (requests slower than an edge: each
+    ``Edge.column``, NULL for none): the rollups and the deltas not folded yet for its
     whole seconds, and for the fraction of a second after the last of them (when `end` is not a
     whole second), the request rows themselves. `start` is a whole second (docs/rollups.md);
     so are `cuts`, moments within the window that no bucket read may straddle (where shorter
@@ -417,11 +437,11 @@ def window_source(
             params += [span.level, span.after, span.until]
     summed = SUMS if sums else ()
     columns = ", ".join(("bucket", *dimensions, *COUNTS, *summed))
-    names = [latency.column(i) for i in slower]
+    names = [edge.column for edge in slower]
     rolled = ", ".join((columns, *names))
     rollups = f"SELECT {rolled} FROM {ROLLUPS} WHERE {' OR '.join(conditions) or 'false'}"
     binned = ", ".join(
-        (columns, *(f"CASE WHEN latency_bin > {i} THEN finished END" for i in slower))
+        (columns, *(f"CASE WHEN {edge.of_deltas} THEN finished END" for edge in slower))
     )
     deltas = f"SELECT {binned} FROM {DELTAS} WHERE bucket > %s AND bucket <= %s"
     params += [start, whole_end]
@@ -431,7 +451,7 @@ def window_source(
             f"(outcome = 'failure' AND failure_class = '{cls}')::int" for cls in FAILED_CLASSES
         )
         added = (f"COALESCE({name}, 0)" for name in summed)
-        slow = (f"(latency_seconds > {latency.EDGES[i]!r})::int" for i in slower)
+        slow = (f"({edge.of_rows})::int" for edge in slower)
         counted = ", ".join((_bucket("finished_at"), *dimensions, "1", failed, *added, *slow))
         parts.append(
             f"SELECT {counted} FROM {REQUESTS} WHERE finished_at > %s AND finished_at <= %s"

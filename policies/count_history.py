@@ -144,10 +144,11 @@ def _finished_per_bucket(
     """The group's counts per bucket of the request counts (by the bucket's end) from the first
     cut to the last; no bucket straddles a cut. With the running sums of each count."""
     edge = rollup_counting.slow_edge(policy)
-    slower = [] if edge is None else [edge]
+    slower = rollup_counting.edges_of(policy)
     source, params = rollups.window_source(cuts[0], cuts[-1], cuts[1:-1], slower)
     matched = rollup_counting.matched_sql(tuple(failure_classes(policy)), edge)
-    total = "finished" if kinds.get(policy.kind).out_of_finished else matched
+    out_of_finished = kinds.get(policy.kind).out_of_finished
+    total = rollup_counting.population_sql(policy) if out_of_finished else matched
     conditions = [f"{GROUP_EXPRESSIONS[GroupBy(policy.group_by)]} = %s"]
     params.append(group)
     for condition, condition_params in filters_of(policy):

@@ -75,7 +75,10 @@ def window_for(policy: AlertPolicy, now: datetime) -> Window:
         elif measure is Measure.FAILED_SHARE:  # every finished request, and the failed ones
             matched, matched_params = failed, classes
         elif measure is Measure.PERCENTILE:  # every finished request, and the slower than T
-            matched, matched_params = "latency_seconds > %s", (policy.duration_seconds,)
+            histogram = kinds.get(policy.kind).histogram
+            if histogram.reported:  # the first token: only the requests that reported one
+                conditions.append(f"{histogram.seconds} IS NOT NULL")
+            matched, matched_params = f"{histogram.seconds} > %s", (policy.duration_seconds,)
         elif measure is Measure.SUCCEEDED:  # every finished request, and the successful ones
             matched = "outcome = 'success'"
         else:

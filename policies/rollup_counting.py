@@ -52,14 +52,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
         if _kind(policy).measure not in MEASURES:
             raise ValueError(f"{policy.kind} policies are not counted from rollups")
     starts = sorted({window_start(policy, now) for policy in policies})
-    slower = sorted(
-        {
-            edge
-            for policy in policies
-            for edge in (slow_edge(policy), critical_edge(policy))
-            if edge is not None
-        }
-    )
+    slower = sorted({edge for policy in policies for edge in edges_of(policy)})
     sql, params = _segments(starts, now, slower)
     # Policies that read the same segments the same way (most often: the same window and
     # grouping, another threshold) share one read.
@@ -73,6 +66,7 @@ def count_finished(policies: list[AlertPolicy], now: datetime) -> dict[int, dict
             slower=slow_edge(policy),
             spread=_kind(policy).min_failing_deployments > 0,
             critical_slower=critical_edge(policy),
+            population=population_edge(policy),
         )
         reads.setdefault(read, []).append(policy)
     selects = []
@@ -108,27 +102,60 @@ class Read:
     group_by: GroupBy
     filters: tuple[tuple[str, tuple[Any, ...]], ...]
     classes: tuple[str, ...]
-    slower: int | None  # slow policies: the index of their T among the latency edges
+    slower: latency.Edge | None  # slow policies: the count of requests slower than their T
     spread: bool = False  # region outages: also how many deployments had failures
-    critical_slower: int | None = None  # percentiles: the edge of their critical T
+    critical_slower: latency.Edge | None = None  # percentiles: the count for their critical T
+    # Percentiles of what not every request reports (the first token): the count of those
+    # that did, their population. None: every finished request.
+    population: latency.Edge | None = None
 
 
-def slow_edge(policy: AlertPolicy) -> int | None:
-    """The T of a kind counting slower requests (slow, latency percentile) as the index of
-    its latency edge; None for other kinds."""
-    if not _kind(policy).counts_slower:
+def slow_edge(policy: AlertPolicy) -> latency.Edge | None:
+    """The T of a kind counting slower requests (slow, percentiles) as the count of requests
+    slower than its edge; None for other kinds."""
+    kind = _kind(policy)
+    if not kind.counts_slower:
         return None
-    return latency.index_of(policy.duration_seconds or 0)
+    return kind.histogram.edge(kind.histogram.index_of(policy.duration_seconds or 0))
 
 
-def critical_edge(policy: AlertPolicy) -> int | None:
-    """A latency percentile's critical T as the index of its latency edge; None for others."""
-    if policy.critical_duration_seconds is None or not _kind(policy).counts_slower:
+def critical_edge(policy: AlertPolicy) -> latency.Edge | None:
+    """A percentile's critical T as the count of requests slower than its edge; None for
+    others."""
+    kind = _kind(policy)
+    if policy.critical_duration_seconds is None or not kind.counts_slower:
         return None
-    return latency.index_of(policy.critical_duration_seconds)
+    return kind.histogram.edge(kind.histogram.index_of(policy.critical_duration_seconds))
 
 
-def _segments(starts: list[datetime], now: datetime, slower: list[int]) -> tuple[str, list[Any]]:
+def population_edge(policy: AlertPolicy) -> latency.Edge | None:
+    """The count of the requests a percentile of the first token is taken over (those that
+    reported one); None where every finished request is."""
+    histogram = _kind(policy).histogram
+    if not _kind(policy).out_of_finished or not histogram.reported:
+        return None
+    return histogram.reported_edge()
+
+
+def edges_of(policy: AlertPolicy) -> list[latency.Edge]:
+    """The counts besides the requests' own that counting this policy reads."""
+    found = (slow_edge(policy), critical_edge(policy), population_edge(policy))
+    return [edge for edge in found if edge is not None]
+
+
+def population_sql(policy: AlertPolicy) -> str:
+    """What a share's total is in a row of the counts: the finished requests, or those of
+    them that reported a first token."""
+    return _total_sql(population_edge(policy))
+
+
+def _total_sql(population: latency.Edge | None) -> str:
+    return "finished" if population is None else f"COALESCE({population.column}, 0)"
+
+
+def _segments(
+    starts: list[datetime], now: datetime, slower: list[latency.Edge]
+) -> tuple[str, list[Any]]:
     """The counts of the window (starts[0], now], summed per segment `s` (finished after
     starts[s], and before the next start) and combination of the dimensions; with the counts
     of requests slower than the edges `slower`."""
@@ -139,7 +166,7 @@ def _segments(starts: list[datetime], now: datetime, slower: list[int]) -> tuple
     rungs = " ".join(f"WHEN bucket <= %s THEN {s}" for s in range(len(starts) - 1))
     params = [*starts[1:], *source_params]  # in the order of their placeholders
     segment = f"CASE {rungs} ELSE {len(starts) - 1} END" if rungs else "0"
-    measures = (*rollups.COUNTS, *(latency.column(i) for i in slower))
+    measures = (*rollups.COUNTS, *(edge.column for edge in slower))
     sums = ", ".join(f"sum({measure}) AS {measure}" for measure in measures)
     dimensions = ", ".join(rollups.DIMENSIONS)
     sql = (
@@ -149,12 +176,12 @@ def _segments(starts: list[datetime], now: datetime, slower: list[int]) -> tuple
     return sql, params
 
 
-def matched_sql(classes: tuple[str, ...], slower: int | None) -> str:
+def matched_sql(classes: tuple[str, ...], slower: latency.Edge | None) -> str:
     """What a policy counts in a row of the counts: its failure classes' failed requests, or
     (a slow policy) those slower than its edge."""
     if slower is None:
         return " + ".join(f"failed_{cls}" for cls in classes)
-    return f"COALESCE({latency.column(slower)}, 0)"  # none slower: NULL
+    return f"COALESCE({slower.column}, 0)"  # none slower: NULL
 
 
 def _select(number: int, read: Read) -> tuple[str, list[Any]]:
@@ -183,8 +210,9 @@ def _select(number: int, read: Read) -> tuple[str, list[Any]]:
             "GROUP BY 2 HAVING sum(finished) > 0)"
         )
         return sql, params
+    total = _total_sql(read.population)
     sql = (
-        f"(SELECT {number}, {group}, sum({failed}), sum(finished), 0, {critical} FROM segments "
-        f"WHERE {where} GROUP BY 2 HAVING sum(finished) > 0)"
+        f"(SELECT {number}, {group}, sum({failed}), sum({total}), 0, {critical} FROM segments "
+        f"WHERE {where} GROUP BY 2 HAVING sum({total}) > 0)"
     )
     return sql, params

@@ -7,7 +7,9 @@ the policies whose windows hold it ask of it:
 
 - ``w``: the segment of the window ladder it finished in. The distinct window starts cut
   the widest window into segments, and a policy reads the segments from its own start on;
-- ``lat``: how many of the slow policies' thresholds T it exceeds;
+- ``lat``: how many of the slow policies' thresholds T it exceeds; ``ftl``, for
+  first-token percentiles: 0 if it reported no time to first token, else one more than the
+  number of their T that time exceeds;
 - its outcome and failure class, as stored;
 - one 0/1 column per distinct filter (a team, a key alias, a model);
 - its group under each ``group_by`` in use.
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ingest import latency
 from policies import kinds
 from policies.kinds import Measure
 from policies.models import AlertPolicy, GroupBy
@@ -231,18 +234,32 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         Segment(rung, low, high, [spec for spec in specs if starts.rung(start(spec)) <= rung])
         for rung, (low, high) in enumerate(zip(starts.points, ends, strict=True), start=1)
     ]
-    slow = Ladder.of(
-        [
-            duration
-            for spec in specs
-            if _kind(spec).counts_slower
-            for duration in (spec.policy.duration_seconds, spec.policy.critical_duration_seconds)
-            if duration is not None
-        ]
-    )
+
+    def durations(histogram: latency.Histogram) -> Ladder:
+        return Ladder.of(
+            [
+                duration
+                for spec in specs
+                if _kind(spec).counts_slower and _kind(spec).histogram is histogram
+                for duration in _durations(spec)
+                if duration is not None
+            ]
+        )
+
+    slow, first = durations(latency.LATENCY), durations(latency.FIRST_TOKEN)
+    first_case, first_params = first.case(latency.FIRST_TOKEN.seconds)
+    # Which column tells how slow a request was for a spec, and the rung of "slower than T".
+    rungs = {latency.LATENCY: ("lat", slow, 0), latency.FIRST_TOKEN: ("ftl", first, 1)}
+
+    def slower_than(spec: Spec, duration: float | None) -> str:
+        name, ladder, reported = rungs[_kind(spec).histogram]
+        return f"{name} >= {reported + ladder.rung(duration)}"
 
     def is_slow(spec: Spec) -> bool:
-        return _kind(spec).counts_slower
+        return _kind(spec).counts_slower and _kind(spec).histogram is latency.LATENCY
+
+    def is_first_token(spec: Spec) -> bool:
+        return _kind(spec).counts_slower and _kind(spec).histogram is latency.FIRST_TOKEN
 
     def counts_failed(spec: Spec) -> bool:
         return not _kind(spec).counts_slower
@@ -260,6 +277,13 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
 
     keys = [
         Column("lat", *slow.case("latency_seconds"), "0", is_slow),
+        Column(
+            "ftl",
+            f"CASE WHEN {latency.FIRST_TOKEN.seconds} IS NULL THEN 0 ELSE 1 + {first_case} END",
+            first_params,
+            "0",
+            is_first_token,
+        ),
         Column("outcome", "outcome", (), "''", counts_failed),
         Column("failure_class", "failure_class", (), "''", counts_failed),
         Column("dep", "deployment_id", (), "''", spreads),
@@ -275,14 +299,15 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
             conditions.append(spec.failed[0])
             params += spec.failed[1]
         elif measure is Measure.SLOW:
-            conditions.append(f"lat >= {slow.rung(policy.duration_seconds)}")
+            conditions.append(slower_than(spec, policy.duration_seconds))
         elif measure is Measure.FAILED_SHARE:  # every finished request, and the failed ones
             matched = f"SUM(CASE WHEN {spec.failed[0]} THEN n ELSE 0 END)"
             matched_params = spec.failed[1]
         elif measure is Measure.PERCENTILE:  # every finished request, and the slower than T
-            matched = (
-                f"SUM(CASE WHEN lat >= {slow.rung(policy.duration_seconds)} THEN n ELSE 0 END)"
-            )
+            slower = slower_than(spec, policy.duration_seconds)
+            matched = f"SUM(CASE WHEN {slower} THEN n ELSE 0 END)"
+            if is_first_token(spec):  # only the requests that reported a first token count
+                conditions.append("ftl >= 1")
         else:
             raise ValueError(f"{policy.kind} policies are not counted from request rows")
         conditions += [f"{others.flag_names[condition]} = 1" for condition in spec.filters]
@@ -291,12 +316,16 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         deployments = "COUNT(DISTINCT dep)" if spreads(spec) else "0"
         critical = "0"
         if measure is Measure.PERCENTILE and policy.critical_duration_seconds is not None:
-            rung = slow.rung(policy.critical_duration_seconds)
-            critical = f"SUM(CASE WHEN lat >= {rung} THEN n ELSE 0 END)"
+            slower = slower_than(spec, policy.critical_duration_seconds)
+            critical = f"SUM(CASE WHEN {slower} THEN n ELSE 0 END)"
         selects.add(
             _select(policy, "finished", matched, conditions, deployments, critical),
             [*matched_params, *params],
         )
+
+
+def _durations(spec: Spec) -> tuple[float | None, float | None]:
+    return spec.policy.duration_seconds, spec.policy.critical_duration_seconds
 
 
 def _hung(specs: Sequence[Spec], others: Others, out: Output) -> None:

@@ -61,7 +61,9 @@ def _from_counts(
     hours: list[datetime], now: datetime, hang_after: timedelta
 ) -> Iterator[HourCount]:
     hung_edge = latency.index_of(latency.floor_edge(hang_after.total_seconds()))
-    source, params = rollups.window_source(hours[0], now, cuts=hours[1:], slower=[hung_edge])
+    source, params = rollups.window_source(
+        hours[0], now, cuts=hours[1:], slower=[latency.LATENCY.edge(hung_edge)]
+    )
     # A bucket is labelled by its end: the hour (h, h + 1 h] it belongs to starts at h.
     hour = f"to_timestamp(ceil(extract(epoch FROM bucket) / {HOUR}) * {HOUR} - {HOUR})"
     failed = " + ".join(f"failed_{cls}" for cls in rollups.FAILED_CLASSES)

@@ -39,6 +39,7 @@ OUTCOMES = [
     ("success", ""),
 ]
 # None: finished without a reported start. The others sit on both sides of each T.
+FIRST_TOKENS = [None, None, 0.5, 5.0, 5.0 + 1e-6, 30.0, 31.0]
 LATENCIES = [None, 0.5, 5.0, 5.0 + 1e-6, 29.9, 30.0, 31.0, 100.0]
 
 
@@ -58,7 +59,8 @@ def reference_counts(policies: list[AlertPolicy], now: datetime) -> dict[int, di
             # Percentiles: the requests slower than their critical T.
             critical, critical_params = "0", []
             if policy.critical_duration_seconds is not None:
-                critical = "SUM(CASE WHEN latency_seconds > %s THEN 1 ELSE 0 END)"
+                seconds = kinds.get(policy.kind).histogram.seconds
+                critical = f"SUM(CASE WHEN {seconds} > %s THEN 1 ELSE 0 END)"
                 critical_params = [policy.critical_duration_seconds]
             cursor.execute(
                 f"SELECT {group}, {matched}, COUNT(*), {deployments}, {critical} "  # noqa: S608
@@ -123,7 +125,7 @@ def make_policies(team: Team) -> list[AlertPolicy]:
     for i, values in enumerate(fields):
         if values["kind"] == PolicyKind.FAILURE_RATE:
             values["failure_rate_percent"] = 50.0
-        if values["kind"] == PolicyKind.LATENCY_PERCENTILE:
+        if kinds.get(values["kind"]).measure is kinds.Measure.PERCENTILE:
             values["percentile"] = (50, 90, 95, 99)[i % 4]
             if values.get("duration_seconds") == DURATIONS[0] and i % 2:
                 values["critical_duration_seconds"] = DURATIONS[1]  # its critical T
@@ -182,5 +184,7 @@ def _row(
         deployment_id=rng.choice(DEPLOYMENTS),
         provider=provider,
         region=region,
+        # Streamed or not; around the durations T.
+        time_to_first_token_seconds=rng.choice(FIRST_TOKENS) if finished else None,
         received_at=NOW,
     )

@@ -131,7 +131,8 @@ def test_a_failures_policy_with_t_shows_the_error_on_duration(ops):
     assert_error_on_field(
         response,
         "duration_seconds",
-        "Only hung, slow and latency percentile policies use T; leave it empty.",
+        "Only hung, slow, latency percentile and time-to-first-token percentile policies use T; "
+        "leave it empty.",
     )
     assert not AlertPolicy.objects.exists()
 

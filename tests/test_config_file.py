@@ -209,7 +209,8 @@ def test_a_failures_policy_with_T_is_an_error():
         """
     ) == [
         "console.yaml line 4, policies[0].duration_seconds: "
-        "Only hung, slow and latency percentile policies use T; leave it empty."
+        "Only hung, slow, latency percentile and time-to-first-token percentile policies use T; "
+        "leave it empty."
     ]
 
 

@@ -361,8 +361,9 @@ def test_a_route_of_an_unknown_kind_names_the_known_ones():
 
     assert found == [
         "console.yaml line 2, routes.default.kinds: unknown alert kind 'llm_hangs'; known: "
-        "failures, hung, slow, failure_rate, latency_percentile, deployment_outage, "
-        "region_outage, too_little_traffic, budget, llm_exceptions, llm_requests_hanging, "
+        "failures, hung, slow, failure_rate, latency_percentile, first_token_percentile, "
+        "deployment_outage, region_outage, too_little_traffic, budget, llm_exceptions, "
+        "llm_requests_hanging, "
         "llm_too_slow, outage_alerts, region_outage_alerts, budget_alerts"
     ]
 

@@ -154,7 +154,16 @@ def policies(draw):
     for pk in range(1, draw(st.integers(min_value=1, max_value=8)) + 1):
         kind = draw(
             st.sampled_from(
-                ["failures", "failure_rate", "slow", "hung", "deployment_outage", "region_outage"]
+                [
+                    "failures",
+                    "failure_rate",
+                    "slow",
+                    "hung",
+                    "deployment_outage",
+                    "region_outage",
+                    "latency_percentile",
+                    "first_token_percentile",
+                ]
             )
         )
         outage = kind in ("deployment_outage", "region_outage")
@@ -171,7 +180,7 @@ def policies(draw):
                 window_seconds=draw(st.sampled_from([1, 2, 60, 61, 300])),
                 duration_seconds=(
                     draw(st.sampled_from([0.5, 1.0, 5.0, 60.0]))
-                    if kind in ("slow", "hung", "latency_percentile")
+                    if kind in ("slow", "hung", "latency_percentile", "first_token_percentile")
                     else None
                 ),
                 count_gateway_rejections=not outage and draw(st.booleans()),
@@ -181,7 +190,7 @@ def policies(draw):
                 filter_model=draw(st.sampled_from(["", "gpt-4o"])),
                 percentile=(
                     draw(st.sampled_from([50, 90, 95, 99]))
-                    if kind == "latency_percentile"
+                    if kind in ("latency_percentile", "first_token_percentile")
                     else None
                 ),
             )
@@ -195,6 +204,7 @@ requests = st.lists(
     st.tuples(
         offsets,  # finished (or, with no latency, started) this long ago
         st.sampled_from([None, 0.25, 0.5, 1.0, 4.0, 5.0, 61.0]),  # latency
+        st.sampled_from([None, 0.25, 1.0, 5.0, 61.0]),  # time to first token
         st.booleans(),  # still running: no finish
         st.sampled_from(["upstream", "gateway", "client", ""]),  # "": success
         st.sampled_from([("team-search", ""), ("", "Search"), ("search", ""), ("team-b", "B")]),
@@ -219,7 +229,18 @@ def test_generated_policies_and_requests_agree_with_their_own_queries(drawn, row
 def _agree_with_their_own_queries(drawn, rows):
     created = []
     for n, row in enumerate(rows):
-        seconds, latency, running, failure_class, team, key, model, deployment, region = row
+        (
+            seconds,
+            latency,
+            first_token,
+            running,
+            failure_class,
+            team,
+            key,
+            model,
+            deployment,
+            region,
+        ) = row
         end = ago(seconds)
         start = end if latency is None else end - timedelta(seconds=latency)
         created.append(
@@ -231,6 +252,7 @@ def _agree_with_their_own_queries(drawn, rows):
                 outcome="" if running else ("failure" if failure_class else "success"),
                 failure_class="" if running else failure_class,
                 latency_seconds=None if running else latency,
+                time_to_first_token_seconds=None if running else first_token,
                 gateway_team_id=team[0],
                 gateway_team_alias=team[1],
                 key_alias=key,

@@ -39,7 +39,8 @@ def test_an_unknown_kind_is_named_with_the_known_ones():
 
     assert str(raised.value) == (
         "unknown alert kind 'budget_typo'; known: failures, hung, slow, failure_rate, "
-        "latency_percentile, deployment_outage, region_outage, too_little_traffic, budget"
+        "latency_percentile, first_token_percentile, deployment_outage, region_outage, "
+        "too_little_traffic, budget"
     )
 
 
@@ -60,7 +61,7 @@ def test_each_kind_describes_its_rule_and_a_count():
         ({"kind": "slow"}, {"duration_seconds": "A slow policy needs T"}),
         (
             {"kind": "failures", "duration_seconds": 60.0},
-            {"duration_seconds": "Only hung, slow and latency percentile policies use T"},
+            {"duration_seconds": "Only hung, slow, latency percentile and time-to-first-token"},
         ),
         ({"kind": "failure_rate"}, {"failure_rate_percent": "A failure-rate policy needs R"}),
         (

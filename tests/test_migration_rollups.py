@@ -24,6 +24,8 @@ AFTER = [("ingest", "0003_request_rollups")]
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 # These tests stop before ingest 0013: the counts have no provider, deployment or region yet.
 OLD = rollups.DIMENSIONS_BEFORE_0013
+# And before ingest 0014, no count of the first token.
+OLD_EDGES = latency.LATENCY.counted
 
 
 def counted(start, end):
@@ -102,14 +104,14 @@ def fold_three_levels():
 
 def fold_five_levels():
     """The fold as it was before 0009: no days."""
-    _fold_into(rollups.fold_sql(OLD), rollups.LEVELS, (3600, 600, 60, 10, 1), [10_000])
+    _fold_into(rollups.fold_sql(OLD, OLD_EDGES), rollups.LEVELS, (3600, 600, 60, 10, 1), [10_000])
 
 
 def slower_counted(start, end):
     """Per team: requests finished in (start, end] slower than each edge, from the counts."""
-    every = range(len(latency.EDGES))
+    every = latency.LATENCY.counted
     source, params = rollups.window_source(start, end, slower=every, dimensions=OLD)
-    sums = ", ".join(f"COALESCE(sum({latency.column(i)}), 0)" for i in every)
+    sums = ", ".join(f"COALESCE(sum({edge.column}), 0)" for edge in every)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT gateway_team_id, {sums} FROM {source} AS r GROUP BY 1 ORDER BY 1", params
@@ -307,7 +309,7 @@ def test_after_0013_counts_say_the_provider_deployment_and_region_and_earlier_on
             received_at=T0, provider="openai", day=T0.date(),
         )  # fmt: skip
         if i == 2:
-            _fold_into(rollups.fold_sql(OLD), rollups.LEVELS, rollups.LEVELS, [10_000])
+            _fold_into(rollups.fold_sql(OLD, OLD_EDGES), rollups.LEVELS, rollups.LEVELS, [10_000])
     window = (T0, T0 + timedelta(hours=1))
     try:
         new = migrate([("ingest", "0013_count_per_provider_deployment_region")])
@@ -329,7 +331,7 @@ def test_after_0013_counts_say_the_provider_deployment_and_region_and_earlier_on
         )
         new_requests.filter(request_id="r1").update(outcome="success", failure_class="")
         with connection.cursor() as cursor:
-            cursor.execute(rollups.FOLD, [10_000])
+            cursor.execute(rollups.fold_sql(edges=OLD_EDGES), [10_000])
         groups, counted, stored = by_dimensions(*window)
         assert groups == [
             ("", "", "", 6, 3),
@@ -340,5 +342,76 @@ def test_after_0013_counts_say_the_provider_deployment_and_region_and_earlier_on
             ("openai", "", "", 0, -1),
         ]
         assert counted == stored == (7, 3)
+    finally:
+        migrate_to_latest()
+
+
+def first_token_counted(start, end):
+    """Per team: the requests finished in (start, end] that reported a first token, and of them
+    those slower than each first-token edge: from the counts, and from the request rows."""
+    edges = latency.FIRST_TOKEN.counted
+    source, params = rollups.window_source(start, end, slower=edges)
+    sums = ", ".join(f"COALESCE(sum({edge.column}), 0)" for edge in edges)
+    stored = ", ".join(f"count(*) FILTER (WHERE {edge.of_rows})" for edge in edges)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT gateway_team_id, {sums} FROM {source} AS r GROUP BY 1 ORDER BY 1", params
+        )
+        counted = [(team, *map(int, rest)) for team, *rest in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT gateway_team_id, {stored} FROM {rollups.REQUESTS} "
+            "WHERE finished_at > %s AND finished_at <= %s GROUP BY 1 ORDER BY 1",
+            [start, end],
+        )
+        return counted, cursor.fetchall()
+
+
+def test_after_0014_the_counts_keep_the_first_token_of_rows_stored_before():
+    """Rows stored under 0013 (folded, and waiting as changes) get their first-token counts
+    from the rows; a first token reported after it, on an earlier request or a new one, is
+    counted by the new triggers."""
+    old = migrate([("ingest", "0013_count_per_provider_deployment_region")])
+    partitions.ensure([T0.date()], T0)
+    requests = old.get_model("ingest", "GatewayRequest").objects
+    for i in range(10):
+        requests.create(
+            source="gw", request_id=f"r{i}", finished_at=T0 + timedelta(seconds=40 * i + 0.5),
+            outcome="success", received_at=T0, gateway_team_id=f"team-{i % 2}", day=T0.date(),
+            latency_seconds=9.0, time_to_first_token_seconds=None if i == 3 else 0.4 * i,
+        )  # fmt: skip
+        if i == 5:  # the first six folded, the others waiting as changes
+            _fold_into(rollups.fold_sql(edges=OLD_EDGES), rollups.LEVELS, rollups.LEVELS, [10_000])
+    window = (T0, T0 + timedelta(hours=1))
+    try:
+        new = migrate([("ingest", "0014_count_time_to_first_token")])
+        counted, stored = first_token_counted(*window)
+        assert counted == stored
+        # team-0: 0, 0.8, 1.6, 2.4, 3.2 s (five reported); team-1: 0.4, 2, 2.8, 3.6 (r3: none).
+        assert [row[:3] for row in stored] == [("team-0", 5, 4), ("team-1", 4, 4)]
+        with connection.cursor() as cursor:
+            cursor.execute(rollups.FOLD, [10_000])
+        assert first_token_counted(*window)[0] == stored
+        new_requests = new.get_model("ingest", "GatewayRequest").objects
+        new_requests.filter(request_id="r3").update(time_to_first_token_seconds=7.0)
+        new_requests.create(
+            source="gw", request_id="after", finished_at=T0 + timedelta(seconds=900.5),
+            outcome="success", received_at=T0, gateway_team_id="team-0", day=T0.date(),
+            time_to_first_token_seconds=61.0,
+        )  # fmt: skip
+        counted, stored = first_token_counted(*window)
+        assert counted == stored
+        assert [row[:2] for row in stored] == [("team-0", 6), ("team-1", 5)]
+        with connection.cursor() as cursor:
+            cursor.execute(rollups.FOLD, [10_000])
+        assert first_token_counted(*window) == (stored, stored)
+        # Every level still kept for T0 was backfilled alike (the seconds are kept 3 hours, and
+        # T0 is older): each holds the eleven that reported one.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT level, sum(first_token_reported) FROM ingest_requestrollup "
+                "WHERE level >= 60 GROUP BY 1 ORDER BY 1"
+            )
+            kept = sorted(level for level in rollups.LEVELS if level >= 60)
+            assert cursor.fetchall() == [(level, 11) for level in kept]
     finally:
         migrate_to_latest()

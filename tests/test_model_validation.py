@@ -105,7 +105,7 @@ def test_policy_defaults_match_litellm():
         (
             {"kind": "failures", "duration_seconds": 30},
             "duration_seconds",
-            "Only hung, slow and latency percentile",
+            "Only hung, slow, latency percentile and time-to-first-token percentile",
         ),
         ({"kind": "hung", "duration_seconds": 0}, "duration_seconds", "more than 0 seconds"),
         (

@@ -69,15 +69,18 @@ def rows_counted(policies, now):
                 where.append(condition)
                 params += condition_params
             matched, matched_params = failed, classes
+            seconds = kinds.get(policy.kind).histogram.seconds
             if measure is Measure.PERCENTILE:
-                matched, matched_params = "latency_seconds > %s", (policy.duration_seconds,)
+                matched, matched_params = f"{seconds} > %s", (policy.duration_seconds,)
+                if kinds.get(policy.kind).histogram.reported:  # streamed requests only
+                    where.append(f"{seconds} IS NOT NULL")
             # Region outages: the deployments among the failed requests.
             spread = kinds.get(policy.kind).min_failing_deployments > 0
             deployments = "COUNT(DISTINCT deployment_id)" if spread else "0"
             # Percentiles: the requests slower than their critical T.
             critical, critical_params = "0", []
             if policy.critical_duration_seconds is not None:
-                critical = "SUM(CASE WHEN latency_seconds > %s THEN 1 ELSE 0 END)"
+                critical = f"SUM(CASE WHEN {seconds} > %s THEN 1 ELSE 0 END)"
                 critical_params = [policy.critical_duration_seconds]
             cursor.execute(
                 f"SELECT {GROUP_EXPRESSIONS[GroupBy(policy.group_by)]}, "

@@ -111,6 +111,7 @@ def events(draw):
         failure_class=failure_class,
         # None: derived from the start when it is known. The others: on and around edges.
         latency_seconds=draw(st.sampled_from([None, None, 0.1, 4.999999, 5.0, 5.000001, 301.5])),
+        time_to_first_token_seconds=draw(st.sampled_from([None, None, 0.1, 5.0, 5.000001, 61.0])),
         # Binary fractions: their sums are the same in any order, so compared exactly.
         cost=draw(st.sampled_from([None, 0.5, 0.125, 2.0])),
         total_tokens=draw(st.sampled_from([None, 10, 1000])),
@@ -136,6 +137,7 @@ def _padding(n: int, salt: str) -> list[Event]:
             finished_at=at(i),
             outcome="success",
             latency_seconds=latencies[i % len(latencies)],
+            time_to_first_token_seconds=latencies[(i + 1) % len(latencies)],
             cost=0.25 * (i % 3),
             total_tokens=i,
         )
@@ -143,14 +145,17 @@ def _padding(n: int, salt: str) -> list[Event]:
     ]
 
 
-# Edges the latencies drawn above sit on and around (and one no request is slower than).
-SLOW_EDGES = [latency.index_of(seconds) for seconds in (0.1, 4, 5, 300, 86400)]
+# Edges the latencies drawn above sit on and around (and one no request is slower than); the
+# requests that reported a first token, and the first-token edges.
+SLOW_EDGES = [
+    *(latency.LATENCY.edge(latency.index_of(seconds)) for seconds in (0.1, 4, 5, 300, 86400)),
+    latency.FIRST_TOKEN.reported_edge(),
+    *(latency.FIRST_TOKEN.edge(latency.FIRST_TOKEN.index_of(s)) for s in (0.1, 5, 60)),
+]
 
 
 def raw_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, params: list[str]):
-    slower = "".join(
-        f", count(*) FILTER (WHERE latency_seconds > {latency.EDGES[i]!r})" for i in SLOW_EDGES
-    )
+    slower = "".join(f", count(*) FILTER (WHERE {edge.of_rows})" for edge in SLOW_EDGES)
     sql = (
         f"SELECT {GROUP_EXPRESSIONS[group_by]}, count(*), "
         "count(*) FILTER (WHERE outcome = 'failure' AND failure_class = 'upstream'), "
@@ -167,7 +172,7 @@ def raw_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, pa
 
 def rollup_counts(group_by: GroupBy, start: datetime, end: datetime, where: str, params: list[str]):
     source, source_params = rollups.window_source(start, end, slower=SLOW_EDGES, sums=True)
-    slower = "".join(f", COALESCE(sum({latency.column(i)}), 0)" for i in SLOW_EDGES)
+    slower = "".join(f", COALESCE(sum({edge.column}), 0)" for edge in SLOW_EDGES)
     sql = (
         f"SELECT {GROUP_EXPRESSIONS[group_by]}, sum(finished), sum(failed_upstream), "
         f"sum(failed_gateway + failed_client), sum(cost), sum(total_tokens){slower} "
@@ -240,7 +245,8 @@ def test_a_finish_stored_twice_and_a_team_filled_in_later_count_once_in_the_new_
 
     counts = rollup_counts(GroupBy.TEAM, at(0), at(1), "true", [])
 
-    assert counts == {"team-search": (1, 1, 0, 0.0, 0, 1, 0, 0, 0, 0)}  # 3.5 s: slower than 0.1 s
+    # 3.5 s: slower than 0.1 s; no first token reported.
+    assert counts == {"team-search": (1, 1, 0, 0.0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)}
     assert counts == raw_counts(GroupBy.TEAM, at(0), at(1), "true", [])
 
 
@@ -255,6 +261,7 @@ def test_every_ingest_path_counts_and_sums_what_it_stores():
             Event(
                 request_id=f"{prefix}{i}", finished_at=at(i + 0.5), outcome="success",
                 latency_seconds=[0.05, 4.0, 301.0][i % 3], cost=0.25 * (i % 4), total_tokens=i,
+                time_to_first_token_seconds=[None, 0.05, 3.0][i % 3],
             )
             for i in range(n)
         ]  # fmt: skip
@@ -267,8 +274,9 @@ def test_every_ingest_path_counts_and_sums_what_it_stores():
 
     window = (at(-1), at(60))
     expected = raw_counts(GroupBy.EVERYTHING, *window, "true", [])
-    # 45 requests, $15.75 and 463 tokens; slower than 0.1, 4, 5, 300 and 86400 s.
-    assert expected == {"": (45, 0, 0, 15.75, 463, 29, 14, 14, 14, 0)}
+    # 45 requests, $15.75 and 463 tokens; slower than 0.1, 4, 5, 300 and 86400 s; 29 reported
+    # a first token, 14 of them after more than 0.1 s, none after 5 or 60 s.
+    assert expected == {"": (45, 0, 0, 15.75, 463, 29, 14, 14, 14, 0, 29, 14, 0, 0)}
     assert rollup_counts(GroupBy.EVERYTHING, *window, "true", []) == expected
     rollups.fold()
     assert rollup_counts(GroupBy.EVERYTHING, *window, "true", []) == expected
@@ -302,14 +310,14 @@ def test_the_fold_task_folds_every_change_a_batch_at_a_time(monkeypatch):
     assert fold_rollups() == 10
     assert RequestDelta.objects.count() == 0
     assert rollup_counts(GroupBy.EVERYTHING, at(-1), at(10), "true", []) == {
-        "": (10, 0, 0, 0.0, 0, 0, 0, 0, 0, 0)
+        "": (10, 0, 0, 0.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     }
 
 
 def _every_rollup_row() -> list[tuple[object, ...]]:
     """The rollups' rows that count something (folding leaves a bucket whose requests all moved
     to another group at zero)."""
-    measured = (*rollups.MEASURES, *latency.COLUMNS)
+    measured = (*rollups.MEASURES, *(edge.column for edge in latency.COUNTED))
     columns = ", ".join(("level", "bucket", *rollups.DIMENSIONS, *measured))
     nonzero = " OR ".join(f"COALESCE({m}, 0) <> 0" for m in measured)
     with connection.cursor() as cursor:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from ingest import latency
+
 
 class Measure(enum.Enum):
     """What a kind counts in each group's window."""
@@ -134,6 +136,9 @@ class Kind:
     # The longest window Y its policies may have: the request counts' seconds and minutes
     # answer a week exactly (a rolling budget, a month).
     max_window_seconds: int = 7 * 86400
+    # What its T is a duration of (slow, hung and percentile kinds): the latency, or the time
+    # to first token. T is one of the histogram's edges, whose slower requests the counts keep.
+    histogram: latency.Histogram = latency.LATENCY
 
     @property
     def counts_failures(self) -> bool:
@@ -213,6 +218,17 @@ class Kind:
         for name, why in self.needs.items():
             if not _given(getattr(policy, name)):
                 found[name] = why
+        # The fields' own validation keeps T to a latency edge; a first-token T, to fewer.
+        for name in ("duration_seconds", "critical_duration_seconds"):
+            value = getattr(policy, name)
+            edges = self.histogram.edges
+            if self.histogram is latency.LATENCY or name not in self.parameters:
+                continue
+            if _given(value) and value not in edges:
+                found[name] = (
+                    f"A {self.noun} policy's T is one of the durations the request counts "
+                    f"keep for it: {', '.join(f'{edge:g}' for edge in edges)} s."
+                )
         mine = self.parameters
         for other in kinds.values():
             for name in other.parameters:
@@ -247,3 +263,30 @@ class DurationKind(Kind):
 
     def describe_count(self, policy: PolicyLike, count: CountLike) -> str:
         return f"{count.matched} {self.count_words} {policy.duration_seconds or 0:g} s"
+
+
+@dataclass(frozen=True)
+class PercentileKind(Kind):
+    """A kind paging when a percentile of a duration (the latency, the time to first token) is
+    above T: decided on the counts of requests slower than T (policies/evaluation.py)."""
+
+    of: str = "latency"  # the rule's words: "p95 latency above 5 s"
+    count_of: str = ""  # the count's: "p95 first token above 5 s"
+    population: str = "requests"  # "2 of 11 requests slower"
+
+    def describe(self, policy: PolicyLike) -> str:
+        return (
+            f"p{policy.percentile} {self.of} above {policy.duration_seconds:g} s within "
+            f"{policy.window_seconds} s (of at least {policy.min_requests} requests)"
+        )
+
+    def describe_count(self, policy: PolicyLike, count: CountLike) -> str:
+        words = (
+            f"p{policy.percentile}{self.count_of} above {policy.duration_seconds or 0:g} s: "
+            f"{count.matched} of {count.total} {self.population} slower"
+        )
+        if policy.critical_duration_seconds is not None:
+            words += (
+                f", {count.critical_matched} slower than {policy.critical_duration_seconds:g} s"
+            )
+        return words

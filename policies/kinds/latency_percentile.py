@@ -12,29 +12,9 @@ latency is unknown (its start was never reported) counts as within T.
 
 from __future__ import annotations
 
-from policies.kinds.base import CountLike, Defaults, Kind, Measure, PolicyLike
+from policies.kinds.base import Defaults, Measure, PercentileKind
 
-
-class LatencyPercentile(Kind):
-    def describe(self, policy: PolicyLike) -> str:
-        return (
-            f"p{policy.percentile} latency above {policy.duration_seconds:g} s within "
-            f"{policy.window_seconds} s (of at least {policy.min_requests} requests)"
-        )
-
-    def describe_count(self, policy: PolicyLike, count: CountLike) -> str:
-        words = (
-            f"p{policy.percentile} above {policy.duration_seconds or 0:g} s: {count.matched} of "
-            f"{count.total} requests slower"
-        )
-        if policy.critical_duration_seconds is not None:
-            words += (
-                f", {count.critical_matched} slower than {policy.critical_duration_seconds:g} s"
-            )
-        return words
-
-
-KIND = LatencyPercentile(
+KIND = PercentileKind(
     name="latency_percentile",
     noun="latency percentile",
     label="Latency percentile: the p50, p90, p95 or p99 latency above T seconds, within Y",

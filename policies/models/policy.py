@@ -70,6 +70,7 @@ class PolicyKind(models.TextChoices):
     SLOW = "slow", kinds.get("slow").label
     FAILURE_RATE = "failure_rate", kinds.get("failure_rate").label
     LATENCY_PERCENTILE = "latency_percentile", kinds.get("latency_percentile").label
+    FIRST_TOKEN_PERCENTILE = "first_token_percentile", kinds.get("first_token_percentile").label
     DEPLOYMENT_OUTAGE = "deployment_outage", kinds.get("deployment_outage").label
     REGION_OUTAGE = "region_outage", kinds.get("region_outage").label
     TOO_LITTLE_TRAFFIC = "too_little_traffic", kinds.get("too_little_traffic").label
@@ -124,7 +125,7 @@ class AlertPolicy(models.Model):
         max_length=200, unique=True, help_text="Shown in the page's summary, so keep it readable."
     )
     kind = models.CharField(
-        max_length=20,
+        max_length=40,
         choices=PolicyKind.choices,
         default=PolicyKind.FAILURES,
         help_text="What is counted. Defaults as in LiteLLM: failures 60 in 60 s; hung after "
@@ -151,11 +152,11 @@ class AlertPolicy(models.Model):
         null=True,
         blank=True,
         validators=[validate_duration],
-        help_text="T, for hung and slow policies only: a request unfinished after T seconds "
-        "is hung; one that took longer than T seconds is slow. Leave empty for failures. T is "
-        "one of the durations the request counts keep, in seconds: "
+        help_text="T, for hung, slow and percentile policies only: a request unfinished after "
+        "T seconds is hung; one that took longer than T seconds is slow. Leave empty for "
+        "failures. T is one of the durations the request counts keep, in seconds: "
         + ", ".join(f"{edge:g}" for edge in DURATIONS)
-        + ".",
+        + "; for a time to first token, up to 60.",
     )
     failure_rate_percent = models.FloatField(
         "failure rate (R, %)",
@@ -173,16 +174,16 @@ class AlertPolicy(models.Model):
         null=True,
         blank=True,
         validators=[validate_duration],
-        help_text="Optional, for latency percentile policies: the second level, a T above the "
-        "first (p95 above 10 s a warning, above 30 s critical).",
+        help_text="Optional, for latency and time-to-first-token percentile policies: the second "
+        "level, a T above the first (p95 above 10 s a warning, above 30 s critical).",
     )
     percentile = models.PositiveSmallIntegerField(
         "percentile (p)",
         null=True,
         blank=True,
         choices=[(p, f"p{p}") for p in PERCENTILES],
-        help_text="For latency percentile policies only: which percentile of the window's "
-        "latencies must stay under T.",
+        help_text="For percentile policies only: which percentile of the window's latencies (or "
+        "times to first token) must stay under T.",
     )
     critical_threshold = models.PositiveIntegerField(
         "critical threshold",
