@@ -288,6 +288,9 @@ class _Counts(models.Model):
     provider = models.CharField(max_length=100, default="", db_default="")
     deployment_id = models.CharField(max_length=255, default="", db_default="")
     region = models.CharField(max_length=100, default="", db_default="")
+    # Added for budgets per user (ingest 0015): the counts of requests finished before, still
+    # stored then, were moved to their user; those of requests no longer stored stay under "".
+    user_id = models.CharField(max_length=255, default="", db_default="")
     finished = models.BigIntegerField(default=0)
     failed_upstream = models.BigIntegerField(default=0)
     failed_gateway = models.BigIntegerField(default=0)
@@ -339,6 +342,7 @@ class RequestRollup(_Counts):
                 fields=[
                     "level", "bucket", "source", "gateway_team_id", "gateway_team_alias",
                     "key_alias", "model_group", "model", "provider", "deployment_id", "region",
+                    "user_id",
                 ],
                 name="rollup_unique_per_bucket",
             )

@@ -46,9 +46,13 @@ DIMENSIONS: tuple[str, ...] = (
     "provider",
     "deployment_id",
     "region",
+    # The gateway's user owning the key (LiteLLM's internal user): one per key, so counting
+    # per user adds no rows. Not the end user, of whom a gateway has as many as its customers.
+    "user_id",
 )
-# Before ingest 0013 added the provider, deployment and region.
+# Before ingest 0013 added the provider, deployment and region; before 0015 added the user.
 DIMENSIONS_BEFORE_0013 = DIMENSIONS[:6]
+DIMENSIONS_BEFORE_0015 = DIMENSIONS[:9]
 # What is counted per bucket and combination of the dimensions.
 COUNTS = ("finished", "failed_upstream", "failed_gateway", "failed_client")
 # And what is summed: the cost (USD, as the gateway reports it) and tokens of the finished.

@@ -40,6 +40,7 @@ GROUP_WORDS = {
     GroupBy.TEAM: " by team {}",
     GroupBy.KEY_ALIAS: " by key {}",
     GroupBy.MODEL: " on model {}",
+    GroupBy.USER: " by user {}",
 }
 
 

@@ -264,6 +264,7 @@ def _summary(policy: AlertPolicy, group: str, count: Count) -> str:
         GroupBy.MODEL: f" on model {group}",
         GroupBy.DEPLOYMENT: f" on deployment {group}",
         GroupBy.REGION: f" in region {group}",
+        GroupBy.USER: f" for user {group}",
     }[GroupBy(policy.group_by)]
     return f"{policy.name}: {describe_count(policy, count)} in {policy.window_seconds} s{label}"[
         :1024

@@ -22,6 +22,7 @@ GROUP_WORDS = {
     GroupBy.MODEL: "model",
     GroupBy.DEPLOYMENT: "deployment",
     GroupBy.REGION: "region",
+    GroupBy.USER: "user",
 }
 
 

@@ -20,6 +20,8 @@ GROUP_EXPRESSIONS = {
     GroupBy.DEPLOYMENT: "deployment_id",
     # "azure/eastus": two providers' regions of one name are not one outage.
     GroupBy.REGION: "provider || '/' || region",
+    # The gateway's user owning the key (LiteLLM's internal user), as ingest stores it.
+    GroupBy.USER: "user_id",
 }
 
 

@@ -337,7 +337,7 @@ def test_values_of_the_wrong_type_or_choice_are_errors():
         "(YAML read it as something else)",
         "console.yaml line 7, policies[0].threshold: must be a whole number, not text",
         "console.yaml line 8, policies[0].group_by: must be one of: everything, team, "
-        "key_alias, model, deployment, region",
+        "key_alias, model, deployment, region, user",
         "console.yaml line 9, policies[0].enabled: must be true or false, not text",
     ]
 

@@ -23,7 +23,7 @@ from tests.engine_helpers import add_requests, drain
 DECEMBER_5 = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 
 
-GROUPS = "everything, team, key_alias and model"
+GROUPS = "everything, team, key_alias, model and user"
 BUDGET_IS = "the USD (or tokens) a period may spend"
 
 
@@ -175,19 +175,23 @@ def test_spend_is_summed_per_group_over_the_period_and_nothing_before_it(folded)
             st.integers(min_value=-3 * 86400, max_value=5),  # seconds from now
             st.floats(min_value=0, max_value=50, allow_nan=False).map(lambda c: round(c, 4)),
             st.sampled_from(["search", "ads", ""]),
+            st.sampled_from(["alice", "bob", ""]),  # the key's owner
         ),
         max_size=30,
     ),
     period=st.sampled_from(["day", "week", "month", "rolling"]),
     zone=st.sampled_from(["UTC", "Asia/Kathmandu", "America/St_Johns"]),
+    group_by=st.sampled_from(["team", "user"]),
     folded=st.booleans(),
 )
-def test_generated_spends_agree_with_a_query_of_the_rows(costs, period, zone, folded):
+def test_generated_spends_agree_with_a_query_of_the_rows(costs, period, zone, group_by, folded):
     with transaction.atomic():
-        policy = budget_policy(budget_period=period, budget_time_zone=zone, window_seconds=7200)
+        policy = budget_policy(
+            budget_period=period, budget_time_zone=zone, window_seconds=7200, group_by=group_by
+        )
         policy.save()
-        for seconds, cost, team in costs:
-            spent(team, cost, DECEMBER_5 + timedelta(seconds=seconds))
+        for seconds, cost, team, user in costs:
+            spent(team, cost, DECEMBER_5 + timedelta(seconds=seconds), user_id=user)
         if folded:
             rollups.fold()
 
@@ -241,6 +245,29 @@ def test_from_85_to_95_to_the_budget_to_the_month_s_end_each_level_paged_once(
     incident.refresh_from_db()
     assert incident.status == "resolved"
     assert [e["event_action"] for e in pagerduty.events][3:] == ["resolve"]
+
+
+@pytest.mark.django_db
+def test_a_users_budget_pages_for_that_user_only(make_route, make_channel, pagerduty):
+    """LiteLLM's user budgets: per user owning the key, whichever team or key they spend on."""
+    make_route(make_channel(name="On-call"), scope="default")
+    policy = budget_policy(name="User budgets", group_by="user", budget=Decimal("10"))
+    policy.full_clean()
+    policy.save()
+    spent("search", 5.0, DECEMBER_5 - timedelta(hours=2), user_id="alice", key_alias="k1")
+    spent("ads", 4.0, DECEMBER_5 - timedelta(hours=1), user_id="alice", key_alias="k2")
+    spent("search", 8.0, DECEMBER_5 - timedelta(hours=1), user_id="bob")
+    rollups.fold()
+
+    engine.evaluate_all(DECEMBER_5)
+    drain(DECEMBER_5)
+
+    incident = Incident.objects.get()
+    assert incident.group_key == "alice"
+    assert incident.summary == (
+        "User budgets: $9.00 of $10.00 (90%) spent this month (UTC) by user alice"
+    )
+    assert [e["event_action"] for e in pagerduty.events] == ["trigger"]
 
 
 @pytest.mark.django_db

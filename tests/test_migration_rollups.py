@@ -24,8 +24,9 @@ AFTER = [("ingest", "0003_request_rollups")]
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 # These tests stop before ingest 0013: the counts have no provider, deployment or region yet.
 OLD = rollups.DIMENSIONS_BEFORE_0013
-# And before ingest 0014, no count of the first token.
+# And before ingest 0014, no count of the first token; before 0015, no user.
 OLD_EDGES = latency.LATENCY.counted
+BEFORE_0015 = rollups.DIMENSIONS_BEFORE_0015
 
 
 def counted(start, end):
@@ -275,7 +276,7 @@ def test_after_0009_days_hold_what_their_hours_do():
 def by_dimensions(start, end):
     """Finished and failed requests per provider, deployment and region in (start, end], from
     the counts; and in all, from the counts and from the request rows."""
-    source, params = rollups.window_source(start, end)
+    source, params = rollups.window_source(start, end, dimensions=BEFORE_0015)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT provider, deployment_id, region, sum(finished), sum(failed_upstream) "
@@ -331,7 +332,7 @@ def test_after_0013_counts_say_the_provider_deployment_and_region_and_earlier_on
         )
         new_requests.filter(request_id="r1").update(outcome="success", failure_class="")
         with connection.cursor() as cursor:
-            cursor.execute(rollups.fold_sql(edges=OLD_EDGES), [10_000])
+            cursor.execute(rollups.fold_sql(BEFORE_0015, OLD_EDGES), [10_000])
         groups, counted, stored = by_dimensions(*window)
         assert groups == [
             ("", "", "", 6, 3),
@@ -350,7 +351,7 @@ def first_token_counted(start, end):
     """Per team: the requests finished in (start, end] that reported a first token, and of them
     those slower than each first-token edge: from the counts, and from the request rows."""
     edges = latency.FIRST_TOKEN.counted
-    source, params = rollups.window_source(start, end, slower=edges)
+    source, params = rollups.window_source(start, end, slower=edges, dimensions=BEFORE_0015)
     sums = ", ".join(f"COALESCE(sum({edge.column}), 0)" for edge in edges)
     stored = ", ".join(f"count(*) FILTER (WHERE {edge.of_rows})" for edge in edges)
     with connection.cursor() as cursor:
@@ -380,7 +381,9 @@ def test_after_0014_the_counts_keep_the_first_token_of_rows_stored_before():
             latency_seconds=9.0, time_to_first_token_seconds=None if i == 3 else 0.4 * i,
         )  # fmt: skip
         if i == 5:  # the first six folded, the others waiting as changes
-            _fold_into(rollups.fold_sql(edges=OLD_EDGES), rollups.LEVELS, rollups.LEVELS, [10_000])
+            _fold_into(
+                rollups.fold_sql(BEFORE_0015, OLD_EDGES), rollups.LEVELS, rollups.LEVELS, [10_000]
+            )
     window = (T0, T0 + timedelta(hours=1))
     try:
         new = migrate([("ingest", "0014_count_time_to_first_token")])
@@ -389,7 +392,7 @@ def test_after_0014_the_counts_keep_the_first_token_of_rows_stored_before():
         # team-0: 0, 0.8, 1.6, 2.4, 3.2 s (five reported); team-1: 0.4, 2, 2.8, 3.6 (r3: none).
         assert [row[:3] for row in stored] == [("team-0", 5, 4), ("team-1", 4, 4)]
         with connection.cursor() as cursor:
-            cursor.execute(rollups.FOLD, [10_000])
+            cursor.execute(rollups.fold_sql(BEFORE_0015), [10_000])
         assert first_token_counted(*window)[0] == stored
         new_requests = new.get_model("ingest", "GatewayRequest").objects
         new_requests.filter(request_id="r3").update(time_to_first_token_seconds=7.0)
@@ -402,7 +405,7 @@ def test_after_0014_the_counts_keep_the_first_token_of_rows_stored_before():
         assert counted == stored
         assert [row[:2] for row in stored] == [("team-0", 6), ("team-1", 5)]
         with connection.cursor() as cursor:
-            cursor.execute(rollups.FOLD, [10_000])
+            cursor.execute(rollups.fold_sql(BEFORE_0015), [10_000])
         assert first_token_counted(*window) == (stored, stored)
         # Every level still kept for T0 was backfilled alike (the seconds are kept 3 hours, and
         # T0 is older): each holds the eleven that reported one.
@@ -413,5 +416,73 @@ def test_after_0014_the_counts_keep_the_first_token_of_rows_stored_before():
             )
             kept = sorted(level for level in rollups.LEVELS if level >= 60)
             assert cursor.fetchall() == [(level, 11) for level in kept]
+    finally:
+        migrate_to_latest()
+
+
+def per_user(start, end):
+    """Per user and per team: requests, failures and cost finished in (start, end], from the
+    counts and from the request rows."""
+    source, params = rollups.window_source(start, end, sums=True)
+    results = []
+    for column in ("user_id", "gateway_team_id"):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {column}, sum(finished), sum(failed_upstream), sum(cost) FROM {source} "
+                "AS r GROUP BY 1 HAVING sum(finished) <> 0 ORDER BY 1",
+                params,
+            )
+            counted = [(g, int(n), int(f), round(c, 6)) for g, n, f, c in cursor.fetchall()]
+            cursor.execute(
+                f"SELECT {column}, count(*), count(*) FILTER (WHERE outcome = 'failure'), "
+                f"sum(COALESCE(cost, 0)) FROM {rollups.REQUESTS} "
+                "WHERE finished_at > %s AND finished_at <= %s GROUP BY 1 ORDER BY 1",
+                [start, end],
+            )
+            stored = [(g, int(n), int(f), round(c, 6)) for g, n, f, c in cursor.fetchall()]
+        results.append((counted, stored))
+    return results
+
+
+def test_after_0015_the_counts_of_stored_requests_move_to_their_user_and_totals_stay():
+    """Rows stored under 0014 (folded, and waiting as changes) are counted under their user
+    after it, with every total unchanged; later requests and changes are counted by the new
+    triggers."""
+    old = migrate([("ingest", "0014_count_time_to_first_token")])
+    partitions.ensure([T0.date()], T0)
+    requests = old.get_model("ingest", "GatewayRequest").objects
+    for i in range(12):
+        requests.create(
+            source="gw", request_id=f"r{i}", finished_at=T0 + timedelta(seconds=50 * i + 0.5),
+            outcome="failure" if i % 4 == 0 else "success",
+            failure_class="upstream" if i % 4 == 0 else "", received_at=T0, day=T0.date(),
+            gateway_team_id=f"team-{i % 2}", user_id=["", "u1", "u2"][i % 3], cost=0.25 * i,
+        )  # fmt: skip
+        if i == 7:  # the first eight folded, the others waiting as changes
+            _fold_into(rollups.fold_sql(BEFORE_0015), rollups.LEVELS, rollups.LEVELS, [10_000])
+    window = (T0, T0 + timedelta(hours=1))
+    try:
+        new = migrate([("ingest", "0015_count_per_user")])
+        (users, users_stored), (teams, teams_stored) = per_user(*window)
+        assert users == users_stored
+        assert users == [("", 4, 1, 4.5), ("u1", 4, 1, 5.5), ("u2", 4, 1, 6.5)]
+        assert teams == teams_stored  # unchanged by the move
+        with connection.cursor() as cursor:
+            cursor.execute(rollups.FOLD, [10_000])
+        assert per_user(*window) == [(users, users), (teams, teams)]
+        new_requests = new.get_model("ingest", "GatewayRequest").objects
+        new_requests.filter(request_id="r0").update(user_id="u2")
+        new_requests.create(
+            source="gw", request_id="after", finished_at=T0 + timedelta(seconds=900.5),
+            outcome="success", received_at=T0, day=T0.date(), gateway_team_id="team-0",
+            user_id="u3", cost=1.0,
+        )  # fmt: skip
+        (users, users_stored), (teams, teams_stored) = per_user(*window)
+        assert users == users_stored
+        assert users[-1] == ("u3", 1, 0, 1.0)
+        assert teams == teams_stored
+        with connection.cursor() as cursor:
+            cursor.execute(rollups.FOLD, [10_000])
+        assert per_user(*window)[0] == (users_stored, users_stored)
     finally:
         migrate_to_latest()

@@ -38,34 +38,46 @@ def _bin(column):
     return f"COALESCE(1 + {len(EDGES)} - width_bucket(-{column}, ARRAY[{negated}]::float8[]), 0)"
 
 
-# The deltas' columns as the triggers write them: 0013's, then the first-token bin.
-_COLUMNS = f"{_0005._delta_columns(SUMS, DIMENSIONS)}, first_token_bin"
+# The triggers, for `dimensions` (ingest 0015 adds one): the deltas' columns as 0013 wrote
+# them, then the first-token bin.
+def _columns(dimensions):
+    return f"{_0005._delta_columns(SUMS, dimensions)}, first_token_bin"
 
 
-def _contribution(prefix, sign):
-    counted = _0005._contribution(prefix, sign, SUMS, DIMENSIONS)
+def _contribution(prefix, sign, dimensions):
+    counted = _0005._contribution(prefix, sign, SUMS, dimensions)
     return f"{counted}, {_bin(prefix + 'time_to_first_token_seconds')}"
 
 
-ROW_TRIGGER = f"""
+def row_trigger(dimensions=DIMENSIONS):
+    return f"""
 CREATE OR REPLACE FUNCTION ingest_request_inserted_row() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO ingest_requestdelta ({_COLUMNS}) VALUES ({_contribution("NEW.", "")});
+BEGIN INSERT INTO ingest_requestdelta ({_columns(dimensions)})
+    VALUES ({_contribution("NEW.", "", dimensions)});
     RETURN NULL; END $$;
 """
-UPDATE_TRIGGER = f"""
+
+
+def update_trigger(dimensions=DIMENSIONS):
+    columns = _columns(dimensions)
+    return f"""
 CREATE OR REPLACE FUNCTION ingest_request_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN INSERT INTO ingest_requestdelta ({_COLUMNS})
-    SELECT bucket, {DIMENSIONS}, latency_bin, {", ".join(f"sum({m})" for m in MEASURES)},
+BEGIN INSERT INTO ingest_requestdelta ({columns})
+    SELECT bucket, {dimensions}, latency_bin, {", ".join(f"sum({m})" for m in MEASURES)},
         first_token_bin
     FROM (
-        SELECT {_contribution("", "")} FROM new_rows WHERE finished_at IS NOT NULL
+        SELECT {_contribution("", "", dimensions)} FROM new_rows WHERE finished_at IS NOT NULL
         UNION ALL
-        SELECT {_contribution("", "-")} FROM old_rows WHERE finished_at IS NOT NULL
-    ) AS changes ({_COLUMNS})
-    GROUP BY bucket, {DIMENSIONS}, latency_bin, first_token_bin
+        SELECT {_contribution("", "-", dimensions)} FROM old_rows WHERE finished_at IS NOT NULL
+    ) AS changes ({columns})
+    GROUP BY bucket, {dimensions}, latency_bin, first_token_bin
     HAVING {" OR ".join(f"sum({m}) <> 0" for m in MEASURES)};
     RETURN NULL; END $$;
 """
+
+
+ROW_TRIGGER = row_trigger()
+UPDATE_TRIGGER = update_trigger()
 _KEYS = f"level, bucket, {DIMENSIONS}"
 _NEW = (REPORTED, *(_column(edge) for edge in EDGES))
 _COUNTED = ", ".join(

@@ -1,8 +1,8 @@
 """Budget: the cost (USD, as the gateway reports it) or the tokens spent per team, key alias,
-model or everything, over a calendar day, week or month in a time zone, or a rolling window,
-against a budget. Its levels are warning percentages (LiteLLM's 85 % and 95 %), the budget
-itself (critical), and "projected to exceed"; each is announced once per period
-(policies/budget.py decides, policies/budget_engine.py records)."""
+user (the key's owner), model or everything, over a calendar day, week or month in a time
+zone, or a rolling window, against a budget. Its levels are warning percentages (LiteLLM's
+85 % and 95 %), the budget itself (critical), and "projected to exceed"; each is announced
+once per period (policies/budget.py decides, policies/budget_engine.py records)."""
 
 from __future__ import annotations
 
@@ -66,5 +66,5 @@ KIND = BudgetKind(
     failure_choice=False,
     uses_threshold=False,
     max_window_seconds=31 * 86400,  # a rolling month
-    group_by=("everything", "team", "key_alias", "model"),
+    group_by=("everything", "team", "key_alias", "model", "user"),
 )  # fmt: skip

@@ -88,6 +88,7 @@ class GroupBy(models.TextChoices):
     MODEL = "model", "Each model"
     DEPLOYMENT = "deployment", "Each deployment"
     REGION = "region", "Each provider's region"
+    USER = "user", "Each user (the key's owner)"
 
 
 class Severity(models.TextChoices):
