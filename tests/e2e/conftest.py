@@ -1,28 +1,14 @@
 """The live console the end-to-end tests run against."""
 
-import time
-
 import pytest
 import redis
 from django.conf import settings
 
 from tests.e2e.litellm_env import litellm_command, litellm_venv
-from tests.e2e.live import database_url, sessions_of_processes
+from tests.e2e.live import database_url
 from tests.e2e.pagerduty_server import PagerDutyServer
 from tests.e2e.processes import Console, child_environment, free_port
 from tests.parallel import e2e_redis_url
-
-
-@pytest.fixture(scope="session", autouse=True)
-def processes_disconnected(django_db_setup, django_db_blocker):
-    """Before the test database is dropped: wait until the sessions of every console process
-    stopped (killed processes' sessions end a moment after them) have closed, or the drop
-    fails with "being accessed by other users"."""
-    yield
-    with django_db_blocker.unblock():
-        deadline = time.monotonic() + 15
-        while sessions_of_processes() and time.monotonic() < deadline:
-            time.sleep(0.1)
 
 
 @pytest.fixture

@@ -14,31 +14,11 @@ def wait_until(condition, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-# How the console's processes name their sessions, so that the end of a test run can wait for
-# the last of them to close before the test database is dropped (tests/e2e/conftest.py).
-APPLICATION_NAME = "console-under-test"
-
-
 def database_url(db):
     """The test database, for processes outside this one (they see what tests commit)."""
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    return (
-        f"postgres://{db['USER']}{password}@{host}/{db['NAME']}?application_name={APPLICATION_NAME}"
-    )
-
-
-def sessions_of_processes() -> int:
-    """How many sessions the console's processes still hold on the test database."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = %s",
-            [APPLICATION_NAME],
-        )
-        return int(cursor.fetchone()[0])
+    return f"postgres://{db['USER']}{password}@{host}/{db['NAME']}"
 
 
 def post(console, events):
