@@ -63,7 +63,8 @@ class Histogram:
     reported: str = ""
 
     @property
-    def _offset(self) -> int:
+    def offset(self) -> int:
+        """The bin of the fastest value: 1 where bin 0 holds the requests that reported none."""
         return 1 if self.reported else 0
 
     def bin_of(self, seconds: float | None) -> int:
@@ -71,7 +72,7 @@ class Histogram:
         value of a histogram that tells the unreported apart)."""
         if seconds is None:
             return 0
-        return self._offset + bisect.bisect_left(self.edges, seconds)
+        return self.offset + bisect.bisect_left(self.edges, seconds)
 
     def bin_sql(self, column: str) -> str:
         """SQL for ``bin_of(column)``: the edges at or above the value, counted by
@@ -87,12 +88,8 @@ class Histogram:
         return f"{self.prefix}{_spelled(self.edges[index])}"
 
     @property
-    def columns(self) -> tuple[str, ...]:
-        """Every column this histogram keeps in the counts."""
-        return tuple(edge.column for edge in self.counted)
-
-    @property
     def counted(self) -> tuple[Edge, ...]:
+        """Every count this histogram keeps in the counts."""
         reported = (self.reported_edge(),) if self.reported else ()
         return (*reported, *(self.edge(index) for index in range(len(self.edges))))
 
@@ -100,7 +97,7 @@ class Histogram:
         """The count of requests slower than ``edges[index]``."""
         return Edge(
             self.column(index),
-            f"{self.bin_column} > {index + self._offset}",
+            f"{self.bin_column} > {index + self.offset}",
             f"{self.seconds} > {self.edges[index]!r}",
         )
 
@@ -140,7 +137,6 @@ bin_of = LATENCY.bin_of
 bin_sql = LATENCY.bin_sql
 column = LATENCY.column
 index_of = LATENCY.index_of
-COLUMNS = LATENCY.columns
 
 
 def floor_edge(seconds: float) -> float:

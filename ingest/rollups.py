@@ -242,7 +242,7 @@ def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event
             math.ceil(finished.timestamp()),
             *_event_dimensions(event),
             latency.bin_of(event.latency_seconds),
-            _first_token_bin(event.time_to_first_token_seconds),
+            latency.FIRST_TOKEN.bin_of(event.time_to_first_token_seconds),
         )
         counted = sums.get(key)
         if counted is None:
@@ -262,7 +262,6 @@ def copy_deltas(cursor: psycopg.Cursor[Any], source: str, events: Iterable[Event
 
 _event_dimensions = operator.attrgetter(*DIMENSIONS[1:])  # the source is the post's
 _COST, _TOKENS = MEASURES.index("cost"), MEASURES.index("total_tokens")
-_first_token_bin = latency.FIRST_TOKEN.bin_of
 
 
 # --- folding --------------------------------------------------------------------------------

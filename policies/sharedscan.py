@@ -7,9 +7,9 @@ the policies whose windows hold it ask of it:
 
 - ``w``: the segment of the window ladder it finished in. The distinct window starts cut
   the widest window into segments, and a policy reads the segments from its own start on;
-- ``lat``: how many of the slow policies' thresholds T it exceeds; ``ftl``, for
-  first-token percentiles: 0 if it reported no time to first token, else one more than the
-  number of their T that time exceeds;
+- ``latency_bin``: how many of the slow policies' thresholds T it exceeds;
+  ``first_token_bin``, for first-token percentiles: 0 if it reported no time to first token,
+  else one more than the number of their T that time exceeds;
 - its outcome and failure class, as stored;
 - one 0/1 column per distinct filter (a team, a key alias, a model);
 - its group under each ``group_by`` in use.
@@ -246,20 +246,26 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
             ]
         )
 
-    slow, first = durations(latency.LATENCY), durations(latency.FIRST_TOKEN)
-    first_case, first_params = first.case(latency.FIRST_TOKEN.seconds)
-    # Which column tells how slow a request was for a spec, and the rung of "slower than T".
-    rungs = {latency.LATENCY: ("lat", slow, 0), latency.FIRST_TOKEN: ("ftl", first, 1)}
+    ladders = {histogram: durations(histogram) for histogram in latency.HISTOGRAMS}
+
+    def slow_column(histogram: latency.Histogram) -> Column:
+        """How slow a request was, for the policies of this histogram: how many of their T it
+        exceeds, counted from the histogram's first bin of a reported value."""
+        case, params = ladders[histogram].case(histogram.seconds)
+        if histogram.reported:
+            case = f"CASE WHEN {histogram.seconds} IS NULL THEN 0 ELSE 1 + {case} END"
+        return Column(
+            histogram.bin_column,
+            case,
+            params,
+            "0",
+            lambda spec: _kind(spec).counts_slower and _kind(spec).histogram is histogram,
+        )
 
     def slower_than(spec: Spec, duration: float | None) -> str:
-        name, ladder, reported = rungs[_kind(spec).histogram]
-        return f"{name} >= {reported + ladder.rung(duration)}"
-
-    def is_slow(spec: Spec) -> bool:
-        return _kind(spec).counts_slower and _kind(spec).histogram is latency.LATENCY
-
-    def is_first_token(spec: Spec) -> bool:
-        return _kind(spec).counts_slower and _kind(spec).histogram is latency.FIRST_TOKEN
+        histogram = _kind(spec).histogram
+        rung = histogram.offset + ladders[histogram].rung(duration)
+        return f"{histogram.bin_column} >= {rung}"
 
     def counts_failed(spec: Spec) -> bool:
         return not _kind(spec).counts_slower
@@ -276,14 +282,7 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         return " OR ".join(f"({sql})" for sql, _ in failed), values
 
     keys = [
-        Column("lat", *slow.case("latency_seconds"), "0", is_slow),
-        Column(
-            "ftl",
-            f"CASE WHEN {latency.FIRST_TOKEN.seconds} IS NULL THEN 0 ELSE 1 + {first_case} END",
-            first_params,
-            "0",
-            is_first_token,
-        ),
+        *(slow_column(histogram) for histogram in latency.HISTOGRAMS),
         Column("outcome", "outcome", (), "''", counts_failed),
         Column("failure_class", "failure_class", (), "''", counts_failed),
         Column("dep", "deployment_id", (), "''", spreads),
@@ -306,8 +305,9 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         elif measure is Measure.PERCENTILE:  # every finished request, and the slower than T
             slower = slower_than(spec, policy.duration_seconds)
             matched = f"SUM(CASE WHEN {slower} THEN n ELSE 0 END)"
-            if is_first_token(spec):  # only the requests that reported a first token count
-                conditions.append("ftl >= 1")
+            histogram = _kind(spec).histogram
+            if histogram.reported:  # only the requests that reported a first token count
+                conditions.append(f"{histogram.bin_column} >= {histogram.offset}")
         else:
             raise ValueError(f"{policy.kind} policies are not counted from request rows")
         conditions += [f"{others.flag_names[condition]} = 1" for condition in spec.filters]

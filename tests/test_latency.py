@@ -28,15 +28,25 @@ def test_no_latency_is_the_first_bin_and_an_edge_is_not_slower_than_itself():
 
 
 @pytest.mark.django_db
-def test_sql_says_the_same_as_python():
+@pytest.mark.parametrize("histogram", latency.HISTOGRAMS, ids=lambda h: h.bin_column)
+def test_sql_says_the_same_as_python(histogram):
+    """The triggers compute the bins in SQL, the COPY path in Python: for the latency and for
+    the first token (whose bin 0 is "none reported")."""
     values = [None, 0.0, *ON_AND_AROUND_EDGES, 10**6]
     rows = ", ".join(["(%s::float8)"] * len(values))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {latency.bin_sql('x')} FROM (VALUES {rows}) AS v (x)",  # noqa: S608
+            f"SELECT {histogram.bin_sql('x')} FROM (VALUES {rows}) AS v (x)",  # noqa: S608
             values,
         )
-        assert [row[0] for row in cursor.fetchall()] == [latency.bin_of(v) for v in values]
+        assert [row[0] for row in cursor.fetchall()] == [histogram.bin_of(v) for v in values]
+
+
+def test_the_first_token_bin_tells_none_reported_from_the_fastest():
+    assert latency.FIRST_TOKEN.bin_of(None) == 0
+    assert latency.FIRST_TOKEN.bin_of(0.0) == 1
+    assert latency.FIRST_TOKEN.bin_of(0.1) == 1  # not slower than its first edge
+    assert latency.FIRST_TOKEN.bin_of(0.100001) == 2
 
 
 def test_names_for_columns_and_for_people():

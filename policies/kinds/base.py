@@ -218,10 +218,11 @@ class Kind:
         for name, why in self.needs.items():
             if not _given(getattr(policy, name)):
                 found[name] = why
-        # The fields' own validation keeps T to a latency edge; a first-token T, to fewer.
+        # The fields' own validation keeps T to a latency edge (which says so once); a
+        # first-token T, to fewer.
+        edges = self.histogram.edges
         for name in ("duration_seconds", "critical_duration_seconds"):
             value = getattr(policy, name)
-            edges = self.histogram.edges
             if self.histogram is latency.LATENCY or name not in self.parameters:
                 continue
             if _given(value) and value not in edges:
