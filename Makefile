@@ -11,6 +11,9 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # Test processes side by side (pytest-xdist): the end-to-end tests mostly wait on real processes.
 # Each takes a database of its own and two Redis databases below TEST_REDIS_URL's (tests/parallel.py).
+# Work stealing: "load" handed the first process a first chunk holding every end-to-end test (they
+# are collected first) and left the second idle for minutes at the end; an idle process now takes
+# tests from the other's queue.
 TEST_WORKERS ?= 2
 
 .PHONY: run test lint install install-dev clean bench-ingest bench-engine bench-notify bench-retention soak browser screenshots
@@ -50,7 +53,7 @@ test: $(VENV)/.installed-dev lint browser
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 	SECRET_KEY="$${SECRET_KEY:-test-only-secret-key}" \
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The README's pictures: the browser tests, saving what they see.
 screenshots: $(VENV)/.installed-dev browser
