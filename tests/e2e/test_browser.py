@@ -6,16 +6,16 @@ phone are saved to $SCREENSHOTS_DIR when it is set (`make screenshots` sets it t
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from policies.models import AlertPolicy, Channel, Delivery, Incident, Route, Silence, Team
 from policies.roles import OPS_ADMINS, TEAM_EDITORS
+from tests.e2e.admin_browser import chromium
 from tests.e2e.live import failures, post, wait_until
 from tests.engine_helpers import paged
 from tests.roles import make_roles
@@ -27,19 +27,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "browser-test-password"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def make_person(name: str, group: str) -> User:

@@ -12,13 +12,13 @@ import os
 import pytest
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
-from playwright.sync_api import APIResponse, Browser, Page, expect, sync_playwright
+from playwright.sync_api import APIResponse, Browser, Page, expect
 
 import policies.http
 from policies.admin.channel_form import setting_fields
 from policies.models import Channel, Route
 from policies.roles import OPS_ADMINS, TEAM_EDITORS
-from tests.e2e.test_browser import CHROMIUM
+from tests.e2e.admin_browser import chromium
 from tests.fakes.slack import FakeSlack
 from tests.roles import make_roles
 
@@ -40,12 +40,8 @@ def roles():
 @pytest.fixture
 def browser(live_server):
     ContentType.objects.clear_cache()  # see test_policy_form.py
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
