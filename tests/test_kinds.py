@@ -33,6 +33,29 @@ def test_litellm_alert_types_name_the_kinds_they_stand_for():
     assert alert_kinds(["llm_too_slow", "hung"]) == ["hung", "slow"]
 
 
+def test_litellm_settings_are_declared_by_the_kinds_they_set():
+    """The LiteLLM import reads each setting's name from the kind it sets a field of."""
+    settings = {
+        name: kind.litellm_settings for name, kind in kinds.KINDS.items() if kind.litellm_settings
+    }
+    assert settings == {
+        "hung": {"duration_seconds": "alerting_threshold"},
+        "slow": {"duration_seconds": "alerting_threshold"},
+        "deployment_outage": {
+            "threshold": "minor_outage_alert_threshold",
+            "critical_threshold": "major_outage_alert_threshold",
+            "window_seconds": "outage_alert_ttl",
+        },
+        "region_outage": {
+            "threshold": "minor_outage_alert_threshold",
+            "critical_threshold": "major_outage_alert_threshold",
+            "window_seconds": "region_outage_alert_ttl",
+        },
+    }
+    for name, fields in settings.items():
+        assert set(fields) <= {"threshold", "window_seconds", *kinds.get(name).parameters}, name
+
+
 def test_an_unknown_kind_is_named_with_the_known_ones():
     with pytest.raises(kinds.UnknownKind) as raised:
         kinds.get("budget_typo")

@@ -14,6 +14,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from ingest import latency
+from policies import kinds
 from policies.config.litellm_channels import (
     ALERTING_KEYS,
     PAGERDUTY,
@@ -25,6 +26,7 @@ from policies.config.litellm_channels import (
 from policies.config.places import Notes, Place
 from policies.config.spec import ChannelSpec, PolicySpec, RouteSpec
 from policies.config.yaml_reader import Entry, Expected, Fields, Reader, is_null
+from policies.kinds import Kind
 from policies.models import KIND_DEFAULTS, GroupBy, PolicyKind, Severity
 from policies.models.policy import DURATIONS
 
@@ -43,32 +45,40 @@ ALERTING_ARGS: dict[str, Expected] = {
     "hanging_threshold_seconds": "number",
     "hanging_threshold_window_seconds": "whole number",
 }
-# LiteLLM's outage alerts (Slack and the other chat services), in the same alerting_args.
-OUTAGE_ARGS: dict[str, Expected] = {
-    "outage_alert_ttl": "whole number",
-    "minor_outage_alert_threshold": "whole number",
-    "major_outage_alert_threshold": "whole number",
-    "region_outage_alert_ttl": "whole number",
-}
 
 
 @dataclass(frozen=True)
 class Outage:
-    """One of LiteLLM's outage alerts: its alert type, and the console's policy for it."""
+    """One of LiteLLM's outage alerts (its alert type and settings are the kind's), and the
+    console's policy for it."""
 
-    alert_type: str
     name: str
-    kind: PolicyKind
-    window_key: str  # the alerting_args key of its window
+    kind: Kind
     what: str  # "one deployment", for the policy's description
+
+    @property
+    def alert_type(self) -> str:
+        return self.kind.litellm_alert_types[0]
+
+    def setting(self, field_name: str) -> str:
+        """The alerting_args key LiteLLM sets this policy field with."""
+        return self.kind.litellm_settings[field_name]
 
 
 OUTAGES = (
-    Outage("outage_alerts", OUTAGE_POLICY, PolicyKind.DEPLOYMENT_OUTAGE, "outage_alert_ttl",
-           "one deployment"),
-    Outage("region_outage_alerts", REGION_OUTAGE_POLICY, PolicyKind.REGION_OUTAGE,
-           "region_outage_alert_ttl", "one provider's region, of more than one deployment"),
+    Outage(OUTAGE_POLICY, kinds.get("deployment_outage"), "one deployment"),
+    Outage(REGION_OUTAGE_POLICY, kinds.get("region_outage"),
+           "one provider's region, of more than one deployment"),
 )  # fmt: skip
+# LiteLLM's outage alerts (Slack and the other chat services), in the same alerting_args.
+OUTAGE_ARGS: dict[str, Expected] = {
+    setting: "whole number"
+    for outage in OUTAGES
+    for setting in outage.kind.litellm_settings.values()
+}
+# LiteLLM's alerts on each slow or hanging request: one setting, in general_settings, for both.
+EACH_SLOW_OR_HANGING = (kinds.get("slow"), kinds.get("hung"))
+(ALERTING_THRESHOLD,) = {kind.litellm_settings["duration_seconds"] for kind in EACH_SLOW_OR_HANGING}
 
 # KIND_DEFAULTS are LiteLLM's own defaults: 60 failures in 60 s; 60 hung after 60 s in 600 s.
 FAILURE_DEFAULTS = KIND_DEFAULTS[PolicyKind.FAILURES]
@@ -191,10 +201,12 @@ def _chat_policies(
             policy = _outage(reader, entry, settings, outage)
             if policy is not None:
                 found.append(policy)
-    wanted = [t for t in ("llm_too_slow", "llm_requests_hanging") if on is None or t in on]
+    wanted = [
+        kind for kind in EACH_SLOW_OR_HANGING if on is None or kind.litellm_alert_types[0] in on
+    ]
     if wanted:
         found += _each_slow_or_hanging(
-            reader, entry, settings.get("alerting_threshold"), wanted, notes
+            reader, entry, settings.get(ALERTING_THRESHOLD), wanted, notes
         )
     return found
 
@@ -211,7 +223,7 @@ def _outage(
 ) -> PolicySpec | None:
     """LiteLLM's deployment or region outage alert: its minor and major thresholds (shared by
     both) as the warning and critical levels, within the alert's own window."""
-    defaults = KIND_DEFAULTS[outage.kind]
+    defaults = outage.kind.defaults
     args = settings.get("alerting_args")
     place = (args or entry).place
     fields: Fields | None = Fields(place)
@@ -219,31 +231,32 @@ def _outage(
         fields = reader.fields(args.node, place, OUTAGE_ARGS, allow_unknown=True)
     if fields is None:
         return None
-    minor = fields.whole("minor_outage_alert_threshold", defaults.threshold)
-    major = fields.whole("major_outage_alert_threshold", defaults.critical_threshold or 10)
+    minor, major, window = (
+        outage.setting(name) for name in ("threshold", "critical_threshold", "window_seconds")
+    )
     return PolicySpec(
         place=place,
         places={
             "name": place,
-            "threshold": fields.at("minor_outage_alert_threshold"),
-            "critical_threshold": fields.at("major_outage_alert_threshold"),
-            "window_seconds": fields.at(outage.window_key),
+            "threshold": fields.at(minor),
+            "critical_threshold": fields.at(major),
+            "window_seconds": fields.at(window),
         },
         name=outage.name,
-        kind=outage.kind.value,
-        threshold=minor,
-        critical_threshold=major,
-        window_seconds=fields.whole(outage.window_key, defaults.window_seconds),
+        kind=outage.kind.name,
+        threshold=fields.whole(minor, defaults.threshold),
+        critical_threshold=fields.whole(major, defaults.critical_threshold or 10),
+        window_seconds=fields.whole(window, defaults.window_seconds),
         group_by=defaults.group_by,
         severity=defaults.severity,
         description=f"LiteLLM's {outage.alert_type}, from its general_settings.alerting_args: "
-        "minor_outage_alert_threshold (warning) and major_outage_alert_threshold (critical) "
-        f"failures of {outage.what} within {outage.window_key} seconds.",
+        f"{minor} (warning) and {major} (critical) failures of {outage.what} within {window} "
+        "seconds.",
     )
 
 
 def _each_slow_or_hanging(
-    reader: Reader, entry: Entry, threshold: Entry | None, wanted: list[str], notes: Notes
+    reader: Reader, entry: Entry, threshold: Entry | None, wanted: list[Kind], notes: Notes
 ) -> list[PolicySpec]:
     """LiteLLM alerts on each request slower than alerting_threshold (llm_too_slow, its
     "Low" level) and each one still running after it (llm_requests_hanging, "Medium"): a
@@ -260,23 +273,20 @@ def _each_slow_or_hanging(
         return []
     duration = _edge(float(seconds), place, notes)
     made = []
-    for alert_type, name, kind, severity, what in (
-        ("llm_too_slow", SLOW_POLICY, PolicyKind.SLOW, Severity.WARNING, "slower than"),
-        (
-            "llm_requests_hanging", EACH_HANGING_POLICY, PolicyKind.HUNG, Severity.ERROR,
-            "still running after",
-        ),
-    ):  # fmt: skip
-        if alert_type not in wanted:
+    for kind, name, severity, what in (
+        (kinds.get("slow"), SLOW_POLICY, Severity.WARNING, "slower than"),
+        (kinds.get("hung"), EACH_HANGING_POLICY, Severity.ERROR, "still running after"),
+    ):
+        if kind not in wanted:
             continue
         made.append(
             PolicySpec(
                 place=place,
                 places={"name": place, "duration_seconds": place},
                 name=name,
-                kind=kind.value,
+                kind=kind.name,
                 threshold=1,
-                window_seconds=KIND_DEFAULTS[kind].window_seconds,
+                window_seconds=kind.defaults.window_seconds,
                 duration_seconds=duration,
                 group_by=GroupBy.EVERYTHING.value,
                 severity=severity.value,

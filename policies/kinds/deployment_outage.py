@@ -34,6 +34,11 @@ KIND = DeploymentOutage(
     ),
     unit="upstream failures",
     litellm_alert_types=("outage_alerts",),
+    litellm_settings={
+        "threshold": "minor_outage_alert_threshold",
+        "critical_threshold": "major_outage_alert_threshold",
+        "window_seconds": "outage_alert_ttl",
+    },
     failure_choice=False,
     group_by=("deployment",),
     filters=(("deployment_id <> ''", ()),),

@@ -15,6 +15,7 @@ KIND = DurationKind(
     unit="hung requests",
     count_words="requests hung over",
     litellm_alert_types=("llm_requests_hanging",),
+    litellm_settings={"duration_seconds": "alerting_threshold"},
     needs={"duration_seconds": "A hung policy needs T: after how many seconds a request "
            "counts as hung."},
 )  # fmt: skip

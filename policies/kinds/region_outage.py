@@ -38,6 +38,11 @@ KIND = RegionOutage(
     ),
     unit="upstream failures",
     litellm_alert_types=("region_outage_alerts",),
+    litellm_settings={
+        "threshold": "minor_outage_alert_threshold",
+        "critical_threshold": "major_outage_alert_threshold",
+        "window_seconds": "region_outage_alert_ttl",
+    },
     failure_choice=False,
     group_by=("region",),
     filters=(("region <> ''", ()), ("deployment_id <> ''", ())),

@@ -14,6 +14,7 @@ KIND = DurationKind(
     unit="slow requests",
     count_words="requests slower than",
     litellm_alert_types=("llm_too_slow",),
+    litellm_settings={"duration_seconds": "alerting_threshold"},
     needs={"duration_seconds": "A slow policy needs T: after how many seconds a request "
            "counts as slow."},
 )  # fmt: skip
