@@ -303,10 +303,14 @@ def test_each_new_kind_is_read_with_its_own_fields_and_defaults():
             threshold: 10
           - name: Regions
             kind: region_outage
+          - name: Slow first tokens
+            kind: first_token_percentile
+            percentile: 90
+            duration_seconds: 2
         """
     )
 
-    slow, budget, quiet, regions = config.policies
+    slow, budget, quiet, regions, first_token = config.policies
     assert (slow.percentile, slow.duration_seconds, slow.critical_duration_seconds) == (
         95, 10.0, 30.0
     )  # fmt: skip
@@ -318,6 +322,12 @@ def test_each_new_kind_is_read_with_its_own_fields_and_defaults():
     )  # fmt: skip
     assert (quiet.threshold, quiet.critical_threshold, quiet.group_by) == (10, 1, "model")
     assert (regions.threshold, regions.critical_threshold, regions.group_by) == (5, 10, "region")
+    assert (first_token.kind, first_token.percentile, first_token.duration_seconds) == (
+        "first_token_percentile", 90, 2.0
+    )  # fmt: skip
+    assert (first_token.threshold, first_token.window_seconds, first_token.min_requests) == (
+        1, 300, 20
+    )  # fmt: skip
 
 
 def test_values_of_the_wrong_type_or_choice_are_errors():

@@ -4,17 +4,20 @@ one incident, one page. Real threads, each with its own Postgres connection."""
 import contextlib
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 
+from policies.budget_engine import evaluate_budget
 from policies.models import Delivery, Incident, Route
 from tests.engine_helpers import T0, add_requests, drain, evaluate, later
+from tests.test_kind_budget import DECEMBER_5, budget_policy, spent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def race(policy, moments):
+def race(policy, moments, evaluating=evaluate):
     """Evaluate `policy` from several threads at once; return what each said."""
     barrier = threading.Barrier(len(moments))
     results = [None] * len(moments)
@@ -22,7 +25,7 @@ def race(policy, moments):
     def run(i, moment):
         try:
             barrier.wait()
-            results[i] = evaluate(policy, moment)
+            results[i] = evaluating(policy, moment)
         finally:
             connection.close()
 
@@ -50,6 +53,33 @@ def test_concurrent_evaluations_open_one_incident_and_page_once(
     assert Delivery.objects.count() == 1
     assert len(pagerduty.events) == 1
     assert sum(r.startswith("evaluated: team-search open") for r in results) == 1
+
+
+def test_concurrent_evaluations_of_a_budget_announce_each_level_once(
+    make_route, make_channel, pagerduty
+):
+    """Budgets: each level is announced once per period, however many evaluators see the
+    spend cross it at the same moment."""
+    make_route(make_channel(name="On-call"), scope="default")
+    policy = budget_policy()
+    policy.full_clean()
+    policy.save()
+
+    def evaluating(policy, moment):
+        return evaluate_budget(policy.pk, moment)
+
+    spent("search", 86.0, DECEMBER_5 - timedelta(hours=1))  # over 85 %
+    first = race(policy, [DECEMBER_5] * 4, evaluating)
+    spent("search", 10.0, DECEMBER_5 + timedelta(seconds=5))  # over 95 %
+    second = race(policy, [DECEMBER_5 + timedelta(seconds=10)] * 4, evaluating)
+    drain(DECEMBER_5 + timedelta(seconds=10))
+
+    assert all(r is not None for r in first + second), (first, second)
+    incident = Incident.objects.get()
+    assert incident.details["levels_announced"] == ["85%", "95%"]
+    sent = [(e["event_action"], e["payload"]["severity"]) for e in pagerduty.events]
+    assert sent == [("trigger", "warning"), ("trigger", "warning")]
+    assert Delivery.objects.count() == 2
 
 
 def test_a_delivery_another_worker_is_sending_is_skipped(

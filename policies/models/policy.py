@@ -257,9 +257,9 @@ class AlertPolicy(models.Model):
     min_requests = models.PositiveIntegerField(
         "minimum requests",
         default=20,
-        help_text="For failure-rate and latency percentile policies: a group with fewer finished "
-        "requests in the window never pages, so one failure (or one slow request) out of one "
-        "is not an outage.",
+        help_text="For failure-rate and percentile policies (latency, time to first token): a "
+        "group with fewer finished requests in the window never pages, so one failure (or one "
+        "slow request) out of one is not an outage.",
     )
     count_gateway_rejections = models.BooleanField(
         default=False,

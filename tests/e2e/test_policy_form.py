@@ -83,13 +83,27 @@ def test_a_deployment_outage_policy_is_created_from_litellms_defaults(page):
     assert (policy.group_by, policy.severity) == ("deployment", "warning")
 
 
-def test_a_latency_percentile_policy_shows_its_own_fields(page):
-    page.check("input[name=kind][value=latency_percentile]")
+@pytest.mark.parametrize("kind", ["latency_percentile", "first_token_percentile"])
+def test_a_percentile_policy_is_created_with_its_two_levels(page, kind):
+    """A percentile's critical level is a longer T, not a number of requests."""
+    page.fill("#id_name", "p95 too slow")
+    page.check(f"input[name=kind][value={kind}]")
 
-    for field in ("duration_seconds", "percentile", "min_requests"):
+    fields = ("duration_seconds", "critical_duration_seconds", "percentile", "min_requests")
+    for field in fields:
         expect(page.locator(f".field-{field}")).to_be_visible()
-    expect(page.locator(".field-critical_threshold")).to_be_hidden()  # no critical level yet
+    expect(page.locator(".field-critical_threshold")).to_be_hidden()
     expect(page.locator(".field-failure_rate_percent")).to_be_hidden()
+    page.fill("#id_duration_seconds", "10")
+    page.fill("#id_critical_duration_seconds", "30")
+    page.select_option("#id_percentile", "95")
+    page.select_option("#id_severity", "warning")  # the first level, below critical
+    page.click("input[name=_save]")
+
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    policy = AlertPolicy.objects.get(name="p95 too slow")
+    assert (policy.kind, policy.percentile, policy.severity) == (kind, 95, "warning")
+    assert (policy.duration_seconds, policy.critical_duration_seconds) == (10.0, 30.0)
 
 
 def test_a_budget_policy_is_created_with_its_budget_period_and_time_zone(page):
