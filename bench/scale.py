@@ -34,9 +34,10 @@ _COLUMNS = (
     "source, request_id, started_at, finished_at, outcome, failure_class, latency_seconds, "
     "gateway_team_id, key_alias, model_group, received_at, trace_id, status_code, error_class, "
     "error_code, error_provider, error_message, model, provider, api_base, gateway_team_alias, "
-    "key_hash, user_id, org_id, counted_on_insert, day"
+    "key_hash, user_id, org_id, time_to_first_token_seconds, counted_on_insert, day"
 )
-# As bench/engine.py's fill: 7 teams, 37 key aliases, 3 models, 5% failures, a few hung; the
+# As bench/engine.py's fill: 7 teams, 37 key aliases, 3 models, 5% failures, a few hung, every
+# other answer streamed (its first token 0.1 to 3.1 s in); the
 # rows of one day only (a day's table is loaded on its own), with ids of their own (i + 1).
 _GENERATE = f"""
 INSERT INTO {{table}} (id, {_COLUMNS})
@@ -48,7 +49,8 @@ SELECT i + 1, 'bench', 'r' || i, f - lat * interval '1 second',
     CASE WHEN hung THEN NULL ELSE lat END,
     'team-' || i %% 7, 'key-' || i %% 37, 'model-' || i %% 3, f, '',
     CASE WHEN failed THEN 503 END, CASE WHEN failed THEN 'ServiceUnavailableError' ELSE '' END,
-    '', '', '', '', '', '', '', '', '', '', true,
+    '', '', '', '', '', '', '', '', '', '',
+    CASE WHEN i %% 2 = 0 AND NOT hung THEN 0.1 + (i %% 31) / 10.0 END, true,
     ((f - lat * interval '1 second') AT TIME ZONE 'UTC')::date AS day
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i,
     LATERAL (SELECT
@@ -127,7 +129,7 @@ _GENERATE_MONTH = f"""
 INSERT INTO ingest_gatewayrequest ({_COLUMNS}, cost, total_tokens)
 SELECT 'bench', 'spend-' || h || '-' || i, f - interval '2 seconds', f, 'success', '', 2.0,
     'team-' || i %% 7, 'key-' || i %% 37, 'model-' || i %% 3, f, '', NULL, '', '', '', '', '',
-    '', '', '', '', '', '', true, ((f - interval '2 seconds') AT TIME ZONE 'UTC')::date,
+    '', '', '', '', '', '', NULL, true, ((f - interval '2 seconds') AT TIME ZONE 'UTC')::date,
     0.0001 * (i %% 100), i %% 1000
 FROM generate_series(0, 30 * 24 - 1) AS h, generate_series(0, 776) AS i,
     LATERAL (SELECT %(now)s::timestamptz - interval '30 days' + h * interval '1 hour'
