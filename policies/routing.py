@@ -22,6 +22,7 @@ from typing import Protocol, TypeVar
 
 from django.db.models import Q
 
+from policies import kinds
 from policies.models import AlertPolicy, Channel, GroupBy, Route, Team
 
 LEVELS = (Route.Scope.KEY_ALIAS, Route.Scope.TEAM, Route.Scope.DEFAULT)
@@ -118,9 +119,8 @@ def explain(team: Team | None, key_alias: str | None, kind: str = "") -> str:
 def preview_for_team(team: Team) -> list[tuple[str, str]]:
     """What the incidents of a team would notify, kind by kind where routes differ. (An
     incident about an API-key alias that has routes of its own goes there first.)"""
-    from policies.models import PolicyKind
 
-    answers = [(kind, explain(team, None, kind)) for kind in PolicyKind.values]
+    answers = [(kind, explain(team, None, kind)) for kind in kinds.KINDS]
     if len({answer for _, answer in answers}) == 1:
         return [(f"incidents of team {team}", answers[0][1])]
     return [(f"{kind} incidents of team {team}", answer) for kind, answer in answers]

@@ -16,7 +16,7 @@ from django.utils.text import format_lazy
 
 from policies import kinds
 from policies.admin.common import RECORD_DESCRIPTION, History, TeamScoped, preview_table
-from policies.models import KIND_DEFAULTS, AlertPolicy, PolicyKind
+from policies.models import AlertPolicy, PolicyKind
 from policies.routing import preview_for_policy
 
 if TYPE_CHECKING:
@@ -192,9 +192,9 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
         """``?kind=hung`` pre-fills X, Y and T with that kind's defaults."""
         initial = super().get_changeform_initial_data(request)
         requested = request.GET.get("kind", "")
-        kind = PolicyKind(requested) if requested in PolicyKind.values else PolicyKind.FAILURES
-        defaults = KIND_DEFAULTS[kind]
-        initial["kind"] = kind.value
+        kind = kinds.KINDS.get(requested) or kinds.get(PolicyKind.FAILURES)
+        defaults = kind.defaults
+        initial["kind"] = kind.name
         initial.setdefault("threshold", str(defaults.threshold))
         initial.setdefault("window_seconds", str(defaults.window_seconds))
         if defaults.duration_seconds is not None:

@@ -13,9 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse_lazy
 from django.utils.text import format_lazy
 
+from policies import kinds
 from policies.admin.channel import describe_route
 from policies.admin.common import NOT_YOUR_TEAM, RECORD_DESCRIPTION, History, TeamScoped
-from policies.models import PolicyKind, Route, Team
+from policies.models import Route, Team
 from policies.roles import may_change_team_row
 from policies.routing import explain
 
@@ -34,7 +35,7 @@ class RoutingQuestion(forms.Form):
     )
     kind = forms.ChoiceField(
         label="alert kind",
-        choices=[("", "any kind (each answered)"), *PolicyKind.choices],
+        choices=[("", "any kind (each answered)"), *kinds.choices()],
         required=False,
         help_text="The kind of the incident's policy; empty: the answer for each kind.",
     )
@@ -43,7 +44,7 @@ class RoutingQuestion(forms.Form):
 class RouteForm(forms.ModelForm[Route]):
     kinds = forms.MultipleChoiceField(
         label="Alert kinds",
-        choices=PolicyKind.choices,
+        choices=kinds.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="The kinds of incident it takes; none ticked: every kind. (In apply_config, "
@@ -108,9 +109,9 @@ class RouteAdmin(TeamScoped[Route], History):
         answers: list[tuple[str, str]] = []
         if form.is_valid():
             data = form.cleaned_data
-            kinds = [data["kind"]] if data["kind"] else PolicyKind.values
+            asked = [data["kind"]] if data["kind"] else list(kinds.KINDS)
             answers = [
-                (kind, explain(data["team"], data["key_alias"] or None, kind)) for kind in kinds
+                (kind, explain(data["team"], data["key_alias"] or None, kind)) for kind in asked
             ]
             if len({answer for _, answer in answers}) == 1:  # the same whatever the kind
                 answers = [(data["kind"] or "any kind", answers[0][1])]

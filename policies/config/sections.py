@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from policies import kinds
 from policies.config.places import Place
 from policies.config.spec import (
     Located,
@@ -25,7 +26,6 @@ from policies.config.spec import (
 )
 from policies.config.yaml_reader import Entry, Expected, Fields, Reader, is_null
 from policies.models import (
-    KIND_DEFAULTS,
     AlertPolicy,
     GroupBy,
     PolicyKind,
@@ -228,14 +228,14 @@ def read_policies(reader: Reader, entry: Entry) -> list[PolicySpec]:
         choices_ok = all(
             _choice(reader, fields, key, default, values)
             for key, default, values in (
-                ("kind", PolicyKind.FAILURES.value, PolicyKind.values),
+                ("kind", PolicyKind.FAILURES.value, list(kinds.KINDS)),
                 ("group_by", GroupBy.EVERYTHING.value, GroupBy.values),
                 ("severity", Severity.CRITICAL.value, Severity.values),
             )
         )
         if not choices_ok:
             continue
-        defaults = KIND_DEFAULTS[PolicyKind(kind)]
+        defaults = kinds.get(kind).defaults
         own = {name: str(value) for name, value in defaults.parameters}
         amount = fields.number("budget", None)
         spec = PolicySpec(

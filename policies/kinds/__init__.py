@@ -18,7 +18,7 @@ from policies.kinds import (
 )
 from policies.kinds.base import Defaults, Kind, Measure
 
-__all__ = ["KINDS", "Defaults", "Kind", "Measure", "UnknownKind", "get"]
+__all__ = ["KINDS", "Defaults", "Kind", "Measure", "UnknownKind", "choices", "get"]
 
 # In the order the admin offers them.
 KINDS: dict[str, Kind] = {
@@ -50,6 +50,12 @@ def get(name: str) -> Kind:
         return KINDS[name]
     except KeyError:
         raise UnknownKind(name) from None
+
+
+def choices() -> list[tuple[str, str]]:
+    """The kinds as a field's choices, in registry order (a callable: a kind added here needs
+    no migration of the fields that offer them)."""
+    return [(kind.name, kind.label) for kind in KINDS.values()]
 
 
 def litellm_alert_types() -> dict[str, tuple[str, ...]]:

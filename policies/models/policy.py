@@ -62,8 +62,9 @@ FIRST_LEVELS = {
 
 
 class PolicyKind(models.TextChoices):
-    """The kinds' names, for code that names one; each is declared, with its label, in
-    policies/kinds/ (tests/test_kinds.py keeps the two lists the same)."""
+    """Names of kinds, for code that names one. The kinds, their labels and the choices that
+    offer them are declared in policies/kinds/; tests/test_kinds.py checks each name here is
+    one of them."""
 
     FAILURES = "failures", kinds.get("failures").label
     HUNG = "hung", kinds.get("hung").label
@@ -127,10 +128,10 @@ class AlertPolicy(models.Model):
     )
     kind = models.CharField(
         max_length=40,
-        choices=PolicyKind.choices,
+        choices=kinds.choices,
         default=PolicyKind.FAILURES,
-        help_text="What is counted. Defaults as in LiteLLM: failures 60 in 60 s; hung after "
-        "60 s, 60 in 600 s; slow over 300 s, 10 in 600 s.",
+        help_text="What is counted. Each kind shows its own fields; its defaults are LiteLLM's "
+        "where LiteLLM has the alert.",
     )
     threshold = models.PositiveIntegerField(
         "threshold (X)",
