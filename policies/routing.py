@@ -119,7 +119,6 @@ def explain(team: Team | None, key_alias: str | None, kind: str = "") -> str:
 def preview_for_team(team: Team) -> list[tuple[str, str]]:
     """What the incidents of a team would notify, kind by kind where routes differ. (An
     incident about an API-key alias that has routes of its own goes there first.)"""
-
     answers = [(kind, explain(team, None, kind)) for kind in kinds.KINDS]
     if len({answer for _, answer in answers}) == 1:
         return [(f"incidents of team {team}", answers[0][1])]

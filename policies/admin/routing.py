@@ -13,9 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse_lazy
 from django.utils.text import format_lazy
 
-from policies import kinds
 from policies.admin.channel import describe_route
 from policies.admin.common import NOT_YOUR_TEAM, RECORD_DESCRIPTION, History, TeamScoped
+from policies.kinds import KINDS
+from policies.kinds import choices as kind_choices
 from policies.models import Route, Team
 from policies.roles import may_change_team_row
 from policies.routing import explain
@@ -35,7 +36,7 @@ class RoutingQuestion(forms.Form):
     )
     kind = forms.ChoiceField(
         label="alert kind",
-        choices=[("", "any kind (each answered)"), *kinds.choices()],
+        choices=[("", "any kind (each answered)"), *kind_choices()],
         required=False,
         help_text="The kind of the incident's policy; empty: the answer for each kind.",
     )
@@ -44,7 +45,7 @@ class RoutingQuestion(forms.Form):
 class RouteForm(forms.ModelForm[Route]):
     kinds = forms.MultipleChoiceField(
         label="Alert kinds",
-        choices=kinds.choices,
+        choices=kind_choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="The kinds of incident it takes; none ticked: every kind. (In apply_config, "
@@ -109,7 +110,7 @@ class RouteAdmin(TeamScoped[Route], History):
         answers: list[tuple[str, str]] = []
         if form.is_valid():
             data = form.cleaned_data
-            asked = [data["kind"]] if data["kind"] else list(kinds.KINDS)
+            asked = [data["kind"]] if data["kind"] else list(KINDS)
             answers = [
                 (kind, explain(data["team"], data["key_alias"] or None, kind)) for kind in asked
             ]
