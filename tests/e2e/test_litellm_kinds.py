@@ -1,7 +1,11 @@
 """The alert kinds LiteLLM's users know, fed by a real, unmodified LiteLLM proxy into a live
-console (web, worker and beat processes, a fake PagerDuty): deployments of one model family in
-two Azure regions fail, and the console opens a deployment outage, then a region outage, with
+console (web, worker and beat processes, a fake PagerDuty): deployments of one model in two
+Azure regions fail, and the console opens a deployment outage, then a region outage, with
 their severities; a key's spend crosses 85 % of its team's budget, and PagerDuty is paged once.
+
+The three deployments serve one model group, as a gateway balancing a model across regions
+does; the test calls each by its deployment id (LiteLLM routes a model id to that deployment)
+so that it chooses which one fails, where the router would choose at random.
 
 The proxy's deployments are `mock_response` ones (no network). LiteLLM's payload for a request
 that failed this way names its deployment but not its region or API base; the shipped callback
@@ -28,9 +32,9 @@ KEY = "R0AB" + "k" * 24 + "XY12"
 TICKS = 3  # evaluations (one a second) that must pass to say "nothing more happened"
 
 
-def failing(name: str, deployment: str, **where: str) -> dict[str, Any]:
+def failing(deployment: str, **where: str) -> dict[str, Any]:
     return {
-        "model_name": name,
+        "model_name": "gpt-4o",
         "litellm_params": {
             "model": "azure/gpt-4o",
             "api_key": "sk-not-a-real-key",
@@ -44,10 +48,10 @@ def failing(name: str, deployment: str, **where: str) -> dict[str, Any]:
 
 MODELS = [
     # The region in the API base (Azure's regional endpoint), as the console reads it...
-    failing("east-a", "dep-east-a", api_base="https://eastus.api.cognitive.microsoft.com"),
+    failing("dep-east-a", api_base="https://eastus.api.cognitive.microsoft.com"),
     # ...or in the deployment's region_name, as LiteLLM's region-based routing sets it.
-    failing("east-b", "dep-east-b", api_base="https://b.openai.azure.com", region_name="eastus"),
-    failing("west", "dep-west", api_base="https://w.openai.azure.com", region_name="westus"),
+    failing("dep-east-b", api_base="https://b.openai.azure.com", region_name="eastus"),
+    failing("dep-west", api_base="https://w.openai.azure.com", region_name="westus"),
     {"model_name": "mock-ok", "litellm_params": {"mock_response": "hi"}},
 ]
 
@@ -79,17 +83,14 @@ def on_call():
 
 
 def send(client, model: str, n: int, key: str = "sk-search") -> None:
-    before = GatewayRequest.objects.filter(model_group=model, finished_at__isnull=False).count()
+    """`n` requests to `model` (a model group, or one deployment's id); waits for the console
+    to store their finishes."""
+    where = {"deployment_id": model} if model.startswith("dep-") else {"model_group": model}
+    finished = GatewayRequest.objects.filter(finished_at__isnull=False, **where)
+    before = finished.count()
     for _ in range(n):
         chat(client, model, key, "hello")
-    wait_until(
-        lambda: (
-            GatewayRequest.objects.filter(model_group=model, finished_at__isnull=False).count()
-            == before + n
-        ),
-        20,
-        f"{n} finishes of {model}",
-    )
+    wait_until(lambda: finished.count() == before + n, 20, f"{n} finishes of {model}")
 
 
 def incident(group: str) -> Incident | None:
@@ -111,7 +112,7 @@ def test_a_deployment_outage_then_a_region_outage_with_their_severities(console,
         policy.full_clean()
         policy.save()
 
-    send(proxy, "east-a", 12)  # one deployment down: its outage, not its region's
+    send(proxy, "dep-east-a", 12)  # one deployment down: its outage, not its region's
     wait_until(
         lambda: getattr(incident("dep-east-a"), "severity", "") == "critical",
         20,
@@ -120,13 +121,14 @@ def test_a_deployment_outage_then_a_region_outage_with_their_severities(console,
     settled()
     assert not Incident.objects.filter(policy__kind="region_outage").exists()
 
-    send(proxy, "east-b", 6)  # a second one in eastus: the region is out
-    send(proxy, "west", 7)  # westus has one failing deployment only
+    send(proxy, "dep-east-b", 6)  # a second one in eastus: the region is out
+    send(proxy, "dep-west", 7)  # westus has one failing deployment only
     wait_until(lambda: incident("azure/eastus") is not None, 20, "the eastus region outage")
     settled()
 
-    rows = GatewayRequest.objects.filter(model_group="east-b")
-    assert {(r.provider, r.deployment_id, r.region) for r in rows} == {
+    rows = GatewayRequest.objects.filter(deployment_id="dep-east-b")
+    # LiteLLM reports the name it was called by (here the deployment's id) as the model group.
+    assert {(r.provider, r.model_group, r.region) for r in rows} == {
         ("azure", "dep-east-b", "eastus")
     }
     region = the_incident("azure/eastus")
