@@ -37,7 +37,8 @@ def test_litellm_alert_types_name_the_kinds_they_stand_for():
 
 
 def test_litellm_settings_are_declared_by_the_kinds_they_set():
-    """The LiteLLM import reads each setting's name from the kind it sets a field of."""
+    """The LiteLLM import reads the names of its chat alerts' settings (outages, slow and
+    hanging requests) from the kind whose field each sets."""
     settings = {
         name: kind.litellm_settings for name, kind in kinds.KINDS.items() if kind.litellm_settings
     }

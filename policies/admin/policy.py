@@ -177,7 +177,7 @@ class AlertPolicyAdmin(TeamScoped[AlertPolicy], History):
         links = format_html_join(
             ", ",
             '<a href="?kind={}" data-policy-defaults="{}">{}</a>',
-            ((kind.value, kind.value, kind.value) for kind in PolicyKind),
+            ((name, name, name) for name in kinds.KINDS),
         )
         return format_html(
             "Start from LiteLLM's defaults for {}: fills in X, Y, T and the levels, keeping what "

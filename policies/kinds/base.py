@@ -107,8 +107,10 @@ class Kind:
     unit: str  # the incident page's axis: "failed requests"
     # LiteLLM's alert_types that stand for this kind (routes, the LiteLLM import).
     litellm_alert_types: tuple[str, ...] = ()
-    # LiteLLM's setting for each policy field it sets (the LiteLLM import reads them from
-    # general_settings.alerting_args, or general_settings for alerting_threshold).
+    # LiteLLM's setting for each policy field it sets in LiteLLM's chat alerting (Slack, Teams):
+    # the LiteLLM import reads these names from general_settings.alerting_args, or
+    # general_settings for alerting_threshold. (The two policies of its PagerDuty alerting,
+    # failures and hanging, keep their own settings in policies/config/litellm.py.)
     litellm_settings: dict[str, str] = field(default_factory=dict)
     # Parameters of a policy this kind needs (and no other kind may be given): the field,
     # and the sentence telling what it is for when it is missing.
