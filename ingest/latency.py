@@ -58,6 +58,7 @@ class Histogram:
     bin_column: str
     prefix: str
     edges: tuple[float, ...]
+    noun: str  # in messages: "a latency edge"
     # The column of the requests that reported `seconds` at all ("": every finished request
     # is counted, an unknown value as the fastest).
     reported: str = ""
@@ -115,17 +116,14 @@ class Histogram:
             raise ValueError(f"{seconds:g} s is not a {self.noun} edge")
         return index
 
-    @property
-    def noun(self) -> str:
-        return "first-token" if self.reported else "latency"
 
-
-LATENCY = Histogram("latency_seconds", "latency_bin", "slower_than_", EDGES)
+LATENCY = Histogram("latency_seconds", "latency_bin", "slower_than_", EDGES, "latency")
 FIRST_TOKEN = Histogram(
     "time_to_first_token_seconds",
     "first_token_bin",
     "first_token_slower_than_",
     FIRST_TOKEN_EDGES,
+    "first-token",
     reported="first_token_reported",
 )
 HISTOGRAMS = (LATENCY, FIRST_TOKEN)

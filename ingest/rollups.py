@@ -268,7 +268,8 @@ _COST, _TOKENS = MEASURES.index("cost"), MEASURES.index("total_tokens")
 
 
 def _slower(edges: Sequence[latency.Edge]) -> str:
-    # Slower than EDGES[i]: in a bin above i. No such request: NULL, which takes no room.
+    # Each count besides the requests' own, from the deltas' bins (Edge.of_deltas): the
+    # requests slower than an edge, or that reported a first token. None: NULL, no room taken.
     return ", ".join(
         f"NULLIF(sum(finished) FILTER (WHERE {edge.of_deltas}), 0) AS {edge.column}"
         for edge in edges

@@ -235,13 +235,16 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         for rung, (low, high) in enumerate(zip(starts.points, ends, strict=True), start=1)
     ]
 
+    def reads(histogram: latency.Histogram) -> Callable[[Spec], bool]:
+        """Whether a policy counts requests slower than a T of this histogram."""
+        return lambda spec: _kind(spec).counts_slower and _kind(spec).histogram is histogram
+
     def durations(histogram: latency.Histogram) -> Ladder:
         return Ladder.of(
             [
                 duration
-                for spec in specs
-                if _kind(spec).counts_slower and _kind(spec).histogram is histogram
-                for duration in _durations(spec)
+                for policy in (spec.policy for spec in specs if reads(histogram)(spec))
+                for duration in (policy.duration_seconds, policy.critical_duration_seconds)
                 if duration is not None
             ]
         )
@@ -254,13 +257,7 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
         case, params = ladders[histogram].case(histogram.seconds)
         if histogram.reported:
             case = f"CASE WHEN {histogram.seconds} IS NULL THEN 0 ELSE 1 + {case} END"
-        return Column(
-            histogram.bin_column,
-            case,
-            params,
-            "0",
-            lambda spec: _kind(spec).counts_slower and _kind(spec).histogram is histogram,
-        )
+        return Column(histogram.bin_column, case, params, "0", reads(histogram))
 
     def slower_than(spec: Spec, duration: float | None) -> str:
         histogram = _kind(spec).histogram
@@ -322,10 +319,6 @@ def _finished(specs: Sequence[Spec], others: Others, out: Output) -> None:
             _select(policy, "finished", matched, conditions, deployments, critical),
             [*matched_params, *params],
         )
-
-
-def _durations(spec: Spec) -> tuple[float | None, float | None]:
-    return spec.policy.duration_seconds, spec.policy.critical_duration_seconds
 
 
 def _hung(specs: Sequence[Spec], others: Others, out: Output) -> None:

@@ -226,11 +226,10 @@ class Kind:
         # The fields' own validation keeps T to a latency edge (which says so once); a
         # first-token T, to fewer.
         edges = self.histogram.edges
+        own_edges = self.histogram is not latency.LATENCY
         for name in ("duration_seconds", "critical_duration_seconds"):
             value = getattr(policy, name)
-            if self.histogram is latency.LATENCY or name not in self.parameters:
-                continue
-            if _given(value) and value not in edges:
+            if own_edges and name in self.parameters and _given(value) and value not in edges:
                 found[name] = (
                     f"A {self.noun} policy's T is one of the durations the request counts "
                     f"keep for it: {', '.join(f'{edge:g}' for edge in edges)} s."
