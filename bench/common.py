@@ -16,18 +16,38 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def ensure_database(url: str) -> None:
-    """Create the benchmark's own database if it does not exist yet."""
+def ensure_database(url: str, tablespace: str = "") -> None:
+    """Create the benchmark's own database if it does not exist yet: in the default
+    tablespace, or in a tablespace at the directory `tablespace` (made if missing). A database
+    found in another tablespace than asked is dropped and made again."""
     admin_url, _, name = url.rpartition("/")
     with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        where = ""
+        if tablespace:
+            where = f' TABLESPACE "{name}"'
+            found = conn.execute(
+                "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = %s", [name]
+            ).fetchone()
+            if found is None:
+                conn.execute(f"CREATE TABLESPACE \"{name}\" LOCATION '{tablespace}'")
+            elif found[0] != tablespace:
+                raise SystemExit(f"tablespace {name} is at {found[0]}, not {tablespace}")
+        row = conn.execute(
+            "SELECT t.spcname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace "
+            "WHERE d.datname = %s",
+            [name],
+        ).fetchone()
+        if row and row[0] != (name if tablespace else "pg_default"):
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            row = None
+        if not row:
+            conn.execute(f'CREATE DATABASE "{name}"{where}')
 
 
-def set_up_django(database_url: str, redis_url: str, **env: str) -> None:
-    """Point this process's Django at the benchmark's own database (made if missing) and Redis,
-    with `env` set too, and migrate it."""
-    ensure_database(database_url)
+def set_up_django(database_url: str, redis_url: str, tablespace: str = "", **env: str) -> None:
+    """Point this process's Django at the benchmark's own database (made if missing, in
+    `tablespace` if given: ``ensure_database``) and Redis, with `env` set too, and migrate it."""
+    ensure_database(database_url, tablespace)
     os.environ.update(
         DATABASE_URL=database_url, SECRET_KEY="bench-only", REDIS_URL=redis_url, **env
     )

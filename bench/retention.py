@@ -1,27 +1,36 @@
 """`make bench-retention`: dropping a day of requests while gateways post, against deleting
 rows as retention did before day partitions (ingest/partitions.py, ingest/pruning.py).
 
-A day 40 days old is filled with RETENTION_ROWS requests (10 million by default) and another
-with RETENTION_BASELINE_ROWS (one million: deleting ten million in batches takes many
-minutes here). The console's real processes run, and RETENTION_CLIENTS clients post batches
+A day 40 days old is filled with RETENTION_ROWS requests (10 million by default, as large as
+LiteLLM's) and another with RETENTION_BASELINE_ROWS (one million: deleting ten million in
+batches takes many minutes here). Both are then written out and dropped from the OS page
+cache, where a day a month old no longer is (`RETENTION_CACHED=1` keeps them there). The
+console's real processes run, and RETENTION_CLIENTS clients post batches
 of RETENTION_BATCH events at RETENTION_RATE events a second in all. Then, a few seconds
 apart: the baseline day's rows are deleted as before (batches of 5,000, a transaction each),
 and the old days are dropped as retention now does. Between the two, the machine's own part is
 measured: files as large as the big day's partition, written beforehand on the file system of
-Postgres's data directory, are removed (`unlink_seconds`): dropping a day is mostly that.
+the database's directory (and out of the cache as well), are removed (`unlink_seconds`): dropping a day is mostly that.
 It prints ingest p50/p99 before and during each; its last line is JSON with `drop_day_seconds`
 (the 10-million-row day: detaching, `drop_detach_seconds`, and removing its files,
 `drop_files_seconds`; `drop_day_gb`), `drop_day_rows`, `ingest_p99_ms_before`,
 `ingest_p99_ms_during_drop`, `ingest_max_ms_during_drop`, `unlink_seconds`,
 `drop_vs_unlink` and `ingest_p99_ms_during_unlink`, `delete_seconds`, `delete_rows`,
 `ingest_p99_ms_during_delete` and `drop_vs_delete_per_row` (the time per row of the drop
-over that of the delete).
+over that of the delete), `page_cache` (dropped or kept) and `online_discard`: whether the file system holding the
+database trims each extent it frees (ext4's and XFS's `discard` mount option), which is most
+of what a drop costs where it is on.
+
+RETENTION_TABLESPACE, a directory owned by the postgres user, puts the benchmark's database
+in a tablespace there: to measure on another file system (docs/performance.md shows one
+mounted without online discard, as most distributions mount theirs and trim weekly).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import tempfile
 import threading
@@ -49,24 +58,42 @@ DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_retention"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+TABLESPACE = os.environ.get("RETENTION_TABLESPACE", "")
+# 1: leave the days just filled in the OS page cache (the drop then frees every cached page).
+CACHED = os.environ.get("RETENTION_CACHED", "") == "1"
 RETENTION_DAYS = 30
 
 _COLUMNS = (
     "id, source, request_id, started_at, finished_at, outcome, failure_class, latency_seconds, "
     "gateway_team_id, key_alias, model_group, received_at, trace_id, status_code, error_class, "
     "error_code, error_provider, error_message, model, provider, api_base, gateway_team_alias, "
-    "key_hash, user_id, org_id, counted_on_insert, day"
+    "key_hash, user_id, org_id, counted_on_insert, day, cost, prompt_tokens, completion_tokens, "
+    "total_tokens, time_to_first_token_seconds, deployment_id, region, end_user, request_tags"
 )
-# Requests of one day, as bench/scale.py's (7 teams, 37 keys, 3 models, 5% failures), with ids
-# of their own (the table's sequence is not used: it is a bulk load of the past).
+# Requests of one day as a LiteLLM proxy reports them (bench/scale.py's 7 teams, 37 keys,
+# 3 models, 5% failures), as large as its rows are: ids and trace ids are UUIDs, keys and
+# deployments are known by 64-character hashes, teams by UUIDs (../shared/fixtures/litellm).
+# Ids of their own: the table's sequence is not used by a bulk load of the past.
 _GENERATE = f"""
 INSERT INTO {{table}} ({_COLUMNS})
-SELECT -i, 'old', 'old-' || %(day)s || '-' || i, f - lat * interval '1 second', f,
+SELECT -i, 'litellm-prod', md5('call' || i)::uuid::text, f - lat * interval '1 second', f,
     CASE WHEN failed THEN 'failure' ELSE 'success' END,
     CASE WHEN failed THEN 'upstream' ELSE '' END, lat,
-    'team-' || i %% 7, 'key-' || i %% 37, 'model-' || i %% 3, f, '',
-    CASE WHEN failed THEN 503 END, CASE WHEN failed THEN 'ServiceUnavailableError' ELSE '' END,
-    '', '', '', '', '', '', '', '', '', '', true, %(day)s::date
+    md5('team' || i %% 7)::uuid::text, 'key-' || i %% 37, 'gpt-4o-' || i %% 3, f,
+    md5('trace' || i)::uuid::text, CASE WHEN failed THEN 503 END,
+    CASE WHEN failed THEN 'ServiceUnavailableError' ELSE '' END,
+    CASE WHEN failed THEN '503' ELSE '' END, CASE WHEN failed THEN 'azure' ELSE '' END,
+    CASE WHEN failed THEN 'litellm.ServiceUnavailableError: AzureException - The service is '
+        'temporarily unable to process your request.' ELSE '' END,
+    'azure/gpt-4o-' || i %% 3, 'azure',
+    'https://prod-eastus-' || i %% 3 || '.openai.azure.com/openai/deployments/gpt-4o',
+    'team ' || i %% 7, md5('key' || i %% 37) || md5('hash' || i %% 37),
+    'user-' || i %% 37 || '@example.com', '', true, %(day)s::date,
+    CASE WHEN failed THEN 0 ELSE 0.0021 END, 850 + i %% 200, CASE WHEN failed THEN 0 ELSE 240 END,
+    CASE WHEN failed THEN 850 + i %% 200 ELSE 1090 + i %% 200 END,
+    CASE WHEN failed THEN NULL ELSE lat / 4 END,
+    md5('deployment' || i %% 3) || md5('model' || i %% 3), 'eastus', 'customer-' || i %% 1000,
+    '["prod", "team ' || i %% 7 || '", "User-Agent: openai-python/1.54.0"]'
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i,
     LATERAL (SELECT %(day)s::date + interval '10 seconds'
         + (i - %(first)s) * (interval '86380 seconds' / %(count)s) AS f,
@@ -158,16 +185,73 @@ def delete_rows_as_before(day: datetime) -> float:
                 return time.perf_counter() - started
 
 
+def forget_cached_pages(path: Path) -> None:
+    """Drop a written (and synced) file's pages from the OS page cache, as the pages of files
+    nobody has read for weeks are gone from it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def forget_partition_pages(conn: psycopg.Connection[Any], table: str) -> int:
+    """Write the partition's pages out (a checkpoint) and drop its files, and its indexes',
+    from the OS page cache: a day RETENTION_DAYS old is read by nothing (evaluation reads the
+    counts), so its pages left the cache long before it is dropped. Truncating a file whose
+    pages are cached frees each of them first: about 0.1 s a gigabyte here, most of a drop
+    when the day was just written, as the benchmark's is. The number of files."""
+    conn.execute("CHECKPOINT")
+    rows = conn.execute(
+        "SELECT pg_relation_filepath(c.oid), current_setting('data_directory') FROM pg_class c "
+        "WHERE c.oid = %(t)s::regclass OR c.oid IN (SELECT indexrelid FROM pg_index "
+        "WHERE indrelid = %(t)s::regclass) OR c.oid = (SELECT reltoastrelid FROM pg_class "
+        "WHERE oid = %(t)s::regclass)",
+        {"t": table},
+    ).fetchall()
+    files = 0
+    for relative, data in rows:
+        main = Path(data) / relative
+        for path in main.parent.iterdir():
+            if path.name == main.name or re.fullmatch(rf"{main.name}(\.\d+|_fsm|_vm)", path.name):
+                forget_cached_pages(path)
+                files += 1
+    return files
+
+
+def database_directory(conn: psycopg.Connection[Any]) -> Path:
+    """Where the connected database's tables are: its tablespace's directory, or the data
+    directory for the default one."""
+    row = conn.execute(
+        "SELECT pg_tablespace_location(dattablespace), current_setting('data_directory') "
+        "FROM pg_database WHERE datname = current_database()"
+    ).fetchone()
+    assert row is not None
+    return Path(row[0] or row[1])
+
+
+def online_discard(path: Path) -> bool:
+    """Whether the file system holding `path` is mounted with online discard."""
+    best, options = "", ""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        mount_point, mount_options = fields[4], fields[5]
+        super_options = fields[fields.index("-") + 3] if "-" in fields else ""
+        inside = str(path) == mount_point or str(path).startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, options = mount_point, f"{mount_options},{super_options}"
+    return "discard" in options.split(",")
+
+
 class SameBytesOnDisk:
     """Files as large as a partition, in segments of 1 GB as Postgres writes them, on the file
-    system of its data directory: removing them is what dropping the partition asks of it."""
+    system of the database's directory: removing them is what dropping the partition asks of
+    it."""
 
     SEGMENT = 1 << 30
 
     def __init__(self, conn: psycopg.Connection[Any], size: int) -> None:
-        row = conn.execute("SHOW data_directory").fetchone()
-        assert row is not None
-        data = Path(row[0])
+        data = database_directory(conn)
         self.folder = data.parent / "bench_retention_unlink"
         if not data.exists() or self.folder.parent.stat().st_dev != data.stat().st_dev:
             raise SystemExit(f"{data} is not on this machine's file system: no baseline")
@@ -181,6 +265,8 @@ class SameBytesOnDisk:
                     file.write(block)
                 file.flush()
                 os.fsync(file.fileno())
+            if not CACHED:
+                forget_cached_pages(path)
             self.files.append(path)
 
     def remove(self) -> float:
@@ -193,7 +279,7 @@ class SameBytesOnDisk:
 
 
 def main() -> None:
-    set_up_django(DATABASE_URL, REDIS_URL)
+    set_up_django(DATABASE_URL, REDIS_URL, TABLESPACE)
     from ingest import partitions
     from ingest.models import IngestToken
     from tests.e2e.pagerduty_server import PagerDutyServer
@@ -211,7 +297,14 @@ def main() -> None:
         big_table = partitions.name(big_day.date())
         size = conn.execute("SELECT pg_total_relation_size(%s::regclass)", [big_table]).fetchone()
         assert size is not None
-        log(f"  writing {size[0] / 1e9:.2f} GB of files beside Postgres's data directory...")
+        if not CACHED:
+            for day in (small_day, big_day):
+                files = forget_partition_pages(conn, partitions.name(day.date()))
+                log(f"  {day.date()}: its {files} files' pages dropped from the OS page cache")
+        directory = database_directory(conn)
+        discard = online_discard(directory)
+        log(f"  {directory}: online discard {'on' if discard else 'off'}")
+        log(f"  writing {size[0] / 1e9:.2f} GB of files beside it...")
         same_bytes = SameBytesOnDisk(conn, int(size[0]))
     row = IngestToken(name="retention", source="retention")
     token = row.set_new_token()
@@ -268,7 +361,7 @@ def main() -> None:
     if big is None or big_day.date() in partitions.existing():
         raise SystemExit("the day was not dropped")
     spans = {"before": quiet, "delete": delete_span, "unlink": unlink_span, "drop": drop_span}
-    print(report(load, spans, delete_seconds, unlink_seconds, big))
+    print(report(load, spans, delete_seconds, unlink_seconds, big, discard))
 
 
 def report(
@@ -277,6 +370,7 @@ def report(
     delete_seconds: float,
     unlink_seconds: float,
     big: Dropped,
+    discard: bool,
 ) -> str:
     before = load.between(*spans["before"])
     during_delete = load.between(*spans["delete"])
@@ -313,6 +407,8 @@ def report(
             (drop_seconds / ROWS) / (delete_seconds / BASELINE_ROWS), 5
         ),
         "failed_posts": load.failures,
+        "online_discard": discard,
+        "page_cache": "kept" if CACHED else "dropped",
     }
     return json.dumps(figures)
 
