@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # tests from the other's queue.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint install install-dev clean bench-ingest bench-engine bench-notify bench-retention soak browser screenshots
+.PHONY: run test lint install install-dev clean bench-ingest bench-engine bench-notify bench-retention bench-partman soak browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ bench-notify: $(VENV)/.installed-dev
 
 bench-retention: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.retention
+
+# Needs the pg_partman extension in the Postgres server (bench/partman.py).
+bench-partman: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.partman
 
 soak: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.soak

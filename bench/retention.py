@@ -1,29 +1,29 @@
-"""`make bench-retention`: dropping a day of requests while gateways post, against deleting
-rows as retention did before day partitions (ingest/partitions.py, ingest/pruning.py).
+"""`make bench-retention`: dropping a day of requests while gateways post, against deleting rows
+as retention did before day partitions (ingest/partitions.py, ingest/pruning.py).
 
 A day 40 days old is filled with RETENTION_ROWS requests (10 million by default, as large as
 LiteLLM's) and another with RETENTION_BASELINE_ROWS (one million: deleting ten million in
-batches takes many minutes here). Both are then written out and dropped from the OS page
-cache, where a day a month old no longer is (`RETENTION_CACHED=1` keeps them there). The
-console's real processes run, and RETENTION_CLIENTS clients post batches
-of RETENTION_BATCH events at RETENTION_RATE events a second in all. Then, a few seconds
-apart: the baseline day's rows are deleted as before (batches of 5,000, a transaction each),
-and the old days are dropped as retention now does. Between the two, the machine's own part is
-measured: files as large as the big day's partition, written beforehand on the file system of
-the database's directory (and out of the cache as well), are removed (`unlink_seconds`): dropping a day is mostly that.
-It prints ingest p50/p99 before and during each; its last line is JSON with `drop_day_seconds`
-(the 10-million-row day: detaching, `drop_detach_seconds`, and removing its files,
+batches takes many minutes here). Both are then written out and dropped from the OS page cache,
+where a day a month old no longer is (`RETENTION_CACHED=1` keeps them there). The console's
+real processes run, and RETENTION_CLIENTS clients post batches of RETENTION_BATCH events at
+RETENTION_RATE events a second in all. Then, a few seconds apart: the baseline day's rows are
+deleted as before (batches of 5,000, a transaction each), and the old days are dropped as
+retention now does. Between the two, the machine's own part is measured: files as large as the
+big day's partition, written beforehand on the file system of the database's directory (and out
+of the cache as well), are removed (`unlink_seconds`): dropping a day is mostly that. It prints
+ingest p50/p99 before and during each; its last line is JSON with `drop_day_seconds` (the
+10-million-row day: detaching, `drop_detach_seconds`, and removing its files,
 `drop_files_seconds`; `drop_day_gb`), `drop_day_rows`, `ingest_p99_ms_before`,
-`ingest_p99_ms_during_drop`, `ingest_max_ms_during_drop`, `unlink_seconds`,
-`drop_vs_unlink` and `ingest_p99_ms_during_unlink`, `delete_seconds`, `delete_rows`,
-`ingest_p99_ms_during_delete` and `drop_vs_delete_per_row` (the time per row of the drop
-over that of the delete), `page_cache` (dropped or kept) and `online_discard`: whether the file system holding the
-database trims each extent it frees (ext4's and XFS's `discard` mount option), which is most
-of what a drop costs where it is on.
+`ingest_p99_ms_during_drop`, `ingest_max_ms_during_drop`, `unlink_seconds`, `drop_vs_unlink`
+and `ingest_p99_ms_during_unlink`, `delete_seconds`, `delete_rows`,
+`ingest_p99_ms_during_delete` and `drop_vs_delete_per_row` (the time per row of the drop over
+that of the delete), `page_cache` (dropped or kept) and `online_discard`: whether the file
+system holding the database trims each extent it frees (ext4's and XFS's `discard` mount
+option), which is most of what a drop costs where it is on.
 
-RETENTION_TABLESPACE, a directory owned by the postgres user, puts the benchmark's database
-in a tablespace there: to measure on another file system (docs/performance.md shows one
-mounted without online discard, as most distributions mount theirs and trim weekly).
+RETENTION_TABLESPACE, a directory owned by the postgres user, puts the benchmark's database in
+a tablespace there: to measure on another file system (docs/performance.md shows one mounted
+without online discard, as most distributions mount theirs and trim weekly).
 """
 
 from __future__ import annotations
