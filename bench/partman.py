@@ -34,7 +34,7 @@ import psycopg
 
 from bench.common import log, set_up_django
 from bench.retention import (
-    _GENERATE,
+    GENERATE,
     database_directory,
     forget_partition_pages,
     online_discard,
@@ -66,7 +66,7 @@ def load_day(conn: psycopg.Connection[Any], parent: str, child: str, day: date) 
         conn.execute(f"DROP TABLE {child}")
     conn.execute(f"CREATE TABLE {child} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
     conn.execute(
-        _GENERATE.format(table=child), {"day": day, "first": 1, "last": ROWS, "count": ROWS}
+        GENERATE.format(table=child), {"day": day, "first": 1, "last": ROWS, "count": ROWS}
     )
     end = day + timedelta(days=1)
     conn.execute(
@@ -88,7 +88,7 @@ class Writers:
 
     def write(self, number: int) -> None:
         today = datetime.now(UTC).date()
-        sql = _GENERATE.format(table=self.parent)
+        sql = GENERATE.format(table=self.parent)
         # Ids and request ids of their own: this writer's, this run's.
         n = (number + 1) * 10**16 + time.time_ns() // 1000
         with psycopg.connect(DATABASE_URL, autocommit=True) as conn:

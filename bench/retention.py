@@ -74,7 +74,7 @@ _COLUMNS = (
 # 3 models, 5% failures), as large as its rows are: ids and trace ids are UUIDs, keys and
 # deployments are known by 64-character hashes, teams by UUIDs (../shared/fixtures/litellm).
 # Ids of their own: the table's sequence is not used by a bulk load of the past.
-_GENERATE = f"""
+GENERATE = f"""
 INSERT INTO {{table}} ({_COLUMNS})
 SELECT -i, 'litellm-prod', md5('call' || i)::uuid::text, f - lat * interval '1 second', f,
     CASE WHEN failed THEN 'failure' ELSE 'success' END,
@@ -112,7 +112,7 @@ def fill_day(conn: psycopg.Connection[Any], day: datetime, first: int, count: in
     create, _, attach = partitions.attach_sql(day.date())
     conn.execute(create)
     conn.execute(
-        _GENERATE.format(table=table),
+        GENERATE.format(table=table),
         {"day": day.date(), "first": first, "last": first + count - 1, "count": count},
     )
     conn.execute(attach)  # builds the parent's indexes on it
