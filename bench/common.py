@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 
 def log(message: str) -> None:
@@ -18,18 +19,24 @@ def log(message: str) -> None:
 
 def ensure_database(url: str, tablespace: str = "") -> None:
     """Create the benchmark's own database if it does not exist yet: in the default
-    tablespace, or in a tablespace at the directory `tablespace` (made if missing). A database
-    found in another tablespace than asked is dropped and made again."""
+    tablespace, or in a tablespace of its name at the directory `tablespace` (made if missing).
+    A database found in the default tablespace when that one is asked, or in that one when the
+    default is asked, is dropped and made again there."""
     admin_url, _, name = url.rpartition("/")
+    tablespace = os.path.normpath(tablespace) if tablespace else ""
     with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as conn:
-        where = ""
+        where: sql.Composable = sql.SQL("")
         if tablespace:
-            where = f' TABLESPACE "{name}"'
+            where = sql.SQL(" TABLESPACE {}").format(sql.Identifier(name))
             found = conn.execute(
                 "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = %s", [name]
             ).fetchone()
             if found is None:
-                conn.execute(f"CREATE TABLESPACE \"{name}\" LOCATION '{tablespace}'")
+                conn.execute(
+                    sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(
+                        sql.Identifier(name), sql.Literal(tablespace)
+                    )
+                )
             elif found[0] != tablespace:
                 raise SystemExit(f"tablespace {name} is at {found[0]}, not {tablespace}")
         row = conn.execute(
@@ -37,11 +44,16 @@ def ensure_database(url: str, tablespace: str = "") -> None:
             "WHERE d.datname = %s",
             [name],
         ).fetchone()
-        if row and row[0] != (name if tablespace else "pg_default"):
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        # Moved only between the default tablespace and the one made here for it: a database
+        # anywhere else is someone's own.
+        asked, other = (name, "pg_default") if tablespace else ("pg_default", name)
+        if row and row[0] not in (asked, other):
+            raise SystemExit(f"database {name} is in tablespace {row[0]}: not the benchmark's")
+        if row and row[0] == other:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
             row = None
         if not row:
-            conn.execute(f'CREATE DATABASE "{name}"{where}')
+            conn.execute(sql.SQL("CREATE DATABASE {}{}").format(sql.Identifier(name), where))
 
 
 def set_up_django(database_url: str, redis_url: str, tablespace: str = "", **env: str) -> None:

@@ -122,14 +122,16 @@ class Writers:
         reader = threading.Thread(target=self.read)
         reader.start()
         time.sleep(0.2 if READER_SECONDS else 0)
-        started = time.monotonic()
-        drop()
-        ended = time.monotonic()
-        reader.join()
-        time.sleep(QUIET_SECONDS)
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
+        try:
+            started = time.monotonic()
+            drop()
+            ended = time.monotonic()
+            reader.join()
+            time.sleep(QUIET_SECONDS)
+        finally:
+            self.stop.set()
+            for thread in self.threads:
+                thread.join()
         return (
             ended - started,
             self.during(started - QUIET_SECONDS + 1, started),
@@ -179,6 +181,12 @@ def main() -> None:
             "WHERE parent_table = %s",
             [f"public.{PARTMAN}"],
         )
+        # pg_partman made every day from the old one on: the empty days retention would drop
+        # with it go now, so that each side drops the one day.
+        day = old_day + timedelta(days=1)
+        while day <= today - timedelta(days=29):
+            conn.execute(f"DROP TABLE IF EXISTS {partman_child(day)}")
+            day += timedelta(days=1)
         for day in partitions.existing():
             if day < today - timedelta(days=30):
                 conn.execute(f"DROP TABLE {partitions.name(day)}")
@@ -214,10 +222,10 @@ def main() -> None:
         before += quiet
         log(
             f"  {label}: dropped in {seconds:.3f} s; inserts during it: {len(during)}, "
-            f"p50 {statistics.median(during):.1f} ms, max {max(during):.1f} ms"
+            f"p50 {statistics.median(during or [0]):.1f} ms, max {max(during, default=0):.1f} ms"
         )
         figures[f"{label}_drop_seconds"] = round(seconds, 3)
-        figures[f"{label}_insert_max_ms_during_drop"] = round(max(during), 1)
+        figures[f"{label}_insert_max_ms_during_drop"] = round(max(during, default=0), 1)
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
         for table in (partitions.name(old_day), partman_child(old_day)):
             if conn.execute("SELECT to_regclass(%s)", [table]).fetchone() != (None,):

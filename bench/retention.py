@@ -72,7 +72,7 @@ _COLUMNS = (
 )
 # Requests of one day as a LiteLLM proxy reports them (bench/scale.py's 7 teams, 37 keys,
 # 3 models, 5% failures), as large as its rows are: ids and trace ids are UUIDs, keys and
-# deployments are known by 64-character hashes, teams by UUIDs (../shared/fixtures/litellm).
+# deployments are known by 64-character hashes, teams by UUIDs (tests/fixtures/litellm).
 # Ids of their own: the table's sequence is not used by a bulk load of the past.
 GENERATE = f"""
 INSERT INTO {{table}} ({_COLUMNS})
@@ -206,7 +206,8 @@ def forget_partition_pages(conn: psycopg.Connection[Any], table: str) -> int:
         "SELECT pg_relation_filepath(c.oid), current_setting('data_directory') FROM pg_class c "
         "WHERE c.oid = %(t)s::regclass OR c.oid IN (SELECT indexrelid FROM pg_index "
         "WHERE indrelid = %(t)s::regclass) OR c.oid = (SELECT reltoastrelid FROM pg_class "
-        "WHERE oid = %(t)s::regclass)",
+        "WHERE oid = %(t)s::regclass) OR c.oid IN (SELECT indexrelid FROM pg_index WHERE "
+        "indrelid = (SELECT reltoastrelid FROM pg_class WHERE oid = %(t)s::regclass))",
         {"t": table},
     ).fetchall()
     files = 0
@@ -232,6 +233,7 @@ def database_directory(conn: psycopg.Connection[Any]) -> Path:
 
 def online_discard(path: Path) -> bool:
     """Whether the file system holding `path` is mounted with online discard."""
+    path = Path(os.path.realpath(path))
     best, options = "", ""
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields = line.split()
@@ -240,7 +242,8 @@ def online_discard(path: Path) -> bool:
         inside = str(path) == mount_point or str(path).startswith(mount_point.rstrip("/") + "/")
         if inside and len(mount_point) >= len(best):
             best, options = mount_point, f"{mount_options},{super_options}"
-    return "discard" in options.split(",")
+    # ext4's and XFS's "discard"; btrfs's "discard=async" (and "=sync").
+    return any(o == "discard" or o.startswith("discard=") for o in options.split(","))
 
 
 class SameBytesOnDisk:
