@@ -36,7 +36,9 @@ from bench.common import log, set_up_django
 from bench.retention import (
     GENERATE,
     database_directory,
+    fill_day,
     forget_partition_pages,
+    in_flight,
     online_discard,
     p99,
 )
@@ -55,25 +57,6 @@ PARTMAN = "partman_requests"
 
 def partman_child(day: date) -> str:
     return f"{PARTMAN}_p{day:%Y_%m_%d}"
-
-
-def load_day(conn: psycopg.Connection[Any], parent: str, child: str, day: date) -> None:
-    """`child` holding ROWS requests of `day`, loaded as a bulk load is (into a table of its
-    own, indexed as it is attached), in place of any partition of that day."""
-    started = time.perf_counter()
-    if conn.execute("SELECT to_regclass(%s)", [child]).fetchone() != (None,):
-        conn.execute(f"ALTER TABLE {parent} DETACH PARTITION {child}")
-        conn.execute(f"DROP TABLE {child}")
-    conn.execute(f"CREATE TABLE {child} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-    conn.execute(
-        GENERATE.format(table=child), {"day": day, "first": 1, "last": ROWS, "count": ROWS}
-    )
-    end = day + timedelta(days=1)
-    conn.execute(
-        f"ALTER TABLE {parent} ATTACH PARTITION {child} FOR VALUES FROM ('{day}') TO ('{end}')"
-    )
-    conn.execute(f"VACUUM ANALYZE {child}")
-    log(f"  {ROWS:,} requests in {child} in {time.perf_counter() - started:.0f} s")
 
 
 class Writers:
@@ -112,7 +95,7 @@ class Writers:
 
     def during(self, start: float, end: float) -> list[float]:
         with self.lock:
-            return [ms for sent, ms in self.timings if sent <= end and sent + ms / 1000 >= start]
+            return in_flight(self.timings, start, end)
 
     def around(self, drop: Callable[[], None]) -> tuple[float, list[float], list[float]]:
         """Run `drop` while writing: its seconds, and the inserts' times before and during."""
@@ -192,8 +175,8 @@ def main() -> None:
                 conn.execute(f"DROP TABLE {partitions.name(day)}")
         partitions.ensure_ahead(datetime.now(UTC))
         log(f"partman {version}: loading a day 40 days old into each table...")
-        load_day(conn, CONSOLE, partitions.name(old_day), old_day)
-        load_day(conn, PARTMAN, partman_child(old_day), old_day)
+        fill_day(conn, old_day, 1, ROWS)
+        fill_day(conn, old_day, 1, ROWS, PARTMAN, partman_child(old_day))
         size = conn.execute(
             "SELECT pg_total_relation_size(%s::regclass)", [partitions.name(old_day)]
         ).fetchone()

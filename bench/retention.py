@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,23 +101,43 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i,
 """
 
 
-def fill_day(conn: psycopg.Connection[Any], day: datetime, first: int, count: int) -> None:
-    """A day partition of `count` requests, loaded as a bulk load is: into a table of its own,
-    indexed after, then attached."""
+def fill_day(
+    conn: psycopg.Connection[Any],
+    day: date,
+    first: int,
+    count: int,
+    parent: str = "",
+    table: str = "",
+) -> None:
+    """The partition of `day` of `parent` (the console's request table by default), named
+    `table` (by default as the console names it), holding `count` requests numbered from
+    `first`, in place of any partition of that day; loaded as a bulk load is: into a table of
+    its own, indexed as it is attached."""
     from ingest import partitions
 
-    table = partitions.name(day.date())
+    parent, table = parent or partitions.TABLE, table or partitions.name(day)
     started = time.perf_counter()
-    conn.execute(f"DROP TABLE IF EXISTS {table}")
-    create, _, attach = partitions.attach_sql(day.date())
-    conn.execute(create)
+    conn.execute(f"DROP TABLE IF EXISTS {table}")  # a partition too, rows and all
+    conn.execute(
+        f"CREATE TABLE {table} "
+        f"(LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)"
+    )
     conn.execute(
         GENERATE.format(table=table),
-        {"day": day.date(), "first": first, "last": first + count - 1, "count": count},
+        {"day": day, "first": first, "last": first + count - 1, "count": count},
     )
-    conn.execute(attach)  # builds the parent's indexes on it
+    end = day + timedelta(days=1)
+    conn.execute(  # builds the parent's indexes on it
+        f"ALTER TABLE {parent} ATTACH PARTITION {table} FOR VALUES FROM ('{day}') TO ('{end}')"
+    )
     conn.execute(f"VACUUM ANALYZE {table}")
-    log(f"  {count:,} requests on {day.date()} in {time.perf_counter() - started:.0f} s")
+    log(f"  {count:,} requests in {table} in {time.perf_counter() - started:.0f} s")
+
+
+def in_flight(timings: list[tuple[float, float]], start: float, end: float) -> list[float]:
+    """Of (monotonic time sent, ms) timings, the times of those in flight at some moment of
+    [start, end]."""
+    return [ms for sent, ms in timings if sent <= end and sent + ms / 1000 >= start]
 
 
 class Load:
@@ -161,7 +181,7 @@ class Load:
     def between(self, start: float, end: float) -> list[float]:
         """The times of the posts in flight at some moment of [start, end]."""
         with self.lock:
-            return [ms for sent, ms in self.timings if sent <= end and sent + ms / 1000 >= start]
+            return in_flight(self.timings, start, end)
 
 
 def p99(values: list[float]) -> float:
@@ -295,8 +315,8 @@ def main() -> None:
         conn.execute("TRUNCATE ingest_gatewayrequest, ingest_ingesttoken CASCADE")
         conn.execute("SET maintenance_work_mem = '512MB'")  # for the indexes of the load
         log(f"retention: filling two days {RETENTION_DAYS + 10} days old...")
-        fill_day(conn, small_day, 1, BASELINE_ROWS)
-        fill_day(conn, big_day, BASELINE_ROWS + 1, ROWS)
+        fill_day(conn, small_day.date(), 1, BASELINE_ROWS)
+        fill_day(conn, big_day.date(), BASELINE_ROWS + 1, ROWS)
         big_table = partitions.name(big_day.date())
         size = conn.execute("SELECT pg_total_relation_size(%s::regclass)", [big_table]).fetchone()
         assert size is not None
